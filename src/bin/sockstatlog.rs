@@ -1,0 +1,2 @@
+//! The `sockstatlog` command-line tool.
+fn main() {}

@@ -1,0 +1,214 @@
+//! The per-label byte counters the host pushes into: 256 slots of monotonic
+//! `tx`/`rx` totals, updated lock-free from any thread, plus the handshake that
+//! lets an idle sampler sleep without missing the first byte that arrives.
+//!
+//! The push path (`add`, `set_totals`) never blocks and never allocates: two
+//! atomic adds, one load, and, only on the first push after an idle period,
+//! one `unpark` of the sampler thread.
+
+use crate::labels::LABEL_COUNT;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
+use std::sync::OnceLock;
+use std::thread::Thread;
+
+/// One label's counters. Aligned to a cache line so that two threads pushing
+/// different labels never contend for the same line.
+#[derive(Debug, Default)]
+#[repr(align(64))]
+struct Slot {
+    /// Monotonic bytes sent, as the sampler reports them.
+    tx: AtomicU64,
+    /// Monotonic bytes received.
+    rx: AtomicU64,
+    /// The last cumulative total the host reported through `set_totals`.
+    tx_total: AtomicU64,
+    /// Same, received.
+    rx_total: AtomicU64,
+}
+
+/// A copy of every label's monotonic `[tx, rx]`, taken at one instant.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Snapshot(pub [[u64; 2]; LABEL_COUNT]);
+
+impl Default for Snapshot {
+    fn default() -> Self {
+        Snapshot([[0; 2]; LABEL_COUNT])
+    }
+}
+
+impl std::fmt::Debug for Snapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let live: Vec<_> = self.0.iter().enumerate().filter(|(_, c)| **c != [0, 0]).collect();
+        f.debug_map().entries(live).finish()
+    }
+}
+
+/// All label counters of one logger.
+#[derive(Debug)]
+pub struct Counters {
+    slots: Box<[Slot]>,
+    /// Set by the sampler before it parks with nothing to do; the first push
+    /// that sees it clears it and unparks the sampler.
+    idle: AtomicBool,
+    /// The sampler thread, to unpark (set once when the thread starts).
+    sampler: OnceLock<Thread>,
+    /// `set_totals` calls whose total went down (a counter reset).
+    resets: AtomicU64,
+    /// Set at shutdown; pushes after it are refused.
+    closed: AtomicBool,
+}
+
+impl Default for Counters {
+    fn default() -> Self {
+        Counters {
+            slots: (0..LABEL_COUNT).map(|_| Slot::default()).collect(),
+            idle: AtomicBool::new(false),
+            sampler: OnceLock::new(),
+            resets: AtomicU64::new(0),
+            closed: AtomicBool::new(false),
+        }
+    }
+}
+
+impl Counters {
+    /// Adds bytes to a label. Lock-free and allocation-free.
+    #[inline]
+    pub fn add(&self, label: u8, tx: u64, rx: u64) {
+        let slot = &self.slots[label as usize];
+        // SeqCst so that, against the sampler's SeqCst store of `idle` and its
+        // re-check snapshot, either the sampler sees these bytes or we see
+        // `idle` and wake it. On x86 a locked add costs the same either way.
+        if tx != 0 {
+            slot.tx.fetch_add(tx, SeqCst);
+        }
+        if rx != 0 {
+            slot.rx.fetch_add(rx, SeqCst);
+        }
+        if tx | rx != 0 {
+            self.wake_if_idle();
+        }
+    }
+
+    /// Records cumulative totals the host keeps itself. Growth since the last
+    /// report is added; a total that went down is a reset, and the new total
+    /// (the bytes since the reset) is added instead of a wrapped difference.
+    #[inline]
+    pub fn set_totals(&self, label: u8, tx_total: u64, rx_total: u64) {
+        let slot = &self.slots[label as usize];
+        let tx = self.growth(&slot.tx_total, tx_total);
+        let rx = self.growth(&slot.rx_total, rx_total);
+        self.add(label, tx, rx);
+    }
+
+    fn growth(&self, last: &AtomicU64, total: u64) -> u64 {
+        // swap gives concurrent reporters of one label a consistent order.
+        let prev = last.swap(total, AcqRel);
+        if total >= prev {
+            total - prev
+        } else {
+            self.resets.fetch_add(1, Relaxed);
+            total
+        }
+    }
+
+    #[inline]
+    fn wake_if_idle(&self) {
+        if self.idle.load(SeqCst) && self.idle.swap(false, SeqCst) {
+            if let Some(t) = self.sampler.get() {
+                t.unpark();
+            }
+        }
+    }
+
+    /// Copies every label's counters into `out` (no allocation).
+    pub fn snapshot_into(&self, out: &mut Snapshot) {
+        for (o, s) in out.0.iter_mut().zip(self.slots.iter()) {
+            *o = [s.tx.load(SeqCst), s.rx.load(SeqCst)];
+        }
+    }
+
+    /// A fresh snapshot.
+    pub fn snapshot(&self) -> Snapshot {
+        let mut s = Snapshot::default();
+        self.snapshot_into(&mut s);
+        s
+    }
+
+    /// Tells pushers that the sampler is about to sleep. The caller must take
+    /// a snapshot *after* this and compare: if anything moved, it must not
+    /// sleep (and should call [`Counters::clear_idle`]).
+    pub fn mark_idle(&self) {
+        self.idle.store(true, SeqCst);
+    }
+
+    /// Withdraws [`Counters::mark_idle`]. Returns whether a push had already
+    /// cleared it (i.e. the sampler was woken by traffic).
+    pub fn clear_idle(&self) -> bool {
+        !self.idle.swap(false, SeqCst)
+    }
+
+    /// True while the sampler sleeps waiting for traffic.
+    pub fn is_idle(&self) -> bool {
+        self.idle.load(SeqCst)
+    }
+
+    /// Registers the thread that pushes unpark after an idle period.
+    pub fn set_sampler_thread(&self, t: Thread) {
+        let _ = self.sampler.set(t);
+    }
+
+    /// Counter resets seen by `set_totals`.
+    pub fn resets(&self) -> u64 {
+        self.resets.load(Relaxed)
+    }
+
+    /// Refuses pushes from now on (after shutdown).
+    pub fn close(&self) {
+        self.closed.store(true, SeqCst);
+    }
+
+    /// Whether [`Counters::close`] was called.
+    #[inline]
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_totals_adds_growth_and_treats_a_decrease_as_a_reset() {
+        let c = Counters::default();
+        c.set_totals(3, 100, 0); // a label starts at zero: the first report counts in full
+        let base = c.snapshot();
+        c.set_totals(3, 150, 0);
+        c.set_totals(3, 20, 0); // reset: the 20 bytes since the reset count
+        let now = c.snapshot();
+        assert_eq!(now.0[3][0] - base.0[3][0], 70);
+        assert_eq!(c.resets(), 1);
+    }
+
+    #[test]
+    fn add_and_totals_mix_on_one_label() {
+        let c = Counters::default();
+        c.add(5, 10, 1);
+        c.set_totals(5, 7, 7);
+        c.add(5, 1, 0);
+        assert_eq!(c.snapshot().0[5], [18, 8]);
+    }
+
+    #[test]
+    fn a_push_after_mark_idle_clears_it_and_a_zero_push_does_not() {
+        let c = Counters::default();
+        c.mark_idle();
+        c.add(1, 0, 0);
+        assert!(c.is_idle());
+        c.set_totals(1, 0, 0);
+        assert!(c.is_idle());
+        c.add(1, 1, 0);
+        assert!(!c.is_idle());
+        assert!(c.clear_idle(), "the push cleared it first");
+    }
+}

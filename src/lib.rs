@@ -1,0 +1,20 @@
+//! sockstatlog: per-label socket byte accounting for mobile network extensions.
+//!
+//! The host pushes per-label byte counters and the current interface into a
+//! [`Logger`]; a 10 Hz sampler turns them into windowed events, a writer
+//! appends them every 10 s to a crash-safe two-file log, and an on-demand
+//! uploader ships the log to a logtail-compatible server.
+#![warn(missing_docs)]
+
+uniffi::setup_scaffolding!();
+
+pub mod config;
+pub mod counters;
+pub mod error;
+pub mod filch;
+pub mod labels;
+pub mod logid;
+pub mod sampler;
+
+pub use config::{Config, UploadConfig};
+pub use error::{Error, Result};

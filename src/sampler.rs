@@ -1,0 +1,201 @@
+//! The sampler: turns counter snapshots into windowed events. Pure logic on a
+//! millisecond timeline handed in by the caller (real clock or replay's
+//! virtual one): no clock, no I/O, no threads.
+//!
+//! Rules (semantics.md "Sampling and events"): `enable` at E takes the
+//! baseline at E; ticks fall at E + k·P; each tick emits the non-zero per-label
+//! deltas of the window [S, T] and restarts the window at T; a cellular flip or
+//! a disable at X closes the window early at X. When a tick finds nothing
+//! changed the sampler goes idle (the driver may sleep until traffic), and on
+//! waking it resumes on the same grid as if it had ticked all along.
+
+use crate::counters::{Counters, Snapshot};
+
+/// One window's traffic: upstream's event `{"t","d","c","s"}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// Window start, Unix milliseconds (on the caller's timeline).
+    pub start_ms: u64,
+    /// Window length in milliseconds.
+    pub dur_ms: u64,
+    /// The default interface was cellular for the whole window.
+    pub cellular: bool,
+    /// `(label, tx, rx)` for each label that moved, by ascending label id.
+    pub stats: Vec<(u8, u64, u64)>,
+}
+
+/// Per-label deltas from `a` to `b`, leaving out labels that did not move;
+/// `None` when either side is missing or nothing moved (upstream's `delta`).
+/// Counters are monotonic here, so the subtraction never wraps in practice;
+/// it wraps like upstream's if handed snapshots that go backwards.
+pub fn delta(a: Option<&Snapshot>, b: Option<&Snapshot>) -> Option<Vec<(u8, u64, u64)>> {
+    let (a, b) = (a?, b?);
+    let mut out = Vec::new();
+    for (label, (x, y)) in a.0.iter().zip(b.0.iter()).enumerate() {
+        if x != y {
+            out.push((label as u8, y[0].wrapping_sub(x[0]), y[1].wrapping_sub(x[1])));
+        }
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Running {
+    /// The next grid tick (E + k·P) not yet processed.
+    next_tick: u64,
+    /// Start of the open window.
+    start: u64,
+    /// The last tick saw no change; the driver may sleep until traffic.
+    idle: bool,
+}
+
+/// The windowing state machine of one logger.
+#[derive(Debug)]
+pub struct Sampler {
+    poll_ms: u64,
+    running: Option<Running>,
+    cellular: bool,
+    /// The snapshot at the start of the open window.
+    prev: Box<Snapshot>,
+    /// Scratch space for the next snapshot, so a tick never allocates.
+    scratch: Box<Snapshot>,
+}
+
+impl Sampler {
+    /// A disabled sampler ticking every `poll_ms` once enabled.
+    pub fn new(poll_ms: u64) -> Self {
+        assert!(poll_ms > 0, "poll interval must be at least 1 ms");
+        Sampler {
+            poll_ms,
+            running: None,
+            cellular: false,
+            prev: Box::default(),
+            scratch: Box::default(),
+        }
+    }
+
+    /// Whether the sampler is enabled.
+    pub fn is_enabled(&self) -> bool {
+        self.running.is_some()
+    }
+
+    /// Whether the current interface counts as cellular.
+    pub fn is_cellular(&self) -> bool {
+        self.cellular
+    }
+
+    /// Starts sampling at `now`: the baseline is taken now, the first tick is
+    /// at `now + P`. No-op when already enabled.
+    pub fn enable(&mut self, now: u64, counters: &Counters) {
+        if self.running.is_some() {
+            return;
+        }
+        counters.snapshot_into(&mut self.prev);
+        self.running = Some(Running { next_tick: now + self.poll_ms, start: now, idle: false });
+    }
+
+    /// Stops sampling at `now`, closing the open window. No-op when disabled.
+    pub fn disable(&mut self, now: u64, counters: &Counters) -> Option<Event> {
+        let ev = self.close_window(now, counters);
+        if self.running.take().is_some_and(|r| r.idle) {
+            counters.clear_idle();
+        }
+        ev
+    }
+
+    /// Records whether the default interface is cellular from `now` on. A flip
+    /// while enabled closes the open window at `now` under the old flag, so
+    /// bytes are attributed to the interface that carried them.
+    pub fn set_cellular(&mut self, now: u64, cellular: bool, counters: &Counters) -> Option<Event> {
+        if cellular == self.cellular {
+            return None;
+        }
+        let ev = self.close_window(now, counters);
+        self.cellular = cellular;
+        ev
+    }
+
+    /// The time of the next tick, or `None` when disabled or idle (nothing to
+    /// do until traffic arrives).
+    pub fn next_deadline(&self) -> Option<u64> {
+        self.running.filter(|r| !r.idle).map(|r| r.next_tick)
+    }
+
+    /// True when the last tick saw nothing and the driver may sleep.
+    pub fn is_idle(&self) -> bool {
+        self.running.is_some_and(|r| r.idle)
+    }
+
+    /// Processes the tick at [`Sampler::next_deadline`]. Call only when that
+    /// is `Some`. If nothing changed since the window opened, the sampler
+    /// marks itself idle, unless traffic raced in during the hand-over.
+    pub fn tick(&mut self, counters: &Counters) -> Option<Event> {
+        let r = self.running.as_mut().expect("tick on a disabled or idle sampler");
+        debug_assert!(!r.idle);
+        let t = r.next_tick;
+        r.next_tick += self.poll_ms;
+        counters.snapshot_into(&mut self.scratch);
+        if *self.scratch == *self.prev {
+            r.start = t;
+            counters.mark_idle();
+            counters.snapshot_into(&mut self.scratch);
+            if *self.scratch == *self.prev {
+                r.idle = true;
+            } else {
+                // A push slipped in between our snapshot and mark_idle; it
+                // belongs to the next tick, which we keep.
+                counters.clear_idle();
+            }
+            return None;
+        }
+        std::mem::swap(&mut self.prev, &mut self.scratch);
+        self.emit(t)
+    }
+
+    /// Resumes after an idle period once traffic arrived at about `now`: the
+    /// ticks skipped while idle would have emitted nothing, so the window
+    /// restarts at the last grid point before `now` and the next tick is the
+    /// first grid point at or after `now`.
+    pub fn wake(&mut self, now: u64) {
+        let poll = self.poll_ms;
+        if let Some(r) = self.running.as_mut().filter(|r| r.idle) {
+            r.idle = false;
+            if now >= r.next_tick {
+                let behind = (now - r.next_tick) / poll;
+                let mut next = r.next_tick + behind * poll;
+                if next < now {
+                    next += poll;
+                }
+                r.start = r.start.max(next - poll);
+                r.next_tick = next;
+            }
+        }
+    }
+
+    fn close_window(&mut self, now: u64, counters: &Counters) -> Option<Event> {
+        let r = self.running?;
+        if r.idle {
+            // Nothing moved since the window opened, and nothing can have
+            // moved without clearing idle (the caller wakes us first).
+            self.running.as_mut().unwrap().start = r.start.max(now);
+            return None;
+        }
+        counters.snapshot_into(&mut self.scratch);
+        if *self.scratch == *self.prev {
+            self.running.as_mut().unwrap().start = now;
+            return None;
+        }
+        std::mem::swap(&mut self.prev, &mut self.scratch);
+        self.emit(now)
+    }
+
+    /// Emits the window [start, end]. The caller has just swapped the boxes
+    /// (no data moves), so `prev` holds the new snapshot and `scratch` the old.
+    fn emit(&mut self, end: u64) -> Option<Event> {
+        let r = self.running.as_mut().unwrap();
+        let start = r.start;
+        r.start = end;
+        let stats = delta(Some(&self.scratch), Some(&self.prev))?;
+        Some(Event { start_ms: start, dur_ms: end - start, cellular: self.cellular, stats })
+    }
+}
