@@ -12,9 +12,18 @@ pub mod config;
 pub mod counters;
 pub mod error;
 pub mod filch;
+pub mod interface;
 pub mod labels;
+pub mod logger;
 pub mod logid;
 pub mod sampler;
+pub mod upload;
+
+#[cfg(feature = "cli")]
+pub mod cli;
 
 pub use config::{Config, UploadConfig};
 pub use error::{Error, Result};
+pub use interface::InterfaceKind;
+pub use logger::{CounterSample, Logger, Stats};
+pub use upload::{FlushReport, HttpRequest, HttpResponse, Transport};

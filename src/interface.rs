@@ -1,0 +1,101 @@
+//! The current default interface and whether it is cellular: the host tells us
+//! the interface's name and, if it knows, its kind; for `Unknown` we infer the
+//! kind from the name as upstream does, plus MediaTek's `ccmni`.
+
+/// What kind of link the default route uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum InterfaceKind {
+    /// A mobile data link (LTE, 5G, ...).
+    Cellular,
+    /// Wi-Fi.
+    Wifi,
+    /// Ethernet or another wired link.
+    Wired,
+    /// Some other known link (loopback, a VPN underlay, Bluetooth tethering).
+    Other,
+    /// No network at all.
+    None,
+    /// The host does not know: infer from the interface name.
+    Unknown,
+}
+
+/// Name prefixes of cellular interfaces: Android Qualcomm (`rmnet`), WWAN
+/// modems (`ww`), iOS (`pdp_ip0`), and MediaTek (`ccmni`), which upstream misses.
+pub const CELLULAR_PREFIXES: [&str; 4] = ["rmnet", "ww", "pdp", "ccmni"];
+
+impl InterfaceKind {
+    /// Resolves `Unknown` from the interface name; other kinds are kept.
+    pub fn resolve(self, name: &str) -> InterfaceKind {
+        match self {
+            InterfaceKind::Unknown if CELLULAR_PREFIXES.iter().any(|p| name.starts_with(p)) => {
+                InterfaceKind::Cellular
+            }
+            other => other,
+        }
+    }
+
+    /// The lower-case name used in traces and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InterfaceKind::Cellular => "cellular",
+            InterfaceKind::Wifi => "wifi",
+            InterfaceKind::Wired => "wired",
+            InterfaceKind::Other => "other",
+            InterfaceKind::None => "none",
+            InterfaceKind::Unknown => "unknown",
+        }
+    }
+
+    /// Parses [`InterfaceKind::as_str`]'s names.
+    pub fn parse(s: &str) -> Option<InterfaceKind> {
+        Some(match s {
+            "cellular" => InterfaceKind::Cellular,
+            "wifi" => InterfaceKind::Wifi,
+            "wired" => InterfaceKind::Wired,
+            "other" => InterfaceKind::Other,
+            "none" => InterfaceKind::None,
+            "unknown" => InterfaceKind::Unknown,
+            _ => return None,
+        })
+    }
+}
+
+/// Whether an interface with this name and reported kind is cellular.
+pub fn is_cellular(name: &str, kind: InterfaceKind) -> bool {
+    kind.resolve(name) == InterfaceKind::Cellular
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_kind_is_inferred_from_the_name() {
+        let cases = [
+            ("rmnet_data0", true),
+            ("wwan0", true),
+            ("pdp_ip0", true),
+            ("ccmni1", true),
+            ("wlan0", false),
+            ("en0", false),
+            ("", false),
+        ];
+        for (name, cellular) in cases {
+            assert_eq!(is_cellular(name, InterfaceKind::Unknown), cellular, "{name}");
+        }
+    }
+
+    #[test]
+    fn an_explicit_kind_wins_over_the_name() {
+        assert!(!is_cellular("rmnet0", InterfaceKind::Wifi));
+        assert!(is_cellular("en5", InterfaceKind::Cellular));
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for k in ["cellular", "wifi", "wired", "other", "none", "unknown"] {
+            assert_eq!(InterfaceKind::parse(k).unwrap().as_str(), k);
+        }
+        assert_eq!(InterfaceKind::parse("lte"), None);
+    }
+}
