@@ -13,15 +13,17 @@
 //! durable read offset, so a crash neither loses unacknowledged lines nor
 //! re-sends acknowledged ones.
 
+mod file;
 mod lines;
 mod state;
 
+use file::LogFile;
 use lines::Line;
 use state::State;
-use std::fs::{DirBuilder, File, OpenOptions};
-use std::io::{self, Write};
+use std::fs::DirBuilder;
+use std::io;
 use std::ops::ControlFlow;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -114,17 +116,6 @@ pub struct LogFiles {
     state_pending: bool,
     /// Only the counters; the byte totals are derived from the file lengths.
     counters: FilchStats,
-}
-
-/// One of the two files, with its length tracked in memory.
-#[derive(Debug)]
-struct LogFile {
-    path: PathBuf,
-    /// Opened for append, so writes land at the end; reads use `pread`.
-    file: File,
-    len: u64,
-    /// Written since the last `sync`.
-    dirty: bool,
 }
 
 impl Default for FilchOptions {
@@ -221,11 +212,7 @@ impl LogFiles {
 
     /// fsyncs the file(s) written since the last sync.
     pub fn sync(&mut self) -> Result<(), FilchError> {
-        for f in self.files.iter_mut().filter(|f| f.dirty) {
-            f.file.sync_data().map_err(io_error(format!("fsync {}", f.path.display())))?;
-            f.dirty = false;
-        }
-        Ok(())
+        self.files.iter_mut().try_for_each(LogFile::sync)
     }
 
     /// Up to about `max_bytes` of the oldest uncommitted lines, counted as
@@ -236,7 +223,8 @@ impl LogFiles {
     pub fn peek(&mut self, max_bytes: usize) -> Result<Batch, FilchError> {
         self.persist_if_pending()?;
         if self.read_offset >= self.files[self.older].len && self.files[self.newer()].len > 0 {
-            self.rotate_for_reader()?;
+            // Everything in the older file is committed: nothing is lost.
+            self.rotate()?;
         }
         let mut batch = Batch {
             lines: Vec::new(),
@@ -329,11 +317,6 @@ impl LogFiles {
         self.rotate()
     }
 
-    /// The reader's rotation, once the older file is fully committed.
-    fn rotate_for_reader(&mut self) -> Result<(), FilchError> {
-        self.rotate()
-    }
-
     /// Truncates the older file, swaps roles and persists the new state.
     ///
     /// Truncating before persisting is what makes a crash in between safe. The
@@ -346,7 +329,7 @@ impl LogFiles {
     /// would let a restart append after unread lines of the file the state
     /// calls newer, and later read them out of order.
     fn rotate(&mut self) -> Result<(), FilchError> {
-        self.files[self.older].truncate()?;
+        self.files[self.older].set_len(0)?;
         self.older = self.newer();
         self.read_offset = 0;
         self.epoch += 1;
@@ -390,75 +373,6 @@ fn select_older(lens: [u64; 2], mtimes: [Option<SystemTime>; 2]) -> usize {
             (Some(m1), Some(m2)) if m1 < m2 => 0,
             _ => 1,
         },
-    }
-}
-
-impl LogFile {
-    /// Opens or creates the file, cutting off a torn tail. Returns the file,
-    /// its mtime from *before* any cut (which would change it), and the bytes cut.
-    fn open(path: PathBuf) -> Result<(LogFile, Option<SystemTime>, u64), FilchError> {
-        let file = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create(true)
-            .mode(FILE_MODE)
-            .open(&path)
-            .map_err(io_error(format!("open {}", path.display())))?;
-        let meta = file.metadata().map_err(io_error(format!("stat {}", path.display())))?;
-        let mut log = LogFile { file, len: meta.len(), dirty: false, path };
-        let complete = lines::complete_len(&log.file, log.len)
-            .map_err(io_error(format!("read {}", log.path.display())))?;
-        let torn = log.len - complete;
-        if torn > 0 {
-            log.set_len(complete)?;
-        }
-        Ok((log, meta.modified().ok(), torn))
-    }
-
-    /// Appends `bytes`; on failure undoes a partial write so no torn line is
-    /// left in front of later ones.
-    fn append(&mut self, bytes: &[u8]) -> Result<(), FilchError> {
-        if let Err(e) = (&self.file).write_all(bytes) {
-            if self.file.set_len(self.len).is_err() {
-                if let Ok(meta) = self.file.metadata() {
-                    self.len = meta.len();
-                }
-            }
-            return Err(io_error(format!("append to {}", self.path.display()))(e));
-        }
-        self.len += bytes.len() as u64;
-        self.dirty = true;
-        Ok(())
-    }
-
-    fn truncate(&mut self) -> Result<(), FilchError> {
-        self.set_len(0)
-    }
-
-    /// Shrinks the file durably: the state written next relies on it.
-    fn set_len(&mut self, len: u64) -> Result<(), FilchError> {
-        self.file
-            .set_len(len)
-            .and_then(|()| self.file.sync_data())
-            .map_err(io_error(format!("truncate {}", self.path.display())))?;
-        self.len = len;
-        self.dirty = false;
-        Ok(())
-    }
-
-    fn scan(
-        &self,
-        start: u64,
-        max_line_bytes: usize,
-        visit: impl FnMut(Line<'_>, u64) -> ControlFlow<()>,
-    ) -> Result<(), FilchError> {
-        lines::scan(&self.file, start, self.len, max_line_bytes, visit)
-            .map_err(io_error(format!("read {}", self.path.display())))
-    }
-
-    fn at_line_start(&self, offset: u64) -> Result<bool, FilchError> {
-        lines::at_line_start(&self.file, offset)
-            .map_err(io_error(format!("read {}", self.path.display())))
     }
 }
 

@@ -15,7 +15,7 @@ pub fn opts(max_total_bytes: u64, max_line_bytes: usize) -> FilchOptions {
     FilchOptions { max_total_bytes, max_line_bytes }
 }
 
-/// Peeks and commits until nothing is unread, like a always-successful
+/// Peeks and commits until nothing is unread, like an always-successful
 /// uploader, returning the lines as strings.
 pub fn drain(log: &mut LogFiles, max_bytes: usize) -> Vec<String> {
     let mut out = Vec::new();
