@@ -93,3 +93,40 @@ fn concurrent_pushers_lose_nothing_and_never_strand_bytes_behind_an_idle_sampler
     assert_eq!(*emitted.lock().unwrap(), pushed);
     assert_eq!(counters.resets(), 0);
 }
+
+#[test]
+fn concurrent_folds_of_full_packed_halves_count_every_byte_once() {
+    use sockstatlog::counters::FAST_PUSH_MAX;
+    const PUSHES: u64 = 200_000;
+    let counters = Arc::new(Counters::default());
+    let stop = Arc::new(AtomicBool::new(false));
+    // A reader snapshotting all the while: values must never go backwards.
+    let reader = {
+        let (c, stop) = (counters.clone(), stop.clone());
+        thread::spawn(move || {
+            let mut last = [0u64; 2];
+            while !stop.load(Ordering::SeqCst) {
+                let now = c.snapshot().0[1];
+                assert!(now[0] >= last[0] && now[1] >= last[1], "snapshot went backwards");
+                last = now;
+            }
+        })
+    };
+    let pushers: Vec<_> = (0..2)
+        .map(|_| {
+            let c = counters.clone();
+            thread::spawn(move || {
+                for i in 0..PUSHES {
+                    c.add(1, FAST_PUSH_MAX - 1, 3 + (i % 2) * (FAST_PUSH_MAX - 4));
+                }
+            })
+        })
+        .collect();
+    for p in pushers {
+        p.join().unwrap();
+    }
+    stop.store(true, Ordering::SeqCst);
+    reader.join().unwrap();
+    let rx_per_thread = PUSHES / 2 * 3 + PUSHES / 2 * (FAST_PUSH_MAX - 1);
+    assert_eq!(counters.snapshot().0[1], [2 * PUSHES * (FAST_PUSH_MAX - 1), 2 * rx_per_thread]);
+}
