@@ -50,7 +50,7 @@ pub fn render_text(report: &Report) -> String {
         report.poll_ms
     );
     if report.duplicates > 0 || report.torn_lines > 0 {
-        let _ = writeln!(out, "skipped: {} duplicate entries, {} torn lines", report.duplicates, report.torn_lines);
+        let _ = writeln!(out, "skipped: duplicate entries {}, torn lines {}", report.duplicates, report.torn_lines);
     }
     let name_width = report.labels.iter().map(|r| r.name.len()).chain([5]).max().unwrap_or(5);
     let _ = writeln!(
