@@ -46,7 +46,10 @@ fn fixture(name: &str) -> PathBuf {
 //   high seconds 14; span S..=S+199 = 200 s → 14*100/200 = 7 %, both for
 //   upstream's last hour (the whole log is shorter) and for the whole log.
 
-fn row(id: u8, name: &str, tx: u64, rx: u64, cell: u64, windows: u64, peak: f64, radio: f64) -> LabelRow {
+/// `(id, name, tx, rx, cellular bytes, windows, peak B/s, radio s)`.
+type Row = (u8, &'static str, u64, u64, u64, u64, f64, f64);
+
+fn row((id, name, tx, rx, cell, windows, peak, radio): Row) -> LabelRow {
     LabelRow {
         id,
         name: name.into(),
@@ -65,13 +68,16 @@ fn assert_golden(r: &report::Report) {
     assert_eq!(r.start_ms, Some(1_680_054_284_000));
     assert_eq!(r.span_ms(), Some(200_000));
     assert_eq!(r.totals, Totals { tx: 3910, rx: 4100, cellular_bytes: 3010 });
-    let want = [
-        row(2, "DERPHTTPClient", 1800, 3600, 400, 3, 40000.0, 0.8),
-        row(200, "VideoUpload", 2000, 0, 2000, 1, 20000.0, 3.0),
-        row(99, "Label(99)", 0, 500, 500, 1, 2500.0, 5.0),
-        row(3, "LogtailLogger", 100, 0, 100, 1, 1000.0, 0.2),
-        row(7, "PortmapperClient", 10, 0, 10, 1, 100.0, 5.0),
-    ];
+    let want: Vec<LabelRow> = [
+        (2, "DERPHTTPClient", 1800, 3600, 400, 3, 40000.0, 0.8),
+        (200, "VideoUpload", 2000, 0, 2000, 1, 20000.0, 3.0),
+        (99, "Label(99)", 0, 500, 500, 1, 2500.0, 5.0),
+        (3, "LogtailLogger", 100, 0, 100, 1, 1000.0, 0.2),
+        (7, "PortmapperClient", 10, 0, 10, 1, 100.0, 5.0),
+    ]
+    .into_iter()
+    .map(row)
+    .collect();
     assert_eq!(r.labels.len(), want.len());
     for (got, want) in r.labels.iter().zip(&want) {
         assert!((got.radio_seconds - want.radio_seconds).abs() < 1e-9, "{got:?}");

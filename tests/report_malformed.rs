@@ -18,9 +18,14 @@ fn bad_lines_are_reported_with_their_line_number() {
     let cases = [
         ("not-json", format!("{ok}\n\nnot json\n"), 3, "not JSON"),
         ("not-an-object", format!("{ok}\n[1,2]\n"), 2, "not a JSON object"),
-        ("truncated", format!("\n\n{{\"t\":1,\"d\":100,\"s\":{{\"2\":[1,2]}}\n"), 3, "not JSON"),
+        ("truncated", "\n\n{\"t\":1,\"d\":100,\"s\":{\"2\":[1,2]}\n".into(), 3, "not JSON"),
         ("bad-pair", "{\"t\":1,\"d\":100,\"s\":{\"2\":[1]}}\n".into(), 1, "label 2 is not [tx, rx]"),
-        ("label-too-big", "{\"t\":1,\"d\":100,\"s\":{\"300\":[1,1]}}\n".into(), 1, "label \"300\" is not an integer 0..=255"),
+        (
+            "label-too-big",
+            "{\"t\":1,\"d\":100,\"s\":{\"300\":[1,1]}}\n".into(),
+            1,
+            "label \"300\" is not an integer 0..=255",
+        ),
         ("t-missing", "{\"d\":100,\"s\":{\"2\":[1,1]}}\n".into(), 1, "event: \"t\" is not an integer"),
         ("negative-tx", "{\"t\":1,\"d\":100,\"s\":{\"2\":[-1,1]}}\n".into(), 1, "label 2 is not [tx, rx]"),
     ];
@@ -53,7 +58,8 @@ fn a_directory_without_log_files_is_refused() {
 #[test]
 fn the_command_exits_2_and_prints_file_and_line() {
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/report/malformed.jsonl");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sockstatlog")).arg("report").arg(&fixture).output().unwrap();
+    let out =
+        std::process::Command::new(env!("CARGO_BIN_EXE_sockstatlog")).arg("report").arg(&fixture).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("malformed.jsonl:4: not JSON"), "{stderr}");

@@ -9,14 +9,14 @@
 //! Both formats need it, because plotters measures text to lay out axes.
 
 use super::radio::split_window;
-use super::text::{human_bytes, human_duration, human_rate};
+use super::text::{binary_unit, human_bytes, human_duration, tick};
 use super::{Report, ReportError};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::collections::BTreeMap;
 use std::error::Error;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::Mutex;
 
 /// Where DejaVu Sans lives on common systems, tried in order.
 pub const DEFAULT_FONT_PATHS: [&str; 3] = [
@@ -87,26 +87,32 @@ pub fn write_charts(report: &Report, dir: &Path, opts: &ChartOptions) -> Result<
     Ok(written)
 }
 
-/// Loads and registers the font once per process.
+/// Loads and registers the font, once per font file: plotters keeps fonts
+/// for the life of the process (a `'static` slice), so a file is leaked once.
+/// A failed load is not remembered, so a later call may name a good font.
 fn load_font(path: Option<&Path>) -> Result<(), ReportError> {
-    static LOADED: OnceLock<Result<(), String>> = OnceLock::new();
-    let result = LOADED.get_or_init(|| {
-        let candidates: Vec<PathBuf> = match path {
-            Some(p) => vec![p.to_path_buf()],
-            None => DEFAULT_FONT_PATHS.iter().map(PathBuf::from).collect(),
-        };
-        let Some((file, bytes)) = candidates.iter().find_map(|p| Some((p, std::fs::read(p).ok()?))) else {
-            return Err(format!(
-                "no font found (tried {}); install fonts-dejavu-core or pass --font FILE.ttf",
-                candidates.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
-            ));
-        };
-        // plotters keeps fonts for the life of the process.
-        let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
-        plotters::style::register_font("sans-serif", FontStyle::Normal, bytes)
-            .map_err(|_| format!("{}: not a usable TrueType font", file.display()))
-    });
-    result.clone().map_err(ReportError::Chart)
+    static REGISTERED: Mutex<Option<PathBuf>> = Mutex::new(None);
+    let mut registered = REGISTERED.lock().unwrap_or_else(|e| e.into_inner());
+    let candidates: Vec<PathBuf> = match path {
+        Some(p) => vec![p.to_path_buf()],
+        None if registered.is_some() => return Ok(()),
+        None => DEFAULT_FONT_PATHS.iter().map(PathBuf::from).collect(),
+    };
+    if path.is_some() && registered.as_deref() == path {
+        return Ok(());
+    }
+    let Some((file, bytes)) = candidates.iter().find_map(|p| Some((p, std::fs::read(p).ok()?))) else {
+        let tried: Vec<String> = candidates.iter().map(|p| p.display().to_string()).collect();
+        return Err(ReportError::Chart(format!(
+            "no font found (tried {}); install fonts-dejavu-core or pass --font FILE.ttf",
+            tried.join(", ")
+        )));
+    };
+    let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
+    plotters::style::register_font("sans-serif", FontStyle::Normal, bytes)
+        .map_err(|_| ReportError::Chart(format!("{}: not a usable TrueType font", file.display())))?;
+    *registered = Some(file.clone());
+    Ok(())
 }
 
 /// Per-label rates per time bucket, relative to the first event.
@@ -232,20 +238,24 @@ where
         let below = stacks.last().cloned().unwrap_or_else(|| vec![0.0; buckets]);
         stacks.push(below.iter().zip(values).map(|(b, v)| b + v).collect());
     }
-    let y_max = stacks.last().and_then(|s| s.iter().copied().reduce(f64::max)).unwrap_or(0.0).max(1.0) * 1.1;
+    let peak = stacks.last().and_then(|s| s.iter().copied().reduce(f64::max)).unwrap_or(0.0).max(1.0);
+    // Axes in whole units (KiB/s, minutes) so that ticks land on round values.
+    let (y_scale, y_unit) = binary_unit(peak);
+    let y_max = peak / y_scale * 1.1;
+    let (x_scale, x_desc) = time_axis(x_max);
     let caption = format!("Throughput per label (stacked, per {} s bucket)", data.bucket_s);
     let mut chart = ChartBuilder::on(root)
         .caption(caption, ("sans-serif", 24))
         .margin(16)
         .x_label_area_size(50)
-        .y_label_area_size(100)
-        .build_cartesian_2d(0.0..x_max, 0.0..y_max)?;
+        .y_label_area_size(80)
+        .build_cartesian_2d(0.0..x_max / x_scale, 0.0..y_max)?;
     chart
         .configure_mesh()
-        .x_desc("time since first event (m:ss)")
-        .y_desc("throughput")
-        .x_label_formatter(&|x| human_duration(*x))
-        .y_label_formatter(&|y| human_rate(*y))
+        .x_desc(x_desc)
+        .y_desc(format!("throughput ({y_unit}/s)"))
+        .x_label_formatter(&|x| human_duration(x * x_scale))
+        .y_label_formatter(&|y| tick(*y))
         .label_style(("sans-serif", 14))
         .axis_desc_style(("sans-serif", 16))
         .light_line_style(WHITE.mix(0.0))
@@ -253,16 +263,19 @@ where
     if !data.cellular.is_empty() {
         let shade = CELLULAR_SHADE.mix(0.6).filled();
         chart
-            .draw_series(data.cellular.iter().map(|&(a, b)| Rectangle::new([(a, 0.0), (b, y_max)], shade)))?
+            .draw_series(
+                data.cellular.iter().map(|&(a, b)| Rectangle::new([(a / x_scale, 0.0), (b / x_scale, y_max)], shade)),
+            )?
             .label("cellular")
             .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 14, y + 6)], shade));
     }
     // Steps: each bucket is flat over its width. Tallest stack drawn first.
     for (i, stack) in stacks.iter().enumerate().rev() {
         let color = PALETTE[i % PALETTE.len()];
+        let width = data.bucket_s as f64 / x_scale;
         let points = stack.iter().enumerate().flat_map(|(b, &v)| {
-            let x = (b as i64 * data.bucket_s) as f64;
-            [(x, v), (x + data.bucket_s as f64, v)]
+            let x = b as f64 * width;
+            [(x, v / y_scale), (x + width, v / y_scale)]
         });
         chart
             .draw_series(AreaSeries::new(points, 0.0, color.mix(0.85)).border_style(color))?
@@ -279,6 +292,18 @@ where
     Ok(())
 }
 
+/// The time axis's unit, seconds, and its description: minutes from two
+/// minutes on, hours from two hours on, so that ticks fall on whole minutes.
+fn time_axis(span_s: f64) -> (f64, &'static str) {
+    if span_s >= 7200.0 {
+        (3600.0, "time since first event (h:mm:ss)")
+    } else if span_s >= 120.0 {
+        (60.0, "time since first event (m:ss)")
+    } else {
+        (1.0, "time since first event (m:ss)")
+    }
+}
+
 fn draw_bars<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, data: &Bars) -> DrawResult
 where
     DB::ErrorType: 'static,
@@ -287,35 +312,48 @@ where
     let root = root.titled("Per label: bytes and radio high time", ("sans-serif", 24))?;
     let (left, right) = root.split_horizontally(root.dim_in_pixel().0 * 3 / 5);
     let bytes: Vec<f64> = data.tx.iter().zip(&data.rx).map(|(t, r)| t + r).collect();
-    let tx = data.tx.clone();
-    bar_panel(&left, &data.names, "bytes (tx + rx)", &[(&tx, "tx"), (&bytes, "rx")], &human_bytes)?;
-    bar_panel(&right, &data.names, "radio high seconds", &[(&data.radio, "radio s")], &|s| {
-        format!("{s:.0} s")
-    })?;
+    let (scale, unit) = binary_unit(bytes.iter().copied().fold(0.0, f64::max));
+    let scaled = |v: &[f64]| v.iter().map(|b| b / scale).collect::<Vec<f64>>();
+    let bytes_panel = Panel {
+        title: format!("bytes, tx + rx ({unit})"),
+        layers: vec![(scaled(&data.tx), "tx", PALETTE[0]), (scaled(&bytes), "rx", PALETTE[1])],
+        value_label: &|v| human_bytes(v * scale),
+    };
+    bar_panel(&left, &data.names, &bytes_panel)?;
+    let radio_panel = Panel {
+        title: "radio high time (s)".into(),
+        layers: vec![(data.radio.clone(), "radio", PALETTE[3])],
+        value_label: &|s| format!("{s:.1} s"),
+    };
+    bar_panel(&right, &data.names, &radio_panel)?;
     Ok(())
 }
 
-/// Horizontal bars, one row per name (first name on top). `layers` are
-/// cumulative values drawn back to front: each layer's bar ends where the
-/// layer's value does, so `[tx, tx+rx]` shows tx then rx stacked.
-fn bar_panel<DB: DrawingBackend>(
-    area: &DrawingArea<DB, Shift>,
-    names: &[String],
-    title: &str,
-    layers: &[(&Vec<f64>, &str)],
-    fmt: &dyn Fn(f64) -> String,
-) -> DrawResult
+/// One panel of horizontal bars.
+struct Panel<'a> {
+    title: String,
+    /// Cumulative values per row, drawn back to front: each layer's bar ends
+    /// where its value does, so `[tx, tx+rx]` shows tx then rx stacked.
+    layers: Vec<(Vec<f64>, &'a str, RGBColor)>,
+    /// The text printed after each bar, from the last layer's value.
+    value_label: &'a dyn Fn(f64) -> String,
+}
+
+/// Horizontal bars, one row per name (first name on top); the names are
+/// printed on the first panel (the one with more than one layer) only.
+fn bar_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, names: &[String], panel: &Panel) -> DrawResult
 where
     DB::ErrorType: 'static,
 {
+    let layers = &panel.layers;
     let n = names.len().max(1);
     let top = layers.last().map(|l| l.0.iter().copied().fold(0.0, f64::max)).unwrap_or(0.0).max(1.0);
     let mut chart = ChartBuilder::on(area)
-        .caption(title, ("sans-serif", 18))
+        .caption(&panel.title, ("sans-serif", 18))
         .margin(12)
         .x_label_area_size(36)
         .y_label_area_size(if layers.len() > 1 { 170 } else { 10 })
-        .build_cartesian_2d(0.0..top * 1.25, (0..n).into_segmented())?;
+        .build_cartesian_2d(0.0..top * 1.25, (0..n - 1).into_segmented())?;
     let row_of = |i: usize| n - 1 - i;
     let names_for_axis: Vec<String> = names.to_vec();
     let show_names = layers.len() > 1;
@@ -328,25 +366,27 @@ where
             SegmentValue::CenterOf(r) if show_names && *r < n => names_for_axis[n - 1 - *r].clone(),
             _ => String::new(),
         })
-        .x_label_formatter(&|x| fmt(*x))
+        .x_label_formatter(&|x| tick(*x))
         .x_labels(5)
         .label_style(("sans-serif", 14))
         .draw()?;
-    for (k, (values, label)) in layers.iter().enumerate().rev() {
-        let color = PALETTE[k % PALETTE.len()];
+    for (values, label, color) in layers.iter().rev() {
+        let color = *color;
         chart
             .draw_series(values.iter().enumerate().map(|(i, &v)| {
                 let r = row_of(i);
-                let mut bar = Rectangle::new([(0.0, SegmentValue::Exact(r)), (v, SegmentValue::Exact(r + 1))], color.filled());
+                let mut bar =
+                    Rectangle::new([(0.0, SegmentValue::Exact(r)), (v, SegmentValue::Exact(r + 1))], color.filled());
                 bar.set_margin(4, 4, 0, 0);
                 bar
             }))?
             .label(*label)
             .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 14, y + 6)], color.filled()));
     }
-    if let Some((totals, _)) = layers.last() {
+    if let Some((totals, _, _)) = layers.last() {
         chart.draw_series(totals.iter().enumerate().map(|(i, &v)| {
-            Text::new(format!(" {}", fmt(v)), (v, SegmentValue::CenterOf(row_of(i))), ("sans-serif", 13))
+            let at = (v, SegmentValue::CenterOf(row_of(i)));
+            EmptyElement::at(at) + Text::new((panel.value_label)(v), (6, -6), ("sans-serif", 13))
         }))?;
     }
     if layers.len() > 1 {

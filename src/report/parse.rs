@@ -193,7 +193,8 @@ fn proc_key(entry: &Map<String, Value>) -> Option<(u64, u64)> {
 }
 
 fn event(entry: &Map<String, Value>) -> Result<Window, String> {
-    let int = |key: &str| entry.get(key).and_then(Value::as_i64).ok_or_else(|| format!("event: \"{key}\" is not an integer"));
+    let int =
+        |key: &str| entry.get(key).and_then(Value::as_i64).ok_or_else(|| format!("event: \"{key}\" is not an integer"));
     let (t, d) = (int("t")?, int("d")?);
     if d < 0 {
         return Err(format!("event: negative duration {d}"));

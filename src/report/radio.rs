@@ -164,10 +164,8 @@ mod tests {
 
     #[test]
     fn a_tail_is_charged_to_the_second_before_it_and_cut_by_the_next_activity() {
-        let seconds = BTreeMap::from([
-            (10, BTreeMap::from([(1, 300.0), (2, 100.0)])),
-            (12, BTreeMap::from([(2, 5.0)])),
-        ]);
+        let seconds =
+            BTreeMap::from([(10, BTreeMap::from([(1, 300.0), (2, 100.0)])), (12, BTreeMap::from([(2, 5.0)]))]);
         // 10 high (+ 11 tail) charged 3:1; 12 high + 13..=16 tail to label 2.
         let a = attribute(&seconds, 100);
         assert_eq!((a.active_seconds, a.high_seconds), (2, 7));

@@ -22,6 +22,24 @@ pub fn human_bytes(bytes: f64) -> String {
     }
 }
 
+/// The binary unit to show values up to `max` bytes in: `(bytes per unit, name)`.
+/// Charts scale their axis by it so that ticks fall on round numbers of the unit.
+pub fn binary_unit(max: f64) -> (f64, &'static str) {
+    let mut scale = 1.0;
+    let mut unit = 0;
+    while max / scale >= 1024.0 && unit + 1 < UNITS.len() {
+        scale *= 1024.0;
+        unit += 1;
+    }
+    (scale, UNITS[unit])
+}
+
+/// A tick value without needless decimals: `2`, `2.5`, `0.25`.
+pub fn tick(value: f64) -> String {
+    let s = format!("{value:.2}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
 /// A rate in bytes per second, e.g. `12.0 KiB/s`.
 pub fn human_rate(bytes_per_sec: f64) -> String {
     format!("{}/s", human_bytes(bytes_per_sec))
@@ -111,6 +129,12 @@ mod tests {
         assert_eq!(human_bytes(5.0 * 1024.0 * 1024.0), "5.0 MiB");
         assert_eq!(human_rate(2048.0), "2.0 KiB/s");
         assert_eq!(human_duration(75.0), "1:15");
+        assert_eq!(binary_unit(1000.0), (1.0, "B"));
+        assert_eq!(binary_unit(3.0 * 1024.0 * 1024.0), (1024.0 * 1024.0, "MiB"));
+        assert_eq!(
+            (tick(2.0), tick(2.5), tick(0.25), tick(0.0)),
+            ("2".into(), "2.5".into(), "0.25".into(), "0".into())
+        );
         assert_eq!(human_duration(3725.0), "1:02:05");
     }
 }
