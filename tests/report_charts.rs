@@ -38,3 +38,13 @@ fn a_missing_font_is_a_clear_error() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn a_log_without_events_still_gets_empty_charts() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("empty.jsonl");
+    std::fs::write(&log, "{\"logtail\":{},\"sockstatlog\":{\"v\":1,\"poll_ms\":100,\"labels\":{}}}\n").unwrap();
+    let r = report::build(&log).unwrap();
+    assert_eq!((r.events, r.labels.len()), (0, 0));
+    assert_eq!(report::write_charts(&r, dir.path(), &ChartOptions::default()).unwrap().len(), 4);
+}

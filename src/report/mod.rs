@@ -6,7 +6,29 @@
 //! [`build`] reads and aggregates, [`render_text`] prints, [`write_charts`]
 //! draws. Parsing, the radio model, the per-label table and the charts each
 //! live in their own file.
+//!
+//! Choices a reader of the numbers should know:
+//! - **Device directories are read, never opened as a log**: plain read-only
+//!   reads in filch's order (a lone non-empty file, else the older mtime
+//!   first); an unterminated last line is a torn write and is skipped.
+//!   Entries repeated with the same `(proc_id, proc_seq)` count once.
+//! - **Peak rate** is the busiest single window, `(tx+rx)*1000 / max(d, poll)`:
+//!   a window cut to a few ms by an interface change would otherwise report
+//!   an absurd rate.
+//! - **Seconds**: a cellular window makes every Unix second it overlaps
+//!   active, and its bytes are split between them in proportion to time.
+//! - **Radio charging**: an active second is charged to its labels in
+//!   proportion to their bytes in it; each idle-tail second (up to 4 after
+//!   the last active second, cut by the next activity and by the log's end)
+//!   is charged like the active second before it. Charges sum to the high
+//!   seconds.
+//! - **Upstream's percentage**: the log is replayed into upstream's monitor
+//!   as if it started at the first event's second and "now" were the log's
+//!   last second, so the figure covers the last hour of the log (or all of
+//!   it when shorter), with the 120 s minimum. The whole-log figure applies
+//!   the same formula to the whole span.
 
+mod bars;
 pub mod charts;
 pub mod parse;
 pub mod radio;
