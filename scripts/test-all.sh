@@ -6,6 +6,12 @@ cd "$(dirname "$0")/.."
 
 section() { printf '\n==== %s ====\n' "$*"; }
 
+section "System packages"
+# The report's charts render text with DejaVu Sans (fonts-dejavu-core).
+if [ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]; then
+    apt-get update -qq && apt-get install -y -qq fonts-dejavu-core
+fi
+
 section "Rust: unit, integration, property and CLI tests"
 cargo test --features cli
 

@@ -111,7 +111,7 @@ impl Shared {
 
     /// The writer thread's body.
     pub fn run_writer(&self) {
-        let interval = self.config.write_interval;
+        let interval = self.clock.real(self.config.write_interval);
         'idle: while !self.stop.load(SeqCst) {
             // Sleep with no timeout until the first entry arrives.
             {
