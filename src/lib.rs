@@ -34,3 +34,8 @@ pub use error::{Error, Result};
 pub use interface::InterfaceKind;
 pub use logger::{CounterSample, Logger, Stats};
 pub use upload::{FlushReport, HttpRequest, HttpResponse, Transport};
+
+/// The README's Rust snippets, compiled as doctests so they cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
