@@ -96,3 +96,99 @@ impl Default for UploadConfig {
         }
     }
 }
+
+impl UploadConfig {
+    /// Checks what can be checked before any upload: the URL scheme (plain
+    /// `http://` only when explicitly allowed), a non-empty collection, and
+    /// non-zero limits.
+    pub fn validate(&self) -> crate::Result<()> {
+        let bad = |m: String| Err(crate::Error::InvalidArgument(m));
+        let url = self.base_url.as_str();
+        if let Some(rest) = url.strip_prefix("http://") {
+            if !self.allow_http {
+                return bad(format!("refusing plain http upload URL {url}: use https:// or set allow_http"));
+            }
+            if rest.is_empty() {
+                return bad(format!("upload URL {url} has no host"));
+            }
+        } else if let Some(rest) = url.strip_prefix("https://") {
+            if rest.is_empty() {
+                return bad(format!("upload URL {url} has no host"));
+            }
+        } else {
+            return bad(format!("upload URL {url} must start with https://"));
+        }
+        if self.collection.is_empty() || self.collection.contains('/') {
+            return bad(format!("invalid collection name {:?}", self.collection));
+        }
+        if self.max_body_bytes == 0 || self.attempt_timeout.is_zero() {
+            return bad("upload limits must be non-zero".into());
+        }
+        Ok(())
+    }
+}
+
+impl Config {
+    /// Checks every field; the logger calls this before touching the disk.
+    pub fn validate(&self) -> crate::Result<()> {
+        let bad = |m: &str| Err(crate::Error::InvalidArgument(m.to_string()));
+        if self.log_dir.as_os_str().is_empty() {
+            return bad("log_dir is empty");
+        }
+        if self.poll_interval < std::time::Duration::from_millis(1) {
+            return bad("poll_interval must be at least 1 ms");
+        }
+        if self.write_interval < self.poll_interval {
+            return bad("write_interval must be at least poll_interval");
+        }
+        // Room for a few full-size lines in each half, or rotation would
+        // drop every line it writes.
+        if self.max_log_bytes < 4 * (64 << 10) {
+            return bad("max_log_bytes must be at least 256 KiB");
+        }
+        self.upload.validate()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg() -> Config {
+        Config::new("/tmp/sockstatlog-test", PublicId([0; 32]))
+    }
+
+    #[test]
+    fn defaults_are_upstreams_and_valid() {
+        let c = cfg();
+        assert_eq!(c.poll_interval.as_millis(), 100);
+        assert_eq!(c.write_interval.as_secs(), 10);
+        assert_eq!(c.max_log_bytes, 5 * 1024 * 1024);
+        assert_eq!(c.upload.base_url, "https://log.tailscale.com");
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn plain_http_is_refused_unless_allowed() {
+        let mut c = cfg();
+        c.upload.base_url = "http://127.0.0.1:9".into();
+        assert!(c.validate().unwrap_err().to_string().contains("refusing plain http"));
+        c.upload.allow_http = true;
+        c.validate().unwrap();
+        c.upload.base_url = "ftp://x".into();
+        assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn nonsense_intervals_and_sizes_are_refused() {
+        let mut c = cfg();
+        c.poll_interval = Duration::ZERO;
+        assert!(c.validate().is_err());
+        let mut c = cfg();
+        c.write_interval = Duration::from_millis(10);
+        assert!(c.validate().is_err());
+        let mut c = cfg();
+        c.max_log_bytes = 1000;
+        assert!(c.validate().is_err());
+    }
+}

@@ -157,6 +157,11 @@ impl Counters {
         let _ = self.sampler.set(t);
     }
 
+    /// The registered sampler thread, if any.
+    pub fn sampler_thread(&self) -> Option<&Thread> {
+        self.sampler.get()
+    }
+
     /// Counter resets seen by `set_totals`.
     pub fn resets(&self) -> u64 {
         self.resets.load(Relaxed)

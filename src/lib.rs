@@ -10,6 +10,7 @@ uniffi::setup_scaffolding!();
 
 pub mod config;
 pub mod counters;
+pub mod engine;
 pub mod error;
 pub mod ffi;
 pub mod filch;
@@ -18,8 +19,12 @@ mod jni;
 pub mod labels;
 pub mod logger;
 pub mod logid;
+pub mod queue;
+pub mod replay;
 pub mod sampler;
 pub mod upload;
+pub mod wire;
+pub mod writer;
 
 #[cfg(feature = "cli")]
 pub mod cli;

@@ -172,6 +172,29 @@ impl Sampler {
         }
     }
 
+    /// Ends an idle period if traffic arrived (a push cleared the counters'
+    /// idle flag); `now` is when the traffic was noticed.
+    pub fn wake_on_traffic(&mut self, now: u64, counters: &Counters) {
+        if self.is_idle() && !counters.is_idle() {
+            self.wake(now);
+        }
+    }
+
+    /// Runs every due tick strictly before `until` (or also at it when
+    /// `inclusive`), handing each event to `sink`. Host calls use the strict
+    /// form, so a call at exactly a tick's time is counted in that tick.
+    pub fn run_ticks(&mut self, until: u64, inclusive: bool, counters: &Counters, mut sink: impl FnMut(Event)) {
+        self.wake_on_traffic(until, counters);
+        while let Some(t) = self.next_deadline() {
+            if t > until || (t == until && !inclusive) {
+                break;
+            }
+            if let Some(ev) = self.tick(counters) {
+                sink(ev);
+            }
+        }
+    }
+
     fn close_window(&mut self, now: u64, counters: &Counters) -> Option<Event> {
         let r = self.running?;
         if r.idle {

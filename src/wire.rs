@@ -1,0 +1,229 @@
+//! Wire formats written to the log, byte-compatible with upstream: the event
+//! object `{"t":…,"d":…,"c":1,"s":{…}}`, the logtail entry wrapper with
+//! `client_time`/`proc_id`/`proc_seq`, text entries, and our self-describing
+//! header entry. Pure functions from values to bytes.
+
+use crate::sampler::Event;
+use std::fmt::Write as _;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Upstream's cap on a text entry's text (logtail `maxTextSize`): longer text
+/// is cut and the number of dropped bytes noted, so a line always fits the
+/// on-disk log's 64 KiB line limit.
+pub const MAX_TEXT_BYTES: usize = 16 << 10;
+/// Version of our header entry's schema.
+pub const HEADER_VERSION: u32 = 1;
+
+/// Appends an event object (no newline). Label keys are decimal ids sorted
+/// as strings, as Go's encoder sorts map keys: `"10"` before `"2"`.
+pub fn encode_event(ev: &Event, out: &mut String) {
+    let _ = write!(out, "{{\"t\":{},\"d\":{}", ev.start_ms, ev.dur_ms);
+    if ev.cellular {
+        out.push_str(",\"c\":1");
+    }
+    out.push_str(",\"s\":{");
+    let mut keyed: Vec<(String, u64, u64)> =
+        ev.stats.iter().map(|&(l, tx, rx)| (l.to_string(), tx, rx)).collect();
+    keyed.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    for (i, (key, tx, rx)) in keyed.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let _ = write!(out, "\"{key}\":[{tx},{rx}]");
+    }
+    out.push_str("}}");
+}
+
+/// The logtail metadata of one entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EntryMeta {
+    /// When the entry was written, Unix nanoseconds.
+    pub client_time_ns: u128,
+    /// Random id of the writing process (logger instance).
+    pub proc_id: u32,
+    /// Entry counter of that process, from 1.
+    pub proc_seq: u64,
+}
+
+/// Wraps a JSON object's text `{…}` as a logtail entry line ending in `\n`:
+/// `{"logtail":{…},<the object's members>}`. An empty object gets only the
+/// metadata.
+pub fn wrap_object(meta: &EntryMeta, object: &str, out: &mut String) {
+    debug_assert!(object.starts_with('{') && object.ends_with('}'));
+    let members = &object[1..object.len() - 1];
+    out.push_str("{\"logtail\":{\"client_time\":\"");
+    format_client_time(meta.client_time_ns, out);
+    let _ = write!(out, "\",\"proc_id\":{},\"proc_seq\":{}}}", meta.proc_id, meta.proc_seq);
+    if !members.is_empty() {
+        out.push(',');
+        out.push_str(members);
+    }
+    out.push_str("}\n");
+}
+
+/// A text entry's object `{"text":"…"}`, with the text cut at
+/// [`MAX_TEXT_BYTES`] on a character boundary and `…+N` noting the dropped
+/// bytes, as upstream does.
+pub fn text_object(text: &str) -> String {
+    let mut out = String::with_capacity(text.len().min(MAX_TEXT_BYTES) + 16);
+    out.push_str("{\"text\":\"");
+    if text.len() > MAX_TEXT_BYTES {
+        let mut cut = MAX_TEXT_BYTES;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        escape_into(&text[..cut], &mut out);
+        let _ = write!(out, "…+{}", text.len() - cut);
+    } else {
+        escape_into(text, &mut out);
+    }
+    out.push_str("\"}");
+    out
+}
+
+/// Our header object, written first at each enable so a log explains itself:
+/// `{"sockstatlog":{"v":1,"poll_ms":P,"labels":{"0":"ControlClientAuto",…}}}`.
+pub fn header_object(poll_ms: u64, labels: &[(u8, String)]) -> String {
+    let mut out = String::new();
+    let _ = write!(out, "{{\"sockstatlog\":{{\"v\":{HEADER_VERSION},\"poll_ms\":{poll_ms},\"labels\":{{");
+    let mut keyed: Vec<(String, &str)> = labels.iter().map(|(id, n)| (id.to_string(), n.as_str())).collect();
+    keyed.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    for (i, (key, name)) in keyed.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let _ = write!(out, "\"{key}\":\"");
+        escape_into(name, &mut out);
+        out.push('"');
+    }
+    out.push_str("}}}");
+    out
+}
+
+/// JSON string escaping as upstream's logtail writes it: `\b \f \n \r \t \" \\`
+/// and `\u00XX` for other control characters; `<>&` and non-ASCII stay as is.
+pub fn escape_into(s: &str, out: &mut String) {
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+}
+
+/// Now, in Unix nanoseconds.
+pub fn now_unix_ns() -> u128 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
+}
+
+/// UTC RFC 3339 with nanoseconds, trailing fractional zeros trimmed (and the
+/// dot with them), as Go's `RFC3339Nano`: `2023-03-29T01:44:44.508Z`.
+pub fn format_client_time(unix_ns: u128, out: &mut String) {
+    let secs = (unix_ns / 1_000_000_000) as i64;
+    let nanos = (unix_ns % 1_000_000_000) as u32;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (y, m, d) = civil_from_days(days);
+    let _ = write!(out, "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}", rem / 3600, rem / 60 % 60, rem % 60);
+    if nanos != 0 {
+        let frac = format!("{nanos:09}");
+        out.push('.');
+        out.push_str(frac.trim_end_matches('0'));
+    }
+    out.push('Z');
+}
+
+/// Proleptic Gregorian date of a day count since 1970-01-01 (Howard
+/// Hinnant's well-known algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(start: u64, dur: u64, cellular: bool, stats: &[(u8, u64, u64)]) -> Event {
+        Event { start_ms: start, dur_ms: dur, cellular, stats: stats.to_vec() }
+    }
+
+    fn event_json(e: &Event) -> String {
+        let mut s = String::new();
+        encode_event(e, &mut s);
+        s
+    }
+
+    #[test]
+    fn upstream_event_vector_is_byte_identical() {
+        let e = ev(1680054284508, 99, true, &[(3, 672, 97)]);
+        assert_eq!(event_json(&e), r#"{"t":1680054284508,"d":99,"c":1,"s":{"3":[672,97]}}"#);
+    }
+
+    #[test]
+    fn cellular_flag_is_omitted_when_false_and_keys_sort_as_strings() {
+        let e = ev(5, 100, false, &[(2, 1, 0), (10, 0, 7), (100, 3, 3)]);
+        assert_eq!(event_json(&e), r#"{"t":5,"d":100,"s":{"10":[0,7],"100":[3,3],"2":[1,0]}}"#);
+    }
+
+    #[test]
+    fn client_time_is_rfc3339_nano_with_trailing_zeros_trimmed() {
+        let cases: &[(u128, &str)] = &[
+            (1680054284508000000, "2023-03-29T01:44:44.508Z"),
+            (1680054284000000000, "2023-03-29T01:44:44Z"),
+            (1680054284000000001, "2023-03-29T01:44:44.000000001Z"),
+            (0, "1970-01-01T00:00:00Z"),
+            (951782400_000_000_000, "2000-02-29T00:00:00Z"),
+            (4102444799_120_000_000, "2099-12-31T23:59:59.12Z"),
+        ];
+        for (ns, want) in cases {
+            let mut s = String::new();
+            format_client_time(*ns, &mut s);
+            assert_eq!(s, *want);
+        }
+    }
+
+    #[test]
+    fn entries_are_wrapped_with_logtail_metadata_first() {
+        let meta = EntryMeta { client_time_ns: 1680054284508000000, proc_id: 7, proc_seq: 3 };
+        let mut line = String::new();
+        wrap_object(&meta, r#"{"t":1,"d":2,"s":{"3":[4,5]}}"#, &mut line);
+        assert_eq!(
+            line,
+            "{\"logtail\":{\"client_time\":\"2023-03-29T01:44:44.508Z\",\"proc_id\":7,\"proc_seq\":3},\"t\":1,\"d\":2,\"s\":{\"3\":[4,5]}}\n"
+        );
+        let parsed: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(parsed["logtail"]["proc_seq"], 3);
+    }
+
+    #[test]
+    fn text_is_escaped_like_upstream_and_cut_at_16_kib() {
+        assert_eq!(text_object("a\"b\\c\nd\u{1}<&>é"), "{\"text\":\"a\\\"b\\\\c\\nd\\u0001<&>é\"}");
+        let long = "é".repeat(MAX_TEXT_BYTES); // 2 bytes each
+        let obj = text_object(&long);
+        assert!(obj.ends_with(&format!("…+{}\"}}", MAX_TEXT_BYTES)));
+        let v: serde_json::Value = serde_json::from_str(&obj).unwrap();
+        assert!(v["text"].as_str().unwrap().starts_with('é'));
+    }
+
+    #[test]
+    fn header_lists_labels_sorted_as_strings() {
+        let h = header_object(100, &[(2, "DERPHTTPClient".into()), (10, "Net\"log".into())]);
+        assert_eq!(h, r#"{"sockstatlog":{"v":1,"poll_ms":100,"labels":{"10":"Net\"log","2":"DERPHTTPClient"}}}"#);
+    }
+}
