@@ -192,8 +192,8 @@ impl SockstatLogger {
 
     /// The handle for `dev.sockstatlog.FastCounters` (JNI); valid for the life
     /// of the process, harmless after shutdown.
-    pub fn fast_counters_handle(&self) -> u64 {
-        self.inner.fast_counters_handle()
+    pub fn fast_counters_handle(&self) -> Result<u64, SockstatError> {
+        Ok(self.inner.fast_counters_handle()?)
     }
 
     /// Disables, writes everything, stops the threads, waiting at most

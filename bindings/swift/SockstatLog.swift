@@ -639,7 +639,7 @@ public protocol SockstatLoggerProtocol: AnyObject, Sendable {
      * The handle for `dev.sockstatlog.FastCounters` (JNI); valid for the life
      * of the process, harmless after shutdown.
      */
-    func fastCountersHandle()  -> UInt64
+    func fastCountersHandle() throws  -> UInt64
     
     /**
      * Writes pending events and uploads until drained or `timeout_ms` passes.
@@ -834,8 +834,8 @@ open func export()throws  -> [String]  {
      * The handle for `dev.sockstatlog.FastCounters` (JNI); valid for the life
      * of the process, harmless after shutdown.
      */
-open func fastCountersHandle() -> UInt64  {
-    return try!  FfiConverterUInt64.lift(try! rustCall() {
+open func fastCountersHandle()throws  -> UInt64  {
+    return try  FfiConverterUInt64.lift(try rustCallWithError(FfiConverterTypeSockstatError_lift) {
         uniffiCallStatus in
     uniffi_sockstatlog_fn_method_sockstatlogger_fast_counters_handle(
             self.uniffiCloneHandle(),uniffiCallStatus
@@ -2514,7 +2514,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_sockstatlog_checksum_method_sockstatlogger_export() != 64031) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_sockstatlog_checksum_method_sockstatlogger_fast_counters_handle() != 40880) {
+    if (uniffi_sockstatlog_checksum_method_sockstatlogger_fast_counters_handle() != 2332) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_sockstatlog_checksum_method_sockstatlogger_flush() != 57815) {

@@ -949,7 +949,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_sockstatlog_checksum_method_sockstatlogger_export() and 0xFFFF) != 64031) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_sockstatlog_checksum_method_sockstatlogger_fast_counters_handle() and 0xFFFF) != 40880) {
+    if ((lib.uniffi_sockstatlog_checksum_method_sockstatlogger_fast_counters_handle() and 0xFFFF) != 2332) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_sockstatlog_checksum_method_sockstatlogger_flush() and 0xFFFF) != 57815) {
@@ -1734,10 +1734,11 @@ open class SockstatLogger: Disposable, AutoCloseable, SockstatLoggerInterface
     /**
      * The handle for `dev.sockstatlog.FastCounters` (JNI); valid for the life
      * of the process, harmless after shutdown.
-     */override fun `fastCountersHandle`(): kotlin.ULong {
+     */
+    @Throws(SockstatException::class)override fun `fastCountersHandle`(): kotlin.ULong {
             return FfiConverterULong.lift(
     callWithHandle {
-    uniffiRustCall() { _status ->
+    uniffiRustCallWithError(SockstatException) { _status ->
     UniffiLib.uniffi_sockstatlog_fn_method_sockstatlogger_fast_counters_handle(
         it,
         _status)
