@@ -80,6 +80,33 @@ fn bytes(what: &str, n: jlong) -> Result<u64, Invalid> {
     u64::try_from(n).map_err(|_| Invalid(format!("FastCounters: {what} {n} is negative")))
 }
 
+/// The single-push fast path: plain checks and two atomic adds. The JNI
+/// environment is touched only to throw, because entering it (`with_env`:
+/// a thread-local guard level and a `GetJavaVM`) costs more than the push.
+fn push_one(
+    env: &mut EnvUnowned<'_>,
+    apply: fn(&Counters, u8, u64, u64),
+    handle: jlong,
+    label_id: jint,
+    tx: jlong,
+    rx: jlong,
+) -> jboolean {
+    let checked = || -> Result<bool, Invalid> {
+        let (c, l) = (counters(handle)?, label(label_id)?);
+        let (tx, rx) = (bytes("tx", tx)?, bytes("rx", rx)?);
+        if c.is_closed() {
+            return Ok(false);
+        }
+        apply(c, l, tx, rx);
+        Ok(true)
+    };
+    match std::panic::catch_unwind(checked) {
+        Ok(Ok(applied)) => applied,
+        Ok(Err(invalid)) => guarded(env, |_| Err(invalid.into())),
+        Err(_) => guarded(env, |_| Err(Invalid("FastCounters: internal error (panic)".into()).into())),
+    }
+}
+
 /// `FastCounters.add(handle, label, tx, rx): Boolean`, true if applied.
 #[no_mangle]
 pub extern "system" fn Java_dev_sockstatlog_FastCounters_add<'l>(
@@ -90,15 +117,7 @@ pub extern "system" fn Java_dev_sockstatlog_FastCounters_add<'l>(
     tx: jlong,
     rx: jlong,
 ) -> jboolean {
-    guarded(&mut env, |_| {
-        let (c, l) = (counters(handle)?, label(label_id)?);
-        let (tx, rx) = (bytes("tx", tx)?, bytes("rx", rx)?);
-        if c.is_closed() {
-            return Ok(false);
-        }
-        c.add(l, tx, rx);
-        Ok(true)
-    })
+    push_one(&mut env, Counters::add, handle, label_id, tx, rx)
 }
 
 /// `FastCounters.setTotals(handle, label, txTotal, rxTotal): Boolean`.
@@ -111,15 +130,7 @@ pub extern "system" fn Java_dev_sockstatlog_FastCounters_setTotals<'l>(
     tx_total: jlong,
     rx_total: jlong,
 ) -> jboolean {
-    guarded(&mut env, |_| {
-        let (c, l) = (counters(handle)?, label(label_id)?);
-        let (tx, rx) = (bytes("txTotal", tx_total)?, bytes("rxTotal", rx_total)?);
-        if c.is_closed() {
-            return Ok(false);
-        }
-        c.set_totals(l, tx, rx);
-        Ok(true)
-    })
+    push_one(&mut env, Counters::set_totals, handle, label_id, tx_total, rx_total)
 }
 
 /// `FastCounters.addMany(handle, labels, tx, rx): Boolean`: element i adds
@@ -152,7 +163,16 @@ pub extern "system" fn Java_dev_sockstatlog_FastCounters_addMany<'l>(
             return Ok(false);
         }
         let (mut l, mut t, mut r) = ([0 as jint; CHUNK], [0 as jlong; CHUNK], [0 as jlong; CHUNK]);
+        // Pass 1 checks everything (all-or-nothing); a call of at most CHUNK
+        // elements is applied from the copy it already made, larger ones are
+        // read again in pass 2.
         for apply in [false, true] {
+            if apply && n <= CHUNK {
+                for i in 0..n {
+                    c.add(l[i] as u8, t[i] as u64, r[i] as u64); // checked in pass 1
+                }
+                break;
+            }
             for start in (0..n).step_by(CHUNK) {
                 let len = CHUNK.min(n - start);
                 let at = start as i32; // n fits: it came from a Java int
