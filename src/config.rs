@@ -47,6 +47,11 @@ pub struct Config {
     pub max_log_bytes: u64,
     /// Where and how to upload.
     pub upload: UploadConfig,
+    /// How many times faster than real time the logger's clock runs. Default
+    /// 1. Simulations (the demo, soak runs) set e.g. 100 so that ten minutes
+    /// of traffic take six seconds through the real threads and disk; event
+    /// times then run ahead of the wall clock by the same factor.
+    pub clock_speed: u32,
 }
 
 /// Upload settings. Uploads happen only on demand (`start_flush`/`flush`).
@@ -79,6 +84,7 @@ impl Config {
             write_interval: DEFAULT_WRITE_INTERVAL,
             max_log_bytes: DEFAULT_MAX_LOG_BYTES,
             upload: UploadConfig::default(),
+            clock_speed: 1,
         }
     }
 }
@@ -137,6 +143,9 @@ impl Config {
         }
         if self.poll_interval < std::time::Duration::from_millis(1) {
             return bad("poll_interval must be at least 1 ms");
+        }
+        if self.clock_speed == 0 {
+            return bad("clock_speed must be at least 1");
         }
         if self.write_interval < self.poll_interval {
             return bad("write_interval must be at least poll_interval");

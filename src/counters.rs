@@ -2,20 +2,40 @@
 //! `tx`/`rx` totals, updated lock-free from any thread, plus the handshake that
 //! lets an idle sampler sleep without missing the first byte that arrives.
 //!
-//! The push path (`add`, `set_totals`) never blocks and never allocates: two
-//! atomic adds, one load, and, only on the first push after an idle period,
+//! The push path (`add`, `set_totals`) never blocks and never allocates: one
+//! atomic add, one load, and, only on the first push after an idle period,
 //! one `unpark` of the sampler thread.
+//!
+//! To cost one atomic add rather than two, a push of an ordinary size adds
+//! `tx` and `rx` together into one 64-bit word, `tx` in the high half and
+//! `rx` in the low half. The sampler folds that word into the 64-bit totals
+//! at every snapshot. A half is folded early by the pusher that takes it past
+//! [`FOLD_AT`], long before it could carry into its neighbour: overflowing
+//! would take more than 2^31 bytes of pushes landing on one label between
+//! that push and its fold, i.e. over 2048 threads each in the middle of a
+//! maximal fast push at the same instant. Larger pushes take a slow path of
+//! two atomic adds.
 
 use crate::labels::LABEL_COUNT;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
 use std::sync::OnceLock;
 use std::thread::Thread;
 
+/// Largest `tx` or `rx` of one push taking the packed fast path (1 MiB, far
+/// above one read or write; bigger pushes take the slow path).
+pub const FAST_PUSH_MAX: u64 = 1 << 20;
+/// A packed half at or above this is folded at once by the pusher: half of
+/// the half's range, leaving 2^31 bytes of headroom before a carry.
+pub const FOLD_AT: u64 = 1 << 31;
+const LOW_HALF: u64 = (1 << 32) - 1;
+
 /// One label's counters. Aligned to a cache line so that two threads pushing
 /// different labels never contend for the same line.
 #[derive(Debug, Default)]
 #[repr(align(64))]
 struct Slot {
+    /// Pushes not yet folded in: `tx << 32 | rx`.
+    packed: AtomicU64,
     /// Monotonic bytes sent, as the sampler reports them.
     tx: AtomicU64,
     /// Monotonic bytes received.
@@ -24,6 +44,19 @@ struct Slot {
     tx_total: AtomicU64,
     /// Same, received.
     rx_total: AtomicU64,
+}
+
+impl Slot {
+    /// Moves the packed pushes into the 64-bit totals. Concurrent folds each
+    /// take a disjoint part (the swap), so nothing is counted twice.
+    #[inline]
+    fn fold(&self) {
+        let v = self.packed.swap(0, SeqCst);
+        if v != 0 {
+            self.tx.fetch_add(v >> 32, SeqCst);
+            self.rx.fetch_add(v & LOW_HALF, SeqCst);
+        }
+    }
 }
 
 /// A copy of every label's monotonic `[tx, rx]`, taken at one instant.
@@ -75,18 +108,23 @@ impl Counters {
     #[inline]
     pub fn add(&self, label: u8, tx: u64, rx: u64) {
         let slot = &self.slots[label as usize];
+        if tx | rx == 0 {
+            return;
+        }
         // SeqCst so that, against the sampler's SeqCst store of `idle` and its
         // re-check snapshot, either the sampler sees these bytes or we see
         // `idle` and wake it. On x86 a locked add costs the same either way.
-        if tx != 0 {
+        if tx < FAST_PUSH_MAX && rx < FAST_PUSH_MAX {
+            let inc = (tx << 32) | rx;
+            let now = slot.packed.fetch_add(inc, SeqCst).wrapping_add(inc);
+            if now >> 32 >= FOLD_AT || now & LOW_HALF >= FOLD_AT {
+                slot.fold();
+            }
+        } else {
             slot.tx.fetch_add(tx, SeqCst);
-        }
-        if rx != 0 {
             slot.rx.fetch_add(rx, SeqCst);
         }
-        if tx | rx != 0 {
-            self.wake_if_idle();
-        }
+        self.wake_if_idle();
     }
 
     /// Records cumulative totals the host keeps itself. Growth since the last
@@ -120,9 +158,13 @@ impl Counters {
         }
     }
 
-    /// Copies every label's counters into `out` (no allocation).
+    /// Copies every label's counters into `out` (no allocation), folding in
+    /// the packed pushes first. Totals only grow, so snapshots are monotonic.
     pub fn snapshot_into(&self, out: &mut Snapshot) {
         for (o, s) in out.0.iter_mut().zip(self.slots.iter()) {
+            if s.packed.load(SeqCst) != 0 {
+                s.fold();
+            }
             *o = [s.tx.load(SeqCst), s.rx.load(SeqCst)];
         }
     }
@@ -202,6 +244,21 @@ mod tests {
         c.set_totals(5, 7, 7);
         c.add(5, 1, 0);
         assert_eq!(c.snapshot().0[5], [18, 8]);
+    }
+
+    #[test]
+    fn big_pushes_take_the_slow_path_and_full_halves_fold_before_carrying() {
+        let c = Counters::default();
+        c.add(1, FAST_PUSH_MAX, 1); // slow path
+        c.add(1, 5, FAST_PUSH_MAX * 3);
+        assert_eq!(c.snapshot().0[1], [FAST_PUSH_MAX + 5, FAST_PUSH_MAX * 3 + 1]);
+        // 4096 pushes of 1 MiB - 1 on each half: 4 GiB in all, more than a
+        // 32-bit half holds, without a snapshot in between.
+        let n = 4096u64;
+        for _ in 0..n {
+            c.add(2, FAST_PUSH_MAX - 1, FAST_PUSH_MAX - 1);
+        }
+        assert_eq!(c.snapshot().0[2], [n * (FAST_PUSH_MAX - 1); 2]);
     }
 
     #[test]

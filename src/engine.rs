@@ -20,29 +20,38 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 /// Monotonic time expressed as Unix milliseconds: the wall clock read once at
-/// start, advanced by `Instant`, so a wall-clock step never bends a window.
+/// start, advanced by `Instant` (times `speed` in simulations), so a
+/// wall-clock step never bends a window.
 #[derive(Debug, Clone, Copy)]
 pub struct Clock {
     origin: Instant,
     origin_ms: u64,
+    speed: u64,
 }
 
 impl Clock {
-    /// A clock starting now.
-    pub fn start() -> Self {
-        Clock { origin: Instant::now(), origin_ms: (wire::now_unix_ns() / 1_000_000) as u64 }
+    /// A clock starting now, running `speed` times faster than real time.
+    pub fn start(speed: u32) -> Self {
+        let origin_ms = (wire::now_unix_ns() / 1_000_000) as u64;
+        Clock { origin: Instant::now(), origin_ms, speed: u64::from(speed.max(1)) }
     }
 
     /// Now, in Unix milliseconds on this clock's timeline.
     pub fn now_ms(&self) -> u64 {
-        self.origin_ms + self.origin.elapsed().as_millis() as u64
+        self.origin_ms + (self.origin.elapsed().as_micros() as u64 * self.speed) / 1000
     }
 
     /// How long until `ms` on this timeline (zero if past). Sleeping this long
-    /// guarantees that [`Clock::now_ms`] then reads at least `ms`.
+    /// guarantees that [`Clock::now_ms`] then reads at least `ms` (hence the
+    /// rounding up).
     pub fn until(&self, ms: u64) -> Duration {
-        let target = self.origin + Duration::from_millis(ms.saturating_sub(self.origin_ms));
-        target.saturating_duration_since(Instant::now())
+        let micros = (ms.saturating_sub(self.origin_ms) * 1000).div_ceil(self.speed);
+        (self.origin + Duration::from_micros(micros)).saturating_duration_since(Instant::now())
+    }
+
+    /// A span of this clock's time in real time.
+    pub fn real(&self, d: Duration) -> Duration {
+        d / self.speed as u32
     }
 }
 
@@ -203,5 +212,33 @@ impl Shared {
             }
             self.counts.wakeups.fetch_add(1, Relaxed);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sleeping_until_a_time_always_reaches_it_at_any_speed() {
+        for speed in [1, 7, 100, 1000] {
+            let c = Clock::start(speed);
+            for step in [1, 3, 50] {
+                let t = c.now_ms() + step;
+                thread::sleep(c.until(t));
+                assert!(c.now_ms() >= t, "speed {speed}, step {step}");
+            }
+            assert_eq!(c.until(0), Duration::ZERO, "a past time is due now");
+        }
+    }
+
+    #[test]
+    fn a_fast_clock_runs_ahead_by_its_speed() {
+        let c = Clock::start(1000);
+        let before = c.now_ms();
+        thread::sleep(Duration::from_millis(20));
+        // At least 20 ms real = 20 s simulated; no upper bound is asserted.
+        assert!(c.now_ms() - before >= 20_000);
+        assert_eq!(c.real(Duration::from_secs(10)), Duration::from_millis(10));
     }
 }

@@ -28,6 +28,8 @@ pub mod writer;
 
 #[cfg(feature = "cli")]
 pub mod cli;
+#[cfg(feature = "cli")]
+pub mod report;
 
 pub use config::{Config, UploadConfig};
 pub use error::{Error, Result};

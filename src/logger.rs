@@ -116,7 +116,7 @@ impl Logger {
         let shared = Arc::new(Shared {
             counters: Arc::new(Counters::default()),
             labels: LabelNames::default(),
-            clock: Clock::start(),
+            clock: Clock::start(config.clock_speed),
             engine: Mutex::new(EngineState {
                 sampler: Sampler::new(config.poll_interval.as_millis() as u64),
                 interface: String::new(),

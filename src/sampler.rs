@@ -222,3 +222,69 @@ impl Sampler {
         Some(Event { start_ms: start, dur_ms: end - start, cellular: self.cellular, stats })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn snap(entries: &[(u8, u64, u64)]) -> Snapshot {
+        let mut s = Snapshot::default();
+        for &(l, tx, rx) in entries {
+            s.0[l as usize] = [tx, rx];
+        }
+        s
+    }
+
+    #[test]
+    fn delta_matches_upstreams_table() {
+        let empty = snap(&[]);
+        let cases: &[(&str, Option<Snapshot>, Option<Snapshot>, Option<Vec<(u8, u64, u64)>>)] = &[
+            ("nil-a-stat", None, Some(empty.clone()), None),
+            ("nil-b-stat", Some(empty.clone()), None, None),
+            ("no-change", Some(snap(&[(2, 10, 0)])), Some(snap(&[(2, 10, 0)])), None),
+            ("tx-after-empty", Some(empty.clone()), Some(snap(&[(2, 10, 0)])), Some(vec![(2, 10, 0)])),
+            ("rx-after-non-empty", Some(snap(&[(2, 10, 10)])), Some(snap(&[(2, 10, 30)])), Some(vec![(2, 0, 20)])),
+        ];
+        for (name, a, b, want) in cases {
+            assert_eq!(delta(a.as_ref(), b.as_ref()), *want, "{name}");
+        }
+    }
+
+    #[test]
+    fn enable_baselines_at_the_enable_instant_not_the_first_tick() {
+        let c = Counters::default();
+        let mut s = Sampler::new(100);
+        c.add(1, 500, 0); // before enable: never reported
+        s.enable(1000, &c);
+        c.add(1, 7, 0);
+        assert_eq!(s.next_deadline(), Some(1100));
+        let ev = s.tick(&c).unwrap();
+        assert_eq!(ev, Event { start_ms: 1000, dur_ms: 100, cellular: false, stats: vec![(1, 7, 0)] });
+    }
+
+    #[test]
+    fn a_quiet_tick_idles_until_traffic_and_resumes_on_the_grid() {
+        let c = Counters::default();
+        let mut s = Sampler::new(100);
+        s.enable(0, &c);
+        assert_eq!(s.tick(&c), None);
+        assert!(s.is_idle() && c.is_idle());
+        assert_eq!(s.next_deadline(), None, "nothing to do while idle");
+        c.add(3, 1, 1); // traffic clears the flag
+        s.wake_on_traffic(1234, &c);
+        assert_eq!(s.next_deadline(), Some(1300));
+        let ev = s.tick(&c).unwrap();
+        assert_eq!((ev.start_ms, ev.dur_ms), (1200, 100));
+    }
+
+    #[test]
+    fn disable_while_idle_withdraws_the_idle_flag() {
+        let c = Counters::default();
+        let mut s = Sampler::new(100);
+        s.enable(0, &c);
+        s.tick(&c);
+        assert!(c.is_idle());
+        assert_eq!(s.disable(150, &c), None);
+        assert!(!c.is_idle() && !s.is_enabled());
+    }
+}

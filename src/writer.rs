@@ -44,6 +44,24 @@ impl Default for WriterState {
     }
 }
 
+/// Encodes pending entries as logtail lines onto `buf`, numbering them from
+/// the writer's sequence; all share one `client_time`, the moment of writing.
+pub fn encode_batch(w: &mut WriterState, items: &[Pending], client_time_ns: u128, buf: &mut String) {
+    let mut object = String::new();
+    for item in items {
+        w.seq += 1;
+        let meta = EntryMeta { client_time_ns, proc_id: w.proc_id, proc_seq: w.seq };
+        match item {
+            Pending::Event(ev) => {
+                object.clear();
+                wire::encode_event(ev, &mut object);
+                wire::wrap_object(&meta, &object, buf);
+            }
+            Pending::Object(o) => wire::wrap_object(&meta, o, buf),
+        }
+    }
+}
+
 impl Shared {
     /// Writes everything pending now and fsyncs. Called by the writer thread
     /// and synchronously by disable, flush, export and shutdown.
@@ -55,20 +73,7 @@ impl Shared {
         }
         let mut buf = std::mem::take(&mut w.retry);
         let retried = buf.len();
-        let client_time_ns = wire::now_unix_ns();
-        let mut object = String::new();
-        for item in &items {
-            w.seq += 1;
-            let meta = EntryMeta { client_time_ns, proc_id: w.proc_id, proc_seq: w.seq };
-            match item {
-                Pending::Event(ev) => {
-                    object.clear();
-                    wire::encode_event(ev, &mut object);
-                    wire::wrap_object(&meta, &object, &mut buf);
-                }
-                Pending::Object(o) => wire::wrap_object(&meta, o, &mut buf),
-            }
-        }
+        encode_batch(&mut w, &items, wire::now_unix_ns(), &mut buf);
         let result = {
             let mut files = lock(&self.files);
             files.append(buf.as_bytes()).map(|()| files.sync())
@@ -106,7 +111,7 @@ impl Shared {
 
     /// The writer thread's body.
     pub fn run_writer(&self) {
-        let interval = self.config.write_interval;
+        let interval = self.clock.real(self.config.write_interval);
         'idle: while !self.stop.load(SeqCst) {
             // Sleep with no timeout until the first entry arrives.
             {

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The one test command (see README): installs what the suites need, then runs
+# every suite. Safe to re-run; later runs reuse what the first one installed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+section() { printf '\n==== %s ====\n' "$*"; }
+
+section "System packages"
+# The report's charts render text with DejaVu Sans (fonts-dejavu-core).
+if [ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]; then
+    apt-get update -qq && apt-get install -y -qq fonts-dejavu-core
+fi
+
+section "Rust: unit, integration, property and CLI tests"
+cargo test --features cli
+
+section "Rust: benches compile"
+cargo bench --no-run --quiet
+
+echo
+echo "all suites passed"

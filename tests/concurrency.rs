@@ -1,0 +1,132 @@
+//! Many threads push while the sampler runs on its own thread with the same
+//! sleep/wake handshake as the logger's (sleep with no timeout while idle):
+//! totals must come out exact, and the sampler must never sleep through
+//! bytes it has not reported (a lost wake-up would hang the liveness wait).
+
+use sockstatlog::counters::Counters;
+use sockstatlog::sampler::Sampler;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+type Totals = BTreeMap<u8, [u64; 2]>;
+
+fn sum(into: &mut Totals, stats: &[(u8, u64, u64)]) {
+    for &(l, tx, rx) in stats {
+        let s = into.entry(l).or_default();
+        s[0] += tx;
+        s[1] += rx;
+    }
+}
+
+#[test]
+fn concurrent_pushers_lose_nothing_and_never_strand_bytes_behind_an_idle_sampler() {
+    const THREADS: u64 = 4;
+    const PUSHES: u64 = 1_000_000;
+    let counters = Arc::new(Counters::default());
+    let emitted = Arc::new(Mutex::new(Totals::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let origin = Instant::now();
+    let now_ms = move || origin.elapsed().as_millis() as u64 + 1;
+
+    let sampler_thread = {
+        let (counters, emitted, stop) = (counters.clone(), emitted.clone(), stop.clone());
+        thread::spawn(move || {
+            let mut s = Sampler::new(1);
+            s.enable(now_ms(), &counters);
+            while !stop.load(Ordering::SeqCst) {
+                let now = now_ms();
+                s.run_ticks(now, true, &counters, |ev| sum(&mut emitted.lock().unwrap(), &ev.stats));
+                match s.next_deadline() {
+                    Some(_) => thread::sleep(Duration::from_micros(200)),
+                    None => thread::park(),
+                }
+            }
+        })
+    };
+    counters.set_sampler_thread(sampler_thread.thread().clone());
+
+    // Several rounds, with pauses long enough for the sampler to go idle, so
+    // pushes keep racing the idle hand-over.
+    let mut pushed = Totals::new();
+    for round in 0..4u64 {
+        let pushers: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let c = counters.clone();
+                thread::spawn(move || {
+                    for i in 0..PUSHES / 4 {
+                        let label = ((t + i) % 5) as u8;
+                        c.add(label, 1, i & 1);
+                        if i % 1000 == 0 {
+                            c.set_totals(200 + t as u8, round * 1000 + i / 1000, 0);
+                        }
+                    }
+                })
+            })
+            .collect();
+        for p in pushers {
+            p.join().unwrap();
+        }
+        thread::sleep(Duration::from_millis(5));
+    }
+    for t in 0..THREADS {
+        for i in 0..PUSHES / 4 {
+            let s = pushed.entry(((t + i) % 5) as u8).or_default();
+            s[0] += 4; // once per round
+            s[1] += 4 * (i & 1);
+        }
+        // Per round the totals climb to round*1000+249, then drop to
+        // (round+1)*1000: growth, never a reset. 3249 in all.
+        pushed.entry(200 + t as u8).or_default()[0] = 3 * 1000 + (PUSHES / 4 - 1) / 1000;
+    }
+
+    // Liveness: without any disable, the sampler must report everything.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while *emitted.lock().unwrap() != pushed && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(10));
+    }
+    stop.store(true, Ordering::SeqCst);
+    sampler_thread.thread().unpark();
+    sampler_thread.join().unwrap();
+    assert_eq!(*emitted.lock().unwrap(), pushed);
+    assert_eq!(counters.resets(), 0);
+}
+
+#[test]
+fn concurrent_folds_of_full_packed_halves_count_every_byte_once() {
+    use sockstatlog::counters::FAST_PUSH_MAX;
+    const PUSHES: u64 = 200_000;
+    let counters = Arc::new(Counters::default());
+    let stop = Arc::new(AtomicBool::new(false));
+    // A reader snapshotting all the while: values must never go backwards.
+    let reader = {
+        let (c, stop) = (counters.clone(), stop.clone());
+        thread::spawn(move || {
+            let mut last = [0u64; 2];
+            while !stop.load(Ordering::SeqCst) {
+                let now = c.snapshot().0[1];
+                assert!(now[0] >= last[0] && now[1] >= last[1], "snapshot went backwards");
+                last = now;
+            }
+        })
+    };
+    let pushers: Vec<_> = (0..2)
+        .map(|_| {
+            let c = counters.clone();
+            thread::spawn(move || {
+                for i in 0..PUSHES {
+                    c.add(1, FAST_PUSH_MAX - 1, 3 + (i % 2) * (FAST_PUSH_MAX - 4));
+                }
+            })
+        })
+        .collect();
+    for p in pushers {
+        p.join().unwrap();
+    }
+    stop.store(true, Ordering::SeqCst);
+    reader.join().unwrap();
+    let rx_per_thread = PUSHES / 2 * 3 + PUSHES / 2 * (FAST_PUSH_MAX - 1);
+    assert_eq!(counters.snapshot().0[1], [2 * PUSHES * (FAST_PUSH_MAX - 1), 2 * rx_per_thread]);
+}
