@@ -67,22 +67,22 @@ impl TryFrom<LoggerConfig> for Config {
         let max_body_bytes = usize::try_from(c.max_body_bytes).map_err(|_| SockstatError::InvalidArgument {
             reason: format!("max_body_bytes {} does not fit this platform", c.max_body_bytes),
         })?;
-        Ok(Config {
-            log_dir: c.log_dir.into(),
-            backend_public_id: PublicId::parse(&c.backend_public_id)?,
-            poll_interval: Duration::from_millis(c.poll_interval_ms),
-            write_interval: Duration::from_millis(c.write_interval_ms),
-            max_log_bytes: c.max_log_bytes,
-            upload: UploadConfig {
-                base_url: c.base_url,
-                collection: c.collection,
-                allow_http: c.allow_http,
-                max_body_bytes,
-                attempt_timeout: Duration::from_millis(c.attempt_timeout_ms),
-                backoff_base: Duration::from_millis(c.backoff_base_ms),
-                backoff_cap: Duration::from_millis(c.backoff_cap_ms),
-            },
-        })
+        // Start from the core's defaults so that fields the FFI does not
+        // expose (e.g. the simulation clock speed) keep them.
+        let mut config = Config::new(c.log_dir, PublicId::parse(&c.backend_public_id)?);
+        config.poll_interval = Duration::from_millis(c.poll_interval_ms);
+        config.write_interval = Duration::from_millis(c.write_interval_ms);
+        config.max_log_bytes = c.max_log_bytes;
+        config.upload = UploadConfig {
+            base_url: c.base_url,
+            collection: c.collection,
+            allow_http: c.allow_http,
+            max_body_bytes,
+            attempt_timeout: Duration::from_millis(c.attempt_timeout_ms),
+            backoff_base: Duration::from_millis(c.backoff_base_ms),
+            backoff_cap: Duration::from_millis(c.backoff_cap_ms),
+        };
+        Ok(config)
     }
 }
 
