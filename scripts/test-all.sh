@@ -18,5 +18,8 @@ cargo test --features cli
 section "Rust: benches compile"
 cargo bench --no-run --quiet
 
+section "Bindings: generated code up to date, Kotlin + JNI on the JVM, Swift syntax"
+bash scripts/test-bindings.sh
+
 echo
 echo "all suites passed"
