@@ -1,10 +1,40 @@
-//! The on-disk log (upstream's `logtail/filch`, made crash-safe): two files
-//! `<dir>/sockstats.log1.txt` and `.log2.txt` holding newline-terminated lines,
-//! plus a small state file persisting the read position.
+//! The on-disk log (upstream's `logtail/filch`, made crash-safe). It owns the
+//! directory's `sockstats.log1.txt` and `sockstats.log2.txt`, which hold
+//! newline-terminated lines, and `sockstats.state`, which persists the read
+//! position (see [`state`]).
 //!
-//! SKELETON: the API below is fixed; the bodies are being written.
+//! Reads come from the *older* file starting at the committed read offset;
+//! writes append to the *newer* one. When the newer file outgrows half the
+//! budget the writer rotates: the older file is truncated (its unread lines are
+//! dropped and counted) and the roles swap. When the reader has committed all of
+//! the older file it rotates too, losing nothing. Unlike upstream, reading does
+//! not consume: [`LogFiles::peek`] hands out lines and only
+//! [`LogFiles::commit`], called after the server acknowledged them, moves the
+//! durable read offset, so a crash neither loses unacknowledged lines nor
+//! re-sends acknowledged ones.
 
-use std::path::Path;
+mod file;
+mod lines;
+mod state;
+
+use file::LogFile;
+use lines::Line;
+use state::State;
+use std::fs::DirBuilder;
+use std::io;
+use std::ops::ControlFlow;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+/// File names, upstream's `<prefix>.log1.txt`/`.log2.txt` with the prefix
+/// `sockstats`, so tools that know upstream's layout find them. Index 0 is
+/// `log1`, index 1 is `log2` everywhere in this module.
+const LOG_NAMES: [&str; 2] = ["sockstats.log1.txt", "sockstats.log2.txt"];
+/// Owner read/write only: the log describes the device's network use.
+const FILE_MODE: u32 = 0o600;
+/// Owner only, for the same reason as [`FILE_MODE`].
+const DIR_MODE: u32 = 0o700;
 
 /// Why the on-disk log refused or failed an operation.
 #[derive(Debug, thiserror::Error)]
@@ -72,42 +102,354 @@ pub struct FilchStats {
 /// The two-file log. Not internally synchronised: the logger wraps it in a mutex.
 #[derive(Debug)]
 pub struct LogFiles {
-    _private: (),
+    dir: PathBuf,
+    opts: FilchOptions,
+    files: [LogFile; 2],
+    /// Index into `files` of the file being read; the other one is written.
+    older: usize,
+    /// Bytes of the older file already committed.
+    read_offset: u64,
+    /// Bumped by every rotation, so a cursor from before one is recognisably stale.
+    epoch: u64,
+    /// The in-memory state differs from `sockstats.state` because persisting it
+    /// failed; nothing may be appended until it is written (see `persist`).
+    state_pending: bool,
+    /// Only the counters; the byte totals are derived from the file lengths.
+    counters: FilchStats,
 }
 
 impl Default for FilchOptions {
     fn default() -> Self {
-        FilchOptions { max_total_bytes: 5 << 20, max_line_bytes: 64 << 10 }
+        FilchOptions {
+            // Upstream's sockstats budget: uploads may go over cellular.
+            max_total_bytes: 5 << 20,
+            // Upstream's hard line limit; one sockstats entry is far smaller.
+            max_line_bytes: 64 << 10,
+        }
     }
+}
+
+/// Maps an `io::Error` to [`FilchError::Io`] with `context`.
+fn io_error(context: String) -> impl FnOnce(io::Error) -> FilchError {
+    move |source| FilchError::Io { context, source }
 }
 
 impl LogFiles {
     /// Opens (creating if needed) the log in `dir`.
-    pub fn open(_dir: &Path, _opts: FilchOptions) -> Result<LogFiles, FilchError> {
-        todo!()
+    ///
+    /// A torn last line in either file is cut off (see [`FilchStats::torn_bytes`]).
+    /// The read position comes from the state file when it is consistent with
+    /// the files; otherwise upstream's rule picks the older file (the only
+    /// non-empty one, else the one with the earlier mtime, log2 on a tie) and
+    /// reading restarts at its beginning.
+    pub fn open(dir: &Path, opts: FilchOptions) -> Result<LogFiles, FilchError> {
+        DirBuilder::new()
+            .recursive(true)
+            .mode(DIR_MODE)
+            .create(dir)
+            .map_err(io_error(format!("create log directory {}", dir.display())))?;
+        let mut counters = FilchStats::default();
+        let mut mtimes = [None; 2];
+        let mut open_one = |i: usize| -> Result<LogFile, FilchError> {
+            let (file, mtime, torn) = LogFile::open(dir.join(LOG_NAMES[i]))?;
+            mtimes[i] = mtime;
+            counters.torn_bytes += torn;
+            Ok(file)
+        };
+        let files = [open_one(0)?, open_one(1)?];
+        let saved = state::load(dir).filter(|s| s.is_consistent_with(&files[s.older]));
+        let fallback = State {
+            older: select_older([files[0].len, files[1].len], mtimes),
+            read_offset: 0,
+            epoch: 0,
+        };
+        let start = saved.unwrap_or(fallback);
+        let mut log = LogFiles {
+            dir: dir.to_path_buf(),
+            opts,
+            files,
+            older: start.older,
+            read_offset: start.read_offset,
+            epoch: start.epoch,
+            state_pending: saved.is_none(),
+            counters,
+        };
+        if log.state_pending {
+            // A stale state naming the file we now append to could become
+            // "consistent" again as that file grows: replace it before writing.
+            log.persist()?;
+        } else {
+            // Files may have just been created; make their directory entries durable.
+            state::sync_dir(dir)?;
+        }
+        Ok(log)
     }
+
     /// Appends whole lines (`data` is one or more `\n`-terminated lines).
-    pub fn append(&mut self, _data: &[u8]) -> Result<(), FilchError> {
-        todo!()
+    ///
+    /// A missing final `\n` is added. If any line is over the line limit,
+    /// nothing is written. Not durable until [`LogFiles::sync`].
+    pub fn append(&mut self, data: &[u8]) -> Result<(), FilchError> {
+        if data.is_empty() {
+            return Ok(());
+        }
+        let body = data.strip_suffix(b"\n").unwrap_or(data);
+        if body.split(|&b| b == b'\n').any(|l| lines::too_long(l.len(), self.opts.max_line_bytes)) {
+            return Err(FilchError::LineTooLong);
+        }
+        self.persist_if_pending()?;
+        if self.files[self.newer()].len > self.opts.max_total_bytes / 2 {
+            self.rotate_for_writer()?;
+        }
+        let newer = self.newer();
+        if data.ends_with(b"\n") {
+            self.files[newer].append(data)
+        } else {
+            // One write for line and newline, so a crash can't tear in between.
+            self.files[newer].append(&[data, b"\n"].concat())
+        }
     }
-    /// fsyncs the file being written.
+
+    /// fsyncs the file(s) written since the last sync.
     pub fn sync(&mut self) -> Result<(), FilchError> {
-        todo!()
+        self.files.iter_mut().try_for_each(LogFile::sync)
     }
-    /// Up to about `max_bytes` of the oldest uncommitted lines.
-    pub fn peek(&mut self, _max_bytes: usize) -> Result<Batch, FilchError> {
-        todo!()
+
+    /// Up to about `max_bytes` of the oldest uncommitted lines, counted as
+    /// stored (with their `\n`); the last line may overshoot. Nothing is
+    /// consumed: calling it again returns the same lines until a
+    /// [`LogFiles::commit`]. A batch never spans both files. A batch with no
+    /// lines but with skipped long lines still has a cursor worth committing.
+    pub fn peek(&mut self, max_bytes: usize) -> Result<Batch, FilchError> {
+        self.persist_if_pending()?;
+        if self.read_offset >= self.files[self.older].len && self.files[self.newer()].len > 0 {
+            // Everything in the older file is committed: nothing is lost.
+            self.rotate()?;
+        }
+        let mut batch = Batch {
+            lines: Vec::new(),
+            skipped_long_lines: 0,
+            cursor: Cursor { epoch: self.epoch, end: self.read_offset },
+        };
+        let mut total = 0usize;
+        let older = &self.files[self.older];
+        older.scan(self.read_offset, self.opts.max_line_bytes, |line, end| {
+            batch.cursor.end = end;
+            match line {
+                Line::TooLong => batch.skipped_long_lines += 1,
+                Line::Text([]) => {}
+                Line::Text(text) => {
+                    total += text.len() + 1;
+                    batch.lines.push(text.to_vec());
+                }
+            }
+            if total >= max_bytes {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        })?;
+        Ok(batch)
     }
+
     /// Marks everything up to `cursor` as delivered, durably.
-    pub fn commit(&mut self, _cursor: Cursor) -> Result<(), FilchError> {
-        todo!()
+    ///
+    /// A cursor from before a writer rotation is ignored: the rotation
+    /// truncated the lines it covers and already counted them as dropped (even
+    /// if they did reach the server). A cursor that does not point at a line
+    /// start inside the older file, or points behind the current read offset,
+    /// is ignored too.
+    pub fn commit(&mut self, cursor: Cursor) -> Result<(), FilchError> {
+        let older = &self.files[self.older];
+        if cursor.epoch != self.epoch || cursor.end <= self.read_offset || cursor.end > older.len {
+            return Ok(());
+        }
+        if !older.at_line_start(cursor.end)? {
+            return Ok(());
+        }
+        // The state must never point past data that a power loss could take back.
+        self.sync()?;
+        self.read_offset = cursor.end;
+        self.persist()
     }
-    /// Every line still on disk, oldest first.
+
+    /// Every line still on disk, oldest first, including committed lines the
+    /// older file still holds. Lines over the limit are left out.
     pub fn export(&mut self) -> Result<Vec<Vec<u8>>, FilchError> {
-        todo!()
+        let mut out = Vec::new();
+        for i in [self.older, self.newer()] {
+            self.files[i].scan(0, self.opts.max_line_bytes, |line, _| {
+                if let Line::Text(text @ [_, ..]) = line {
+                    out.push(text.to_vec());
+                }
+                ControlFlow::Continue(())
+            })?;
+        }
+        Ok(out)
     }
+
     /// Current counters.
     pub fn stats(&self) -> FilchStats {
-        todo!()
+        let (older, newer) = (self.files[self.older].len, self.files[self.newer()].len);
+        FilchStats {
+            stored_bytes: older + newer,
+            unread_bytes: older.saturating_sub(self.read_offset) + newer,
+            ..self.counters
+        }
+    }
+
+    fn newer(&self) -> usize {
+        1 - self.older
+    }
+
+    /// The writer's rotation: the older file's unread lines are dropped.
+    fn rotate_for_writer(&mut self) -> Result<(), FilchError> {
+        let older = &self.files[self.older];
+        let mut lost_lines = 0;
+        older.scan(self.read_offset, self.opts.max_line_bytes, |line, _| {
+            if line != Line::Text(&[]) {
+                lost_lines += 1;
+            }
+            ControlFlow::Continue(())
+        })?;
+        self.counters.dropped_lines += lost_lines;
+        self.counters.dropped_bytes += older.len - self.read_offset;
+        self.rotate()
+    }
+
+    /// Truncates the older file, swaps roles and persists the new state.
+    ///
+    /// Truncating before persisting is what makes a crash in between safe. The
+    /// old state still names the truncated file with its old offset: if that
+    /// offset was past 0 it is now beyond the file's end, so `open` rejects the
+    /// state and upstream's selection picks the only non-empty file, the right
+    /// older one, from 0 (nothing in it was committed). If the offset was 0 the
+    /// state stays valid: the empty file is "older" and the next read rotates
+    /// to the other file, nothing lost, nothing repeated. The opposite order
+    /// would let a restart append after unread lines of the file the state
+    /// calls newer, and later read them out of order.
+    fn rotate(&mut self) -> Result<(), FilchError> {
+        self.files[self.older].set_len(0)?;
+        self.older = self.newer();
+        self.read_offset = 0;
+        self.epoch += 1;
+        self.counters.rotations += 1;
+        self.persist()
+    }
+
+    fn persist_if_pending(&mut self) -> Result<(), FilchError> {
+        if self.state_pending {
+            self.persist()?;
+        }
+        Ok(())
+    }
+
+    /// Writes the state file. Until that succeeds `state_pending` stays set and
+    /// every mutating call retries first: appending to the file an outdated
+    /// state calls older could make that state look consistent at the next open.
+    fn persist(&mut self) -> Result<(), FilchError> {
+        self.state_pending = true;
+        let current = State { older: self.older, read_offset: self.read_offset, epoch: self.epoch };
+        state::store(&self.dir, current)?;
+        self.state_pending = false;
+        Ok(())
+    }
+}
+
+impl State {
+    /// True when the read offset lies inside `older` at a line start.
+    fn is_consistent_with(&self, older: &LogFile) -> bool {
+        self.read_offset <= older.len && older.at_line_start(self.read_offset).unwrap_or(false)
+    }
+}
+
+/// Upstream's choice of the older file without a state: the only non-empty
+/// one; otherwise the one modified earlier; on a tie log2, so writes go to log1.
+fn select_older(lens: [u64; 2], mtimes: [Option<SystemTime>; 2]) -> usize {
+    match (lens[0] > 0, lens[1] > 0) {
+        (true, false) => 0,
+        (false, true) => 1,
+        _ => match (mtimes[0], mtimes[1]) {
+            (Some(m1), Some(m2)) if m1 < m2 => 0,
+            _ => 1,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn the_older_file_is_chosen_like_upstream_without_a_state() {
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let later = t0 + Duration::from_secs(60);
+        let cases = [
+            ("only log1 has data", [5, 0], [Some(later), Some(t0)], 0),
+            ("only log2 has data", [0, 5], [Some(t0), Some(later)], 1),
+            ("log1 modified earlier", [5, 5], [Some(t0), Some(later)], 0),
+            ("log2 modified earlier", [5, 5], [Some(later), Some(t0)], 1),
+            ("equal mtimes", [5, 5], [Some(t0), Some(t0)], 1),
+            ("no mtimes", [5, 5], [None, None], 1),
+            ("both empty", [0, 0], [Some(t0), Some(t0)], 1),
+        ];
+        for (name, lens, mtimes, want) in cases {
+            assert_eq!(select_older(lens, mtimes), want, "case {name}");
+        }
+    }
+
+    #[test]
+    fn appending_checks_every_line_against_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = FilchOptions { max_line_bytes: 4, ..FilchOptions::default() };
+        let mut log = LogFiles::open(dir.path(), opts).unwrap();
+        let cases: [(&str, &[u8], bool); 6] = [
+            ("short line", b"abc\n", true),
+            ("missing newline, still fits", b"abc", true),
+            ("missing newline, too long", b"abcd", false),
+            ("second line too long", b"a\nabcd\n", false),
+            ("several short lines", b"a\nb\nc\n", true),
+            ("empty lines", b"\n\n", true),
+        ];
+        for (name, data, ok) in cases {
+            let before = log.stats().stored_bytes;
+            let result = log.append(data);
+            assert_eq!(result.is_ok(), ok, "case {name}: {result:?}");
+            if !ok {
+                assert!(matches!(result, Err(FilchError::LineTooLong)), "case {name}");
+                assert_eq!(log.stats().stored_bytes, before, "case {name}: wrote nothing");
+            }
+        }
+        assert_eq!(log.export().unwrap(), [&b"abc"[..], b"abc", b"a", b"b", b"c"]);
+    }
+
+    #[test]
+    fn a_commit_behind_or_between_lines_is_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = LogFiles::open(dir.path(), FilchOptions::default()).unwrap();
+        log.append(b"one\ntwo\n").unwrap();
+        let batch = log.peek(4).unwrap();
+        assert_eq!(batch.lines, [b"one"]);
+        let epoch = batch.cursor.epoch;
+        for end in [2, 5, 0, u64::MAX] {
+            log.commit(Cursor { epoch, end }).unwrap();
+            assert_eq!(log.read_offset, 0, "end {end}");
+        }
+        log.commit(batch.cursor).unwrap();
+        assert_eq!(log.read_offset, 4);
+    }
+
+    #[test]
+    fn rotation_keeps_the_state_file_in_step() {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = FilchOptions { max_total_bytes: 10, ..FilchOptions::default() };
+        let mut log = LogFiles::open(dir.path(), opts).unwrap();
+        for _ in 0..3 {
+            log.append(b"abcdef\n").unwrap();
+        }
+        assert_eq!(log.stats().rotations, 2);
+        let on_disk = state::load(dir.path()).unwrap();
+        assert_eq!(on_disk, State { older: log.older, read_offset: 0, epoch: log.epoch });
     }
 }
