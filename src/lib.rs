@@ -21,6 +21,8 @@ pub mod upload;
 
 #[cfg(feature = "cli")]
 pub mod cli;
+#[cfg(feature = "cli")]
+pub mod collector;
 
 pub use config::{Config, UploadConfig};
 pub use error::{Error, Result};

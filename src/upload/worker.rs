@@ -205,6 +205,9 @@ impl Worker {
         loop {
             let batch = lock(&self.files).peek(budget).map_err(|e| e.to_string())?;
             if batch.lines.is_empty() && batch.skipped_long_lines == 0 {
+                // Nothing to send; step over any blank lines the batch covered
+                // (a no-op commit when there were none).
+                lock(&self.files).commit(batch.cursor).map_err(|e| e.to_string())?;
                 return Ok(None);
             }
             let now = SystemTime::now();
