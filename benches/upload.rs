@@ -94,12 +94,22 @@ fn main() {
     let mut out = BufReader::new(child.stdout.take().unwrap());
     let mut first = String::new();
     out.read_line(&mut first).unwrap();
-    let url = first.trim().strip_prefix("listening on ").unwrap().to_string();
+    let url = first
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .to_string();
     std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
 
     let id = PrivateId([7; 32]);
-    let files = Arc::new(Mutex::new(LogFiles::open(logdir.path(), FilchOptions::default()).unwrap()));
-    let cfg = UploadConfig { base_url: url, allow_http: true, ..UploadConfig::default() };
+    let files = Arc::new(Mutex::new(
+        LogFiles::open(logdir.path(), FilchOptions::default()).unwrap(),
+    ));
+    let cfg = UploadConfig {
+        base_url: url,
+        allow_http: true,
+        ..UploadConfig::default()
+    };
     let before_start = LIVE.load(Relaxed);
     let up = Uploader::start(&cfg, id, files, Arc::new(Counters::default()), None).unwrap();
     std::thread::sleep(Duration::from_millis(100));
@@ -113,11 +123,21 @@ fn main() {
     child.kill().unwrap();
     let _ = child.wait();
     assert!(r.drained && r.entries == lines, "{r:?}");
-    println!("upload of a full log: {lines} lines, {:.2} MiB on disk", bytes as f64 / (1 << 20) as f64);
-    println!("  {:.2} s, {:.1} MB/s of log, {} batches", secs, bytes as f64 / 1e6 / secs, r.batches);
+    println!(
+        "upload of a full log: {lines} lines, {:.2} MiB on disk",
+        bytes as f64 / (1 << 20) as f64
+    );
+    println!(
+        "  {:.2} s, {:.1} MB/s of log, {} batches",
+        secs,
+        bytes as f64 / 1e6 / secs,
+        r.batches
+    );
     println!(
         "  compression: {} -> {} bytes, ratio {:.1}x",
-        r.raw_bytes, r.sent_bytes, r.raw_bytes as f64 / r.sent_bytes as f64
+        r.raw_bytes,
+        r.sent_bytes,
+        r.raw_bytes as f64 / r.sent_bytes as f64
     );
     println!(
         "  heap: uploader idle {} KiB (runtime + client), peak {} KiB above idle during the upload",
