@@ -29,6 +29,8 @@ pub mod writer;
 #[cfg(feature = "cli")]
 pub mod cli;
 #[cfg(feature = "cli")]
+pub mod collector;
+#[cfg(feature = "cli")]
 pub mod report;
 
 pub use config::{Config, UploadConfig};
