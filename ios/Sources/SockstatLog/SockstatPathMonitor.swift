@@ -27,7 +27,7 @@ public final class SockstatPathMonitor: @unchecked Sendable {
     /// Reports to `logger`; errors (a logger already shut down) are ignored.
     public convenience init(logger: SockstatLoggerProtocol) {
         self.init { name, kind in
-            try? logger.setInterface(name: name, kind: kind)
+            _ = try? logger.setInterface(name: name, kind: kind)
         }
     }
 

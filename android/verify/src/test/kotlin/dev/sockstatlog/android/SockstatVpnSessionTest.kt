@@ -4,6 +4,7 @@ import dev.sockstatlog.FlushReport
 import dev.sockstatlog.InternalException
 import dev.sockstatlog.SockstatException
 import dev.sockstatlog.SockstatLogger
+import dev.sockstatlog.sockstatLogId
 import java.util.concurrent.CompletableFuture
 import java.util.concurrent.TimeUnit
 import kotlin.test.assertEquals
@@ -61,7 +62,12 @@ class SockstatVpnSessionTest {
             assertEquals("sockstatlog-flush", thread)
             val report = result.getOrThrow()
             assertTrue(report.drained, "report: $report")
-            assertTrue(c.received.isNotEmpty() && c.received.all { it.method == "POST" })
+            val path = "/c/sockstats.log.tailscale.io/${sockstatLogId(BACKEND_ID).privateId}"
+            assertTrue(c.received.isNotEmpty(), "nothing uploaded")
+            for (r in c.received) {
+                assertEquals("POST" to path, r.method to r.path)
+                assertTrue(String(r.body).contains("\"20\":[100,200]") || r.headers["content-encoding"] == "zstd")
+            }
         }
     }
 }
