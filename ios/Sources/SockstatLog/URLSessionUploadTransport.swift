@@ -19,6 +19,8 @@ public final class URLSessionUploadTransport: UploadTransport, @unchecked Sendab
 
     /// Response bytes kept: the logger uses the body only in error messages.
     public static let maxBodyBytes = 1024
+    /// Seconds past `timeout` the uploader thread waits before giving up on a session.
+    static let graceSeconds: TimeInterval = 5
 
     /// - Parameters:
     ///   - session: the session to send with. Default: ephemeral (no cookies,
@@ -55,7 +57,9 @@ public final class URLSessionUploadTransport: UploadTransport, @unchecked Sendab
             done.signal()
         }
         task.resume()
-        if done.wait(timeout: .now() + timeout) == .timedOut {
+        // URLSession's own timeout normally fires first, with a better error;
+        // the grace only bounds a session that never calls back.
+        if done.wait(timeout: .now() + timeout + Self.graceSeconds) == .timedOut {
             task.cancel()
             throw SockstatError.Upload(reason: "no answer within \(Int(timeout)) s")
         }
