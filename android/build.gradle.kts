@@ -45,9 +45,10 @@ android {
 
     sourceSets["main"].apply {
         kotlin.srcDir(generatedKotlin)
-        // FastCounters.kt (the JNI fast path) lives with the JVM tests that cover
-        // it; compiled from there so there is one copy.
-        kotlin.srcDir("../tests/kotlin/src/main/kotlin")
+        // FastCounters.kt (the JNI fast path) has a source root of its own so
+        // the host-JVM test project (tests/kotlin) compiles the same file
+        // without the Android-only glue next to it.
+        kotlin.srcDir("src/jni/kotlin")
         // jniLibs: the default src/main/jniLibs, filled by build.sh (already stripped).
     }
 }

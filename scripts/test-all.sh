@@ -21,5 +21,8 @@ cargo bench --no-run --quiet
 section "Bindings: generated code up to date, Kotlin + JNI on the JVM, Swift syntax"
 bash scripts/test-bindings.sh
 
+section "Platforms: Android glue against the real Android API jar, iOS Swift syntax"
+bash scripts/test-platform.sh
+
 echo
 echo "all suites passed"
