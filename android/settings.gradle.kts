@@ -1,6 +1,6 @@
 // Standalone build of the sockstatlog Android library (an AAR). An app can
 // instead include this directory as a module of its own build (see
-// docs/embedding.md): then this file is ignored and the app's plugin versions apply.
+// README, "Embed on Android"): then this file is ignored and the app's plugin versions apply.
 pluginManagement {
     repositories {
         google()
