@@ -14,9 +14,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-/// Runs `op` `iters` times on each of `threads` threads at once; returns the
-/// mean time per op per thread.
-fn on_threads(threads: usize, iters: u64, op: Arc<dyn Fn(u64) + Send + Sync>) -> Duration {
+/// Runs `op(thread, i)` `iters` times on each of `threads` threads at once;
+/// returns the mean time per op per thread.
+fn on_threads(threads: usize, iters: u64, op: Arc<dyn Fn(usize, u64) + Send + Sync>) -> Duration {
     let barrier = Arc::new(Barrier::new(threads + 1));
     let handles: Vec<_> = (0..threads)
         .map(|t| {
@@ -25,7 +25,7 @@ fn on_threads(threads: usize, iters: u64, op: Arc<dyn Fn(u64) + Send + Sync>) ->
                 b.wait();
                 let start = Instant::now();
                 for i in 0..iters {
-                    op(i + t as u64);
+                    op(t, i);
                 }
                 start.elapsed()
             })
@@ -45,21 +45,21 @@ fn push(c: &mut Criterion) {
         g.bench_function(BenchmarkId::new("counters_add_same_label", threads), |b| {
             b.iter_custom(|n| {
                 let cs = cs.clone();
-                on_threads(threads, n, Arc::new(move |i| cs.add(3, black_box(i | 1), black_box(1))))
+                on_threads(threads, n, Arc::new(move |_, i| cs.add(3, black_box((i & 1023) | 1), black_box(1))))
             })
         });
         let cs = counters.clone();
         g.bench_function(BenchmarkId::new("counters_add_own_label", threads), |b| {
             b.iter_custom(|n| {
                 let cs = cs.clone();
-                on_threads(threads, n, Arc::new(move |i| cs.add((i & 1) as u8 + 20, black_box(i | 1), black_box(1))))
+                on_threads(threads, n, Arc::new(move |t, i| cs.add(20 + t as u8, black_box((i & 1023) | 1), black_box(1))))
             })
         });
         let f = floor.clone();
         g.bench_function(BenchmarkId::new("bare_fetch_add", threads), |b| {
             b.iter_custom(|n| {
                 let f = f.clone();
-                on_threads(threads, n, Arc::new(move |i| {
+                on_threads(threads, n, Arc::new(move |_, i| {
                     f.fetch_add(black_box(i), Ordering::SeqCst);
                 }))
             })
@@ -68,7 +68,7 @@ fn push(c: &mut Criterion) {
         g.bench_function(BenchmarkId::new("bare_two_fetch_adds", threads), |b| {
             b.iter_custom(|n| {
                 let f = f2.clone();
-                on_threads(threads, n, Arc::new(move |i| {
+                on_threads(threads, n, Arc::new(move |_, i| {
                     f[0].fetch_add(black_box(i), Ordering::SeqCst);
                     f[1].fetch_add(black_box(1), Ordering::SeqCst);
                 }))

@@ -3,8 +3,9 @@
 //! lets an idle sampler sleep without missing the first byte that arrives.
 //!
 //! The push path (`add`, `set_totals`) never blocks and never allocates: one
-//! atomic add, one load, and, only on the first push after an idle period,
-//! one `unpark` of the sampler thread.
+//! atomic add, one load of the idle flag for the first push of a label in
+//! each 100 ms window, and, only on the first push after an idle period, one
+//! `unpark` of the sampler thread.
 //!
 //! To cost one atomic add rather than two, a push of an ordinary size adds
 //! `tx` and `rx` together into one 64-bit word, `tx` in the high half and
@@ -116,15 +117,24 @@ impl Counters {
         // `idle` and wake it. On x86 a locked add costs the same either way.
         if tx < FAST_PUSH_MAX && rx < FAST_PUSH_MAX {
             let inc = (tx << 32) | rx;
-            let now = slot.packed.fetch_add(inc, SeqCst).wrapping_add(inc);
+            let old = slot.packed.fetch_add(inc, SeqCst);
+            let now = old.wrapping_add(inc);
             if now >> 32 >= FOLD_AT || now & LOW_HALF >= FOLD_AT {
                 slot.fold();
+            }
+            // Only the first push since the slot was last folded needs to
+            // look at `idle`: the sampler folds every slot in the snapshot
+            // it goes idle on, so while it sleeps every packed word is 0,
+            // and a push that finds bytes already waiting follows one that
+            // either was seen by that snapshot or woke the sampler itself.
+            if old == 0 {
+                self.wake_if_idle();
             }
         } else {
             slot.tx.fetch_add(tx, SeqCst);
             slot.rx.fetch_add(rx, SeqCst);
+            self.wake_if_idle();
         }
-        self.wake_if_idle();
     }
 
     /// Records cumulative totals the host keeps itself. Growth since the last
