@@ -27,6 +27,8 @@ pub mod writer;
 #[cfg(feature = "cli")]
 pub mod cli;
 #[cfg(feature = "cli")]
+pub mod collector;
+#[cfg(feature = "cli")]
 pub mod report;
 
 pub use config::{Config, UploadConfig};

@@ -1,14 +1,31 @@
 //! On-demand upload of the on-disk log to a logtail-compatible server.
 //!
-//! SKELETON: the API below is fixed; the bodies are being written.
+//! One thread, `sockstatlog-upload`, owns a current-thread tokio runtime and
+//! sleeps (no timers, no wake-ups) until [`Uploader::start_flush`]. Woken, it
+//! drains the log one batch at a time: peek the oldest uncommitted lines
+//! (at most one body's worth, so memory does not grow with the log), frame
+//! and compress them ([`body`]), POST them, and commit the read position only
+//! after a 200. Any other outcome retries the same batch after the server's
+//! `Retry-After` or a jittered backoff ([`policy`]). When the log is empty it
+//! reports to any waiting [`Uploader::flush`] and sleeps again.
+//!
+//! Delivery is at-least-once from here; the `proc_id`/`proc_seq` of every
+//! entry lets the server make it exactly-once (our collector does).
+
+pub mod body;
+mod http;
+pub mod policy;
+mod worker;
 
 use crate::config::UploadConfig;
 use crate::counters::Counters;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::filch::LogFiles;
 use crate::logid::PrivateId;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
+use std::sync::{mpsc, Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 /// One HTTP request the uploader wants sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,8 +51,9 @@ pub struct HttpResponse {
 
 /// A way to send upload requests other than the built-in HTTP client, e.g.
 /// through URLSession or OkHttp so the upload bypasses the host's own tunnel.
-/// Called on the uploader's thread; it may block, and should enforce its own
-/// timeout.
+/// Called on a blocking helper thread of the uploader; it may block, and
+/// should enforce its own timeout (the uploader stops waiting for it after
+/// `attempt_timeout` and retries).
 pub trait Transport: Send + Sync {
     /// Sends one request. `Err` is a transport failure (no HTTP answer); it is
     /// retried like a 5xx.
@@ -57,11 +75,11 @@ pub struct FlushReport {
     pub sent_bytes: u64,
     /// HTTP attempts, including failed ones.
     pub attempts: u64,
-    /// The last failure, if any attempt failed.
+    /// The last failure, if any attempt failed during this flush.
     pub last_error: Option<String>,
 }
 
-/// Totals since the logger started.
+/// Totals since the uploader started.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct UploadStats {
     /// Requests answered 200.
@@ -70,42 +88,212 @@ pub struct UploadStats {
     pub entries: u64,
     /// Attempts that failed.
     pub failures: u64,
-    /// Bytes sent on the wire (bodies).
+    /// Bytes sent on the wire (bodies of successful requests).
     pub sent_bytes: u64,
+    /// Body bytes of successful requests before compression.
+    pub raw_bytes: u64,
+    /// HTTP attempts, including failed ones.
+    pub attempts: u64,
+    /// Waits before a retry (Retry-After or backoff).
+    pub retry_waits: u64,
+    /// Total time spent in those waits, in milliseconds.
+    pub retry_wait_ms: u64,
+}
+
+/// State shared between the handle and the uploader thread.
+struct Shared {
+    /// Coalescing wake-up: `notify_one` stores at most one permit, like a
+    /// capacity-1 channel.
+    wake: tokio::sync::Notify,
+    /// Shutdown signal; `stopping` makes it sticky.
+    stop: tokio::sync::Notify,
+    stopping: AtomicBool,
+    /// Incremented by every flush request; the thread reads it before a
+    /// drain pass and reports it back as `State::drained_seq` when the pass
+    /// found the log empty.
+    wake_seq: AtomicU64,
+    state: Mutex<State>,
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct State {
+    drained_seq: u64,
+    stats: UploadStats,
+    last_error: Option<String>,
+    exited: bool,
 }
 
 /// The uploader: a thread running a small tokio runtime, idle until woken.
-#[derive(Debug)]
 pub struct Uploader {
-    _private: (),
+    shared: Arc<Shared>,
+    thread: Mutex<Option<(JoinHandle<()>, mpsc::Receiver<()>)>>,
+}
+
+impl std::fmt::Debug for Uploader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Uploader").field("stats", &self.stats()).finish()
+    }
 }
 
 impl Uploader {
-    /// Validates the config (URL scheme) and starts the uploader thread.
+    /// Validates the config (URL scheme, collection) and starts the uploader
+    /// thread. A plain `http://` base URL is refused unless `allow_http`.
     pub fn start(
-        _config: &UploadConfig,
-        _private_id: PrivateId,
-        _files: Arc<Mutex<LogFiles>>,
-        _counters: Arc<Counters>,
-        _transport: Option<Arc<dyn Transport>>,
+        config: &UploadConfig,
+        private_id: PrivateId,
+        files: Arc<Mutex<LogFiles>>,
+        counters: Arc<Counters>,
+        transport: Option<Arc<dyn Transport>>,
     ) -> Result<Uploader> {
-        todo!()
+        let url = upload_url(config, &private_id)?;
+        let sender = http::Sender::new(transport, config.attempt_timeout)?;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .enable_time()
+            .build()
+            .map_err(|e| Error::io("starting the upload runtime", e))?;
+        let shared = Arc::new(Shared {
+            wake: tokio::sync::Notify::new(),
+            stop: tokio::sync::Notify::new(),
+            stopping: AtomicBool::new(false),
+            wake_seq: AtomicU64::new(0),
+            state: Mutex::new(State::default()),
+            changed: Condvar::new(),
+        });
+        let worker = worker::Worker::new(config, url, files, counters, sender, shared.clone());
+        let (done_tx, done_rx) = mpsc::channel();
+        let handle = std::thread::Builder::new()
+            .name("sockstatlog-upload".into())
+            .spawn(move || {
+                worker.run(rt);
+                let _ = done_tx.send(());
+            })
+            .map_err(|e| Error::io("starting the upload thread", e))?;
+        Ok(Uploader { shared, thread: Mutex::new(Some((handle, done_rx))) })
     }
-    /// Wakes the uploader; returns at once.
+
+    /// Wakes the uploader; returns at once. Calls while it is busy coalesce
+    /// into one more drain pass.
     pub fn start_flush(&self) {
-        todo!()
+        self.shared.wake_seq.fetch_add(1, SeqCst);
+        self.shared.wake.notify_one();
     }
-    /// Wakes the uploader and waits until the log is drained or `timeout` passes.
-    pub fn flush(&self, _timeout: Duration) -> FlushReport {
-        todo!()
+
+    /// Wakes the uploader and waits until the log is drained or `timeout`
+    /// passes. The report covers what happened during the wait; on timeout
+    /// the uploader keeps trying in the background.
+    pub fn flush(&self, timeout: Duration) -> FlushReport {
+        let deadline = Instant::now() + timeout;
+        let seq = self.shared.wake_seq.fetch_add(1, SeqCst) + 1;
+        let mut st = lock(&self.shared.state);
+        let before = st.stats;
+        self.shared.wake.notify_one();
+        while st.drained_seq < seq && !st.exited {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            st = self.shared.changed.wait_timeout(st, left).unwrap_or_else(|e| e.into_inner()).0;
+        }
+        let s = st.stats;
+        FlushReport {
+            drained: st.drained_seq >= seq,
+            batches: s.batches - before.batches,
+            entries: s.entries - before.entries,
+            raw_bytes: s.raw_bytes - before.raw_bytes,
+            sent_bytes: s.sent_bytes - before.sent_bytes,
+            attempts: s.attempts - before.attempts,
+            last_error: if s.failures > before.failures { st.last_error.clone() } else { None },
+        }
     }
+
     /// Totals so far.
     pub fn stats(&self) -> UploadStats {
-        todo!()
+        lock(&self.shared.state).stats
     }
-    /// Stops the thread, waiting at most `timeout`; an upload in flight is abandoned
-    /// (its lines stay on disk, uncommitted).
-    pub fn shutdown(&self, _timeout: Duration) {
-        todo!()
+
+    /// The most recent failure since start, if any.
+    pub fn last_error(&self) -> Option<String> {
+        lock(&self.shared.state).last_error.clone()
+    }
+
+    /// Stops the thread, waiting at most `timeout`; an upload in flight is
+    /// abandoned (its lines stay on disk, uncommitted). Later calls return at once.
+    pub fn shutdown(&self, timeout: Duration) {
+        self.signal_stop();
+        let Some((handle, done)) = lock(&self.thread).take() else { return };
+        if done.recv_timeout(timeout).is_ok() {
+            let _ = handle.join();
+        } // else: detached; it exits at its next await point.
+    }
+
+    fn signal_stop(&self) {
+        self.shared.stopping.store(true, SeqCst);
+        self.shared.stop.notify_one();
+    }
+}
+
+impl Drop for Uploader {
+    /// Tells the thread to stop without waiting for it.
+    fn drop(&mut self) {
+        self.signal_stop();
+    }
+}
+
+/// `{base}/c/{collection}/{private hex}`, after checking the scheme.
+fn upload_url(config: &UploadConfig, id: &PrivateId) -> Result<String> {
+    let base = config.base_url.trim_end_matches('/');
+    let parsed = reqwest::Url::parse(base)
+        .map_err(|e| Error::InvalidArgument(format!("upload base URL {base:?}: {e}")))?;
+    match parsed.scheme() {
+        "https" => {}
+        "http" if config.allow_http => {}
+        "http" => {
+            return Err(Error::InvalidArgument(format!(
+                "upload base URL {base:?} is plain http: refused unless allow_http is set \
+                 (meant for loopback tests and a local collector)"
+            )))
+        }
+        other => {
+            return Err(Error::InvalidArgument(format!(
+                "upload base URL {base:?}: scheme {other:?} is not https"
+            )))
+        }
+    }
+    let c = &config.collection;
+    if c.is_empty() || c.contains(['/', '?', '#']) {
+        return Err(Error::InvalidArgument(format!("upload collection {c:?} is not a path segment")));
+    }
+    Ok(format!("{base}/c/{c}/{}", id.to_hex()))
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(base: &str, allow_http: bool) -> UploadConfig {
+        UploadConfig { base_url: base.into(), allow_http, ..UploadConfig::default() }
+    }
+
+    #[test]
+    fn url_uses_collection_and_private_hex() {
+        let id = PrivateId([0xab; 32]);
+        let url = upload_url(&cfg("https://log.example/", false), &id).unwrap();
+        assert_eq!(url, format!("https://log.example/c/sockstats.log.tailscale.io/{}", "ab".repeat(32)));
+    }
+
+    #[test]
+    fn plain_http_is_refused_unless_allowed() {
+        let id = PrivateId([1; 32]);
+        let err = upload_url(&cfg("http://127.0.0.1:1", false), &id).unwrap_err();
+        assert!(matches!(&err, Error::InvalidArgument(m) if m.contains("allow_http")), "{err}");
+        assert!(upload_url(&cfg("http://127.0.0.1:1", true), &id).is_ok());
+        assert!(upload_url(&cfg("ftp://x", true), &id).is_err());
+        assert!(upload_url(&cfg("not a url", true), &id).is_err());
     }
 }

@@ -1,0 +1,257 @@
+//! The uploader thread's loop: sleep until woken, drain the log batch by
+//! batch, retry a batch until the server stores it, record what happened.
+
+use super::http::{PreparedRequest, Sender};
+use super::{body, lock, policy, Shared};
+use crate::config::UploadConfig;
+use crate::counters::Counters;
+use crate::filch::{Cursor, LogFiles};
+use crate::labels::SOCKSTATLOG_LOGGER;
+use std::future::{poll_fn, Future};
+use std::pin::pin;
+use std::sync::atomic::Ordering::SeqCst;
+use std::sync::{Arc, Mutex};
+use std::task::Poll;
+use std::time::{Duration, Instant, SystemTime};
+
+/// How far a body may exceed `max_body_bytes` before the batch is re-read
+/// smaller: one maximal stored line (64 KiB, the on-disk log's line limit)
+/// plus its framing, i.e. upstream's "overshoot by one line".
+const MAX_OVERSHOOT_BYTES: usize = (64 << 10) + 1;
+/// Smallest read budget when shrinking a batch whose text conversion blew
+/// up; below this the batch is a single line anyway.
+const MIN_PEEK_BYTES: usize = 1 << 10;
+
+/// Why a drain pass ended without emptying the log.
+struct Stopped;
+
+/// One batch ready to send, and what to commit once it is stored.
+struct Prepared {
+    request: PreparedRequest,
+    cursor: Cursor,
+    raw_len: usize,
+    compressed: bool,
+    lines: u64,
+}
+
+pub(super) struct Worker {
+    url: String,
+    max_body: usize,
+    timeout: Duration,
+    backoff_base: Duration,
+    backoff_cap: Duration,
+    files: Arc<Mutex<LogFiles>>,
+    counters: Arc<Counters>,
+    sender: Sender,
+    shared: Arc<Shared>,
+    /// Consecutive failures and when the first of them happened.
+    failures: u32,
+    failing_since: Option<Instant>,
+    /// The last error printed, so each distinct error is printed once.
+    last_logged: Option<String>,
+}
+
+impl Worker {
+    pub(super) fn new(
+        config: &UploadConfig,
+        url: String,
+        files: Arc<Mutex<LogFiles>>,
+        counters: Arc<Counters>,
+        sender: Sender,
+        shared: Arc<Shared>,
+    ) -> Worker {
+        Worker {
+            url,
+            max_body: config.max_body_bytes.max(1),
+            timeout: config.attempt_timeout,
+            backoff_base: config.backoff_base,
+            backoff_cap: config.backoff_cap,
+            files,
+            counters,
+            sender,
+            shared,
+            failures: 0,
+            failing_since: None,
+            last_logged: None,
+        }
+    }
+
+    pub(super) fn run(mut self, rt: tokio::runtime::Runtime) {
+        rt.block_on(async {
+            while self.until_stop(self.shared.wake.notified()).await.is_some() {
+                let seq = self.shared.wake_seq.load(SeqCst);
+                if self.drain().await.is_err() {
+                    break;
+                }
+                lock(&self.shared.state).drained_seq = seq;
+                self.shared.changed.notify_all();
+            }
+        });
+        // Don't wait for a host transport call still blocking a helper thread.
+        rt.shutdown_background();
+        lock(&self.shared.state).exited = true;
+        self.shared.changed.notify_all();
+    }
+
+    /// Uploads batches until the log is empty.
+    async fn drain(&mut self) -> Result<(), Stopped> {
+        loop {
+            let prepared = match self.next_batch() {
+                Ok(Some(p)) => p,
+                Ok(None) => return Ok(()),
+                Err(e) => {
+                    self.failed(format!("reading the log: {e}"), None).await?;
+                    continue;
+                }
+            };
+            if prepared.lines == 0 && prepared.request.body.len() <= 2 {
+                // Only empty lines: nothing to send, just move past them.
+                self.commit(prepared.cursor).await?;
+                continue;
+            }
+            self.deliver(&prepared).await?;
+            self.commit(prepared.cursor).await?;
+        }
+    }
+
+    /// Sends one batch until it is stored.
+    async fn deliver(&mut self, p: &Prepared) -> Result<(), Stopped> {
+        loop {
+            lock(&self.shared.state).stats.attempts += 1;
+            let ex = self.until_stop(self.sender.send(&p.request, self.timeout)).await.ok_or(Stopped)?;
+            self.counters.add(SOCKSTATLOG_LOGGER, p.request.wire_bytes(), ex.rx_bytes);
+            let sent = p.request.body.len();
+            let (err, retry_after) = match ex.result {
+                Ok(r) if r.status == 200 => {
+                    self.succeeded(p);
+                    return Ok(());
+                }
+                Ok(r) => {
+                    let ra = r
+                        .headers
+                        .iter()
+                        .find(|(k, _)| k.eq_ignore_ascii_case("retry-after"))
+                        .and_then(|(_, v)| policy::parse_retry_after(v, SystemTime::now()));
+                    (policy::status_error(sent, p.compressed, r.status, &r.body), ra)
+                }
+                Err(e) => {
+                    let how = if p.compressed { "compressed" } else { "not-compressed" };
+                    (format!("log upload of {sent} bytes {how} failed: {e}"), None)
+                }
+            };
+            self.failed(err, retry_after).await?;
+        }
+    }
+
+    fn succeeded(&mut self, p: &Prepared) {
+        if let Some(since) = self.failing_since.take() {
+            eprintln!(
+                "sockstatlog: upload succeeded after {} failures and {:.1?}",
+                self.failures,
+                since.elapsed()
+            );
+        }
+        self.failures = 0;
+        self.last_logged = None;
+        let mut st = lock(&self.shared.state);
+        st.stats.batches += 1;
+        st.stats.entries += p.lines;
+        st.stats.raw_bytes += p.raw_len as u64;
+        st.stats.sent_bytes += p.request.body.len() as u64;
+    }
+
+    /// Records a failure, prints it if it differs from the last one, and
+    /// waits before the next try.
+    async fn failed(&mut self, err: String, retry_after: Option<Duration>) -> Result<(), Stopped> {
+        self.failures = self.failures.saturating_add(1);
+        self.failing_since.get_or_insert_with(Instant::now);
+        if self.last_logged.as_deref() != Some(err.as_str()) {
+            eprintln!("sockstatlog: {err}");
+            self.last_logged = Some(err.clone());
+        }
+        let wait = policy::next_wait(
+            retry_after,
+            self.failures,
+            self.backoff_base,
+            self.backoff_cap,
+            fastrand::f64(),
+        );
+        {
+            let mut st = lock(&self.shared.state);
+            st.stats.failures += 1;
+            st.stats.retry_waits += 1;
+            st.stats.retry_wait_ms += wait.as_millis() as u64;
+            st.last_error = Some(err);
+        }
+        self.shared.changed.notify_all();
+        self.until_stop(tokio::time::sleep(wait)).await.ok_or(Stopped)
+    }
+
+    /// Persists the read position; a failure means the batch will be sent
+    /// again (the server drops the duplicates), after a backoff so a broken
+    /// disk does not turn into a tight upload loop.
+    async fn commit(&mut self, cursor: Cursor) -> Result<(), Stopped> {
+        let res = lock(&self.files).commit(cursor);
+        match res {
+            Ok(()) => Ok(()),
+            Err(e) => self.failed(format!("committing the read position: {e}"), None).await,
+        }
+    }
+
+    /// The next batch from disk, framed and compressed, or `None` when the
+    /// log is empty. The log's mutex is held only while reading it.
+    fn next_batch(&self) -> Result<Option<Prepared>, String> {
+        let mut budget = self.max_body;
+        loop {
+            let batch = lock(&self.files).peek(budget).map_err(|e| e.to_string())?;
+            if batch.lines.is_empty() && batch.skipped_long_lines == 0 {
+                // Nothing to send; step over any blank lines the batch covered
+                // (a no-op commit when there were none).
+                lock(&self.files).commit(batch.cursor).map_err(|e| e.to_string())?;
+                return Ok(None);
+            }
+            let now = SystemTime::now();
+            let len = body::raw_len(&batch.lines, batch.skipped_long_lines, now);
+            // Text conversion can inflate odd lines (control bytes escape to
+            // 6 bytes); re-read fewer lines rather than send a huge body.
+            let fits = len <= self.max_body + MAX_OVERSHOOT_BYTES;
+            if !fits && batch.lines.len() > 1 && budget > MIN_PEEK_BYTES {
+                budget /= 2;
+                continue;
+            }
+            let lines = batch.lines.iter().filter(|l| !l.is_empty()).count() as u64;
+            let b = body::build(&batch.lines, batch.skipped_long_lines, now)
+                .map_err(|e| format!("compressing: {e}"))?;
+            let cursor = batch.cursor;
+            drop(batch);
+            let request = PreparedRequest {
+                url: self.url.clone(),
+                headers: b.headers(),
+                body: b.bytes.into(),
+            };
+            return Ok(Some(Prepared {
+                request,
+                cursor,
+                raw_len: b.raw_len,
+                compressed: b.compressed,
+                lines,
+            }));
+        }
+    }
+
+    /// Runs `f` unless shutdown is signalled first (`None` then).
+    async fn until_stop<F: Future>(&self, f: F) -> Option<F::Output> {
+        if self.shared.stopping.load(SeqCst) {
+            return None;
+        }
+        let mut stop = pin!(self.shared.stop.notified());
+        let mut f = pin!(f);
+        poll_fn(|cx| {
+            if stop.as_mut().poll(cx).is_ready() || self.shared.stopping.load(SeqCst) {
+                return Poll::Ready(None);
+            }
+            f.as_mut().poll(cx).map(Some)
+        })
+        .await
+    }
+}
