@@ -23,8 +23,10 @@ fn measure(traffic: bool, secs: u64) -> f64 {
             }
         })
     });
-    // Let the enable's own wake-ups (header write, first ticks) pass.
-    std::thread::sleep(Duration::from_secs(11));
+    // Let the enable's own wake-ups pass: the header entry's write after one
+    // write interval, and the writer's one look after a second interval
+    // before it goes back to sleeping without a timeout.
+    std::thread::sleep(Duration::from_secs(21));
     let before = logger.stats().unwrap().wakeups;
     let start = Instant::now();
     std::thread::sleep(Duration::from_secs(secs));

@@ -15,8 +15,14 @@ fi
 section "Rust: unit, integration, property and CLI tests"
 cargo test --features cli
 
-section "Rust: benches compile"
-cargo bench --no-run --quiet
+section "Rust: benches type-check (running them is for BENCHMARKS.md, not CI)"
+cargo check --features cli --benches --quiet
+
+section "Bindings: generated code up to date, Kotlin + JNI on the JVM, Swift syntax"
+bash scripts/test-bindings.sh
+
+section "Platforms: Android glue against the real Android API jar, iOS Swift syntax"
+bash scripts/test-platform.sh
 
 echo
 echo "all suites passed"

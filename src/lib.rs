@@ -12,8 +12,10 @@ pub mod config;
 pub mod counters;
 pub mod engine;
 pub mod error;
+pub mod ffi;
 pub mod filch;
 pub mod interface;
+mod jni;
 pub mod labels;
 pub mod logger;
 pub mod logid;
@@ -38,3 +40,8 @@ pub use error::{Error, Result};
 pub use interface::InterfaceKind;
 pub use logger::{CounterSample, Logger, Stats};
 pub use upload::{FlushReport, HttpRequest, HttpResponse, Transport};
+
+/// The README's Rust snippets, compiled as doctests so they cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -124,8 +124,18 @@ pub fn build(lines: &[Vec<u8>], skipped_long_lines: u64, now: SystemTime) -> std
     debug_assert_eq!(raw.len(), len);
     let raw_len = raw.len();
     match compress(&raw)? {
-        Some(bytes) => Ok(Body { bytes, raw_len, compressed: true, entries }),
-        None => Ok(Body { bytes: raw, raw_len, compressed: false, entries }),
+        Some(bytes) => Ok(Body {
+            bytes,
+            raw_len,
+            compressed: true,
+            entries,
+        }),
+        None => Ok(Body {
+            bytes: raw,
+            raw_len,
+            compressed: false,
+            entries,
+        }),
     }
 }
 
@@ -162,7 +172,10 @@ fn long_line_error_entry(now: SystemTime) -> String {
 
 /// Length of `{"text":"<escaped line + \n>"}\n` for this line.
 fn text_entry_len(line: &[u8]) -> usize {
-    let escaped: usize = String::from_utf8_lossy(line).chars().map(escaped_char_len).sum();
+    let escaped: usize = String::from_utf8_lossy(line)
+        .chars()
+        .map(escaped_char_len)
+        .sum();
     "{\"text\":\"".len() + escaped + "\\n\"}\n".len()
 }
 
@@ -282,42 +295,13 @@ impl<'de> Visitor<'de> for Key {
     }
 }
 
-/// Upstream's `client_time`: UTC RFC 3339 with nanoseconds, trailing zeros of
-/// the fraction trimmed (and no fraction at all on a whole second).
+/// Upstream's `client_time` of a moment (the one formatter lives in
+/// [`crate::wire`]).
 pub fn client_time(t: SystemTime) -> String {
-    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = d.as_secs();
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    let (y, m, day) = civil_from_days(days as i64);
-    let mut s = format!(
-        "{y:04}-{m:02}-{day:02}T{:02}:{:02}:{:02}",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60
-    );
-    let nanos = d.subsec_nanos();
-    if nanos > 0 {
-        let frac = format!("{nanos:09}");
-        s.push('.');
-        s.push_str(frac.trim_end_matches('0'));
-    }
-    s.push('Z');
+    let ns = t.duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos();
+    let mut s = String::with_capacity(32);
+    crate::wire::format_client_time(ns, &mut s);
     s
-}
-
-/// Proleptic Gregorian date of a day count since 1970-01-01 (Howard
-/// Hinnant's `civil_from_days`).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
 }
 
 #[cfg(test)]
@@ -356,10 +340,19 @@ mod tests {
             ("[1,2]", "{\"text\":\"[1,2]\\n\"}\n"),
             (" {\"a\":1}", "{\"text\":\" {\\\"a\\\":1}\\n\"}\n"),
             ("{\"a\":1", "{\"text\":\"{\\\"a\\\":1\\n\"}\n"),
-            ("{\"a\":1,\"a\":2}", "{\"text\":\"{\\\"a\\\":1,\\\"a\\\":2}\\n\"}\n"),
-            ("{\"o\":{\"k\":1,\"k\":1}}", "{\"text\":\"{\\\"o\\\":{\\\"k\\\":1,\\\"k\\\":1}}\\n\"}\n"),
+            (
+                "{\"a\":1,\"a\":2}",
+                "{\"text\":\"{\\\"a\\\":1,\\\"a\\\":2}\\n\"}\n",
+            ),
+            (
+                "{\"o\":{\"k\":1,\"k\":1}}",
+                "{\"text\":\"{\\\"o\\\":{\\\"k\\\":1,\\\"k\\\":1}}\\n\"}\n",
+            ),
             ("{} {}", "{\"text\":\"{} {}\\n\"}\n"),
-            ("tab\there\u{1}<&>", "{\"text\":\"tab\\there\\u0001<&>\\n\"}\n"),
+            (
+                "tab\there\u{1}<&>",
+                "{\"text\":\"tab\\there\\u0001<&>\\n\"}\n",
+            ),
             ("back\\slash\r", "{\"text\":\"back\\\\slash\\r\\n\"}\n"),
         ];
         for (line, want) in cases {
@@ -372,15 +365,25 @@ mod tests {
     #[test]
     fn invalid_utf8_becomes_replacement_character() {
         let b = build(&[b"a\xffb".to_vec()], 0, at(0, 0)).unwrap();
-        assert_eq!(String::from_utf8(b.bytes).unwrap(), "[{\"text\":\"a\u{fffd}b\\n\"}\n]");
+        assert_eq!(
+            String::from_utf8(b.bytes).unwrap(),
+            "[{\"text\":\"a\u{fffd}b\\n\"}\n]"
+        );
     }
 
     #[test]
     fn valid_objects_are_sent_as_stored() {
-        for l in [r#"{}"#, r#"{"a":{"b":[1,{"c":null}]},"d":"\u00e9"}"#, "{\"a\":1} "] {
+        for l in [
+            r#"{}"#,
+            r#"{"a":{"b":[1,{"c":null}]},"d":"\u00e9"}"#,
+            "{\"a\":1} ",
+        ] {
             assert!(is_json_object(l.as_bytes()), "{l}");
         }
-        assert!(!is_json_object(br#"{"a":1,"\u0061":2}"#), "escaped duplicate");
+        assert!(
+            !is_json_object(br#"{"a":1,"\u0061":2}"#),
+            "escaped duplicate"
+        );
     }
 
     #[test]
@@ -400,8 +403,14 @@ mod tests {
     #[test]
     fn client_time_trims_trailing_zeros() {
         assert_eq!(client_time(at(0, 0)), "1970-01-01T00:00:00Z");
-        assert_eq!(client_time(at(1_680_054_284, 508_000_000)), "2023-03-29T01:44:44.508Z");
-        assert_eq!(client_time(at(951_782_400, 1)), "2000-02-29T00:00:00.000000001Z");
+        assert_eq!(
+            client_time(at(1_680_054_284, 508_000_000)),
+            "2023-03-29T01:44:44.508Z"
+        );
+        assert_eq!(
+            client_time(at(951_782_400, 1)),
+            "2000-02-29T00:00:00.000000001Z"
+        );
     }
 
     #[test]
@@ -429,7 +438,10 @@ mod tests {
             b.headers(),
             vec![
                 ("Content-Encoding".into(), "zstd".into()),
-                ("Orig-Content-Length".into(), (COMPRESS_MIN_BODY_BYTES + 1).to_string()),
+                (
+                    "Orig-Content-Length".into(),
+                    (COMPRESS_MIN_BODY_BYTES + 1).to_string()
+                ),
             ]
         );
         let raw = zstd::bulk::decompress(&b.bytes, 1 << 20).unwrap();
@@ -437,14 +449,22 @@ mod tests {
         // Content size in the header and a checksum (frame header descriptor bits).
         let fhd = b.bytes[4];
         assert_ne!(fhd & 0x04, 0, "checksum flag");
-        assert_eq!(zstd::zstd_safe::get_frame_content_size(&b.bytes).ok(), Some(Some(b.raw_len as u64)));
+        assert_eq!(
+            zstd::zstd_safe::get_frame_content_size(&b.bytes).ok(),
+            Some(Some(b.raw_len as u64))
+        );
     }
 
     #[test]
     fn incompressible_bodies_stay_raw() {
         let mut rng = fastrand::Rng::with_seed(7);
         let noise: String = (0..400).map(|_| rng.alphanumeric()).collect();
-        let b = build(&[format!("{{\"n\":\"{noise}\"}}").into_bytes()], 0, at(0, 0)).unwrap();
+        let b = build(
+            &[format!("{{\"n\":\"{noise}\"}}").into_bytes()],
+            0,
+            at(0, 0),
+        )
+        .unwrap();
         assert!(!b.compressed, "random text saves less than 64 bytes");
     }
 

@@ -53,7 +53,11 @@ pub fn status_error(sent_bytes: usize, compressed: bool, status: u16, body: &[u8
     let body = &body[..body.len().min(ERROR_BODY_BYTES)];
     let body = String::from_utf8_lossy(body);
     let body = body.trim_end();
-    let how = if compressed { "compressed" } else { "not-compressed" };
+    let how = if compressed {
+        "compressed"
+    } else {
+        "not-compressed"
+    };
     let base = format!("log upload of {sent_bytes} bytes {how} failed {status}: {body}");
     if is_rejection(status) {
         format!("server rejected the batch ({status}): {base}; retrying")
@@ -77,9 +81,17 @@ mod tests {
     #[test]
     fn retry_after_wins_and_is_capped() {
         let cases = [
-            ("seconds", Some(Duration::from_secs(7)), Duration::from_secs(7)),
+            (
+                "seconds",
+                Some(Duration::from_secs(7)),
+                Duration::from_secs(7),
+            ),
             ("over-cap", Some(Duration::from_secs(3600)), CAP),
-            ("zero-falls-back", Some(Duration::ZERO), Duration::from_secs(1)),
+            (
+                "zero-falls-back",
+                Some(Duration::ZERO),
+                Duration::from_secs(1),
+            ),
             ("absent", None, Duration::from_secs(1)),
         ];
         for (name, ra, want) in cases {
@@ -104,8 +116,16 @@ mod tests {
         let cases = [
             ("seconds", "120", Some(Duration::from_secs(120))),
             ("spaces", " 3 ", Some(Duration::from_secs(3))),
-            ("date-ahead", "Sun, 06 Nov 1994 08:49:47 GMT", Some(Duration::from_secs(10))),
-            ("date-past", "Sun, 06 Nov 1994 08:00:00 GMT", Some(Duration::ZERO)),
+            (
+                "date-ahead",
+                "Sun, 06 Nov 1994 08:49:47 GMT",
+                Some(Duration::from_secs(10)),
+            ),
+            (
+                "date-past",
+                "Sun, 06 Nov 1994 08:00:00 GMT",
+                Some(Duration::ZERO),
+            ),
             ("negative", "-1", None),
             ("garbage", "soon", None),
         ];

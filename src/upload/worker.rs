@@ -118,8 +118,12 @@ impl Worker {
     async fn deliver(&mut self, p: &Prepared) -> Result<(), Stopped> {
         loop {
             lock(&self.shared.state).stats.attempts += 1;
-            let ex = self.until_stop(self.sender.send(&p.request, self.timeout)).await.ok_or(Stopped)?;
-            self.counters.add(SOCKSTATLOG_LOGGER, p.request.wire_bytes(), ex.rx_bytes);
+            let ex = self
+                .until_stop(self.sender.send(&p.request, self.timeout))
+                .await
+                .ok_or(Stopped)?;
+            self.counters
+                .add(SOCKSTATLOG_LOGGER, p.request.wire_bytes(), ex.rx_bytes);
             let sent = p.request.body.len();
             let (err, retry_after) = match ex.result {
                 Ok(r) if r.status == 200 => {
@@ -132,11 +136,21 @@ impl Worker {
                         .iter()
                         .find(|(k, _)| k.eq_ignore_ascii_case("retry-after"))
                         .and_then(|(_, v)| policy::parse_retry_after(v, SystemTime::now()));
-                    (policy::status_error(sent, p.compressed, r.status, &r.body), ra)
+                    (
+                        policy::status_error(sent, p.compressed, r.status, &r.body),
+                        ra,
+                    )
                 }
                 Err(e) => {
-                    let how = if p.compressed { "compressed" } else { "not-compressed" };
-                    (format!("log upload of {sent} bytes {how} failed: {e}"), None)
+                    let how = if p.compressed {
+                        "compressed"
+                    } else {
+                        "not-compressed"
+                    };
+                    (
+                        format!("log upload of {sent} bytes {how} failed: {e}"),
+                        None,
+                    )
                 }
             };
             self.failed(err, retry_after).await?;
@@ -184,7 +198,9 @@ impl Worker {
             st.last_error = Some(err);
         }
         self.shared.changed.notify_all();
-        self.until_stop(tokio::time::sleep(wait)).await.ok_or(Stopped)
+        self.until_stop(tokio::time::sleep(wait))
+            .await
+            .ok_or(Stopped)
     }
 
     /// Persists the read position; a failure means the batch will be sent
@@ -194,7 +210,10 @@ impl Worker {
         let res = lock(&self.files).commit(cursor);
         match res {
             Ok(()) => Ok(()),
-            Err(e) => self.failed(format!("committing the read position: {e}"), None).await,
+            Err(e) => {
+                self.failed(format!("committing the read position: {e}"), None)
+                    .await
+            }
         }
     }
 
@@ -207,7 +226,9 @@ impl Worker {
             if batch.lines.is_empty() && batch.skipped_long_lines == 0 {
                 // Nothing to send; step over any blank lines the batch covered
                 // (a no-op commit when there were none).
-                lock(&self.files).commit(batch.cursor).map_err(|e| e.to_string())?;
+                lock(&self.files)
+                    .commit(batch.cursor)
+                    .map_err(|e| e.to_string())?;
                 return Ok(None);
             }
             let now = SystemTime::now();

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Everything the bindings need, for CI from a fresh clone (idempotent; reruns
+# work offline from the caches in ~/.m2, ~/.cargo and .tools/):
+#   1. build the host library (unstripped debug .so)
+#   2. check bindings/ is up to date with the Rust code
+#   3. run the Kotlin + JNI tests on the JVM (Maven, JUnit 5)
+#   4. syntax-check the Swift bindings and samples, and the checker's self-test
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+section() { printf '\n==== %s ====\n' "$*"; }
+need() { # need CMD DEBIAN-PACKAGE: install with apt only if missing
+  command -v "$1" >/dev/null && return
+  echo "installing $2 (for $1)"
+  if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq "$2"; else sudo apt-get update -qq && sudo apt-get install -y -qq "$2"; fi
+}
+
+need java openjdk-17-jdk-headless
+need mvn maven
+need python3 python3
+python3 -c 'import venv, ensurepip' 2>/dev/null || need_venv=1
+[ -z "${need_venv:-}" ] || { apt-get update -qq && apt-get install -y -qq python3-venv; }
+
+start=$SECONDS
+section "1/4 build libsockstatlog (host, debug, unstripped)"
+cargo build --lib
+section "2/4 bindings/ up to date"
+scripts/gen-bindings.sh --check
+section "3/4 Kotlin + JNI tests on the JVM"
+scripts/test-kotlin.sh
+section "4/4 Swift syntax check"
+scripts/check-swift.sh
+section "bindings: all passed in $((SECONDS - start)) s"

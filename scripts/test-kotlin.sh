@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Builds the host library and runs the Kotlin/JNI tests on the JVM (Maven,
+# JUnit 5 under Surefire). Extra arguments go to Maven (e.g. -Dtest=LoggerTest).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+cargo build --quiet --lib
+# The real collector for the upload test, when the CLI is built (optional).
+cargo build --quiet --features cli --bin sockstatlog 2>/dev/null || true
+mvn -B -f tests/kotlin/pom.xml test -Dsockstatlog.libdir="$target_dir/debug" "$@"

@@ -1,0 +1,220 @@
+//! The UniFFI surface: the one object, records and error enum that Swift and
+//! Kotlin see. Every method is a one-line delegation to [`crate::Logger`];
+//! the only code here converts between FFI records and core types
+//! (`ffi/records.rs`), adapts the host's upload transport (`ffi/transport.rs`)
+//! and maps the rich internal [`crate::Error`] onto [`SockstatError`] in one
+//! place. Nothing here panics: every failure is a typed error.
+
+mod records;
+mod transport;
+
+pub use records::{CounterSample, FlushReport, LoggerConfig, LoggerStats, SockstatIds};
+pub use transport::{HttpHeader, UploadRequest, UploadResponse, UploadTransport};
+
+use crate::interface::InterfaceKind;
+use crate::logger::Logger;
+use crate::logid::{sockstat_private_id, PublicId};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The errors a Swift or Kotlin caller can act on. Each message says what
+/// went wrong (`reason`), never just that something did.
+#[derive(Debug, thiserror::Error, uniffi::Error)]
+pub enum SockstatError {
+    /// An argument was out of range or malformed (label above 255, a label
+    /// name too long, a zero interval, a line too long, ...).
+    #[error("invalid argument: {reason}")]
+    InvalidArgument {
+        /// What was wrong with it.
+        reason: String,
+    },
+    /// A log ID was not 64 hex characters.
+    #[error("invalid log id: {reason}")]
+    InvalidLogId {
+        /// Upstream's parse message, e.g. `invalid hex length: 3`.
+        reason: String,
+    },
+    /// The operating system refused a file operation.
+    #[error("i/o error: {reason}")]
+    Io {
+        /// What was being done, and the OS error.
+        reason: String,
+    },
+    /// The logger was shut down; every call after `shutdown` gets this.
+    #[error("logger is shut down")]
+    Closed,
+    /// An upload did not complete, or a host transport failed.
+    #[error("upload failed: {reason}")]
+    Upload {
+        /// HTTP status, timeout or transport error.
+        reason: String,
+    },
+}
+
+/// The one mapping from the core's error onto the public enum.
+impl From<crate::Error> for SockstatError {
+    fn from(e: crate::Error) -> Self {
+        use crate::filch::FilchError;
+        use crate::Error as E;
+        match e {
+            E::InvalidArgument(reason) => SockstatError::InvalidArgument { reason },
+            E::InvalidLogId(e) => SockstatError::InvalidLogId { reason: e.to_string() },
+            e @ E::Io { .. } => SockstatError::Io { reason: e.to_string() },
+            E::Filch(e @ FilchError::LineTooLong) => SockstatError::InvalidArgument { reason: e.to_string() },
+            E::Filch(e @ FilchError::Io { .. }) => SockstatError::Io { reason: e.to_string() },
+            E::Closed => SockstatError::Closed,
+            E::Upload(reason) => SockstatError::Upload { reason },
+        }
+    }
+}
+
+impl From<crate::logid::LogIdError> for SockstatError {
+    fn from(e: crate::logid::LogIdError) -> Self {
+        crate::Error::from(e).into()
+    }
+}
+
+/// A host-implemented trait method threw something that is not a
+/// `SockstatError` (or the call failed); without this UniFFI would panic.
+impl From<uniffi::UnexpectedUniFFICallbackError> for SockstatError {
+    fn from(e: uniffi::UnexpectedUniFFICallbackError) -> Self {
+        SockstatError::Upload { reason: format!("host transport failed: {}", e.reason) }
+    }
+}
+
+/// The kind of link the default route uses (the core's enum, exported as is).
+#[uniffi::remote(Enum)]
+pub enum InterfaceKind {
+    Cellular,
+    Wifi,
+    Wired,
+    Other,
+    None,
+    Unknown,
+}
+
+/// A socket-stats logger. Create one per process (per network extension),
+/// push counters into it from any thread, and call `shutdown` when the
+/// tunnel stops. In Kotlin it is `AutoCloseable`; `close()` releases this
+/// handle, `shutdown` stops the logger.
+#[derive(Debug, uniffi::Object)]
+pub struct SockstatLogger {
+    inner: Logger,
+}
+
+#[uniffi::export]
+impl SockstatLogger {
+    /// Creates a disabled logger uploading with the built-in HTTPS client.
+    #[uniffi::constructor]
+    pub fn new(config: LoggerConfig) -> Result<Arc<Self>, SockstatError> {
+        Ok(Arc::new(Self { inner: Logger::new(config.try_into()?)? }))
+    }
+
+    /// Creates a disabled logger that uploads through the host's transport.
+    #[uniffi::constructor]
+    pub fn with_transport(
+        config: LoggerConfig,
+        transport: Arc<dyn UploadTransport>,
+    ) -> Result<Arc<Self>, SockstatError> {
+        let transport = Arc::new(transport::HostTransport(transport));
+        Ok(Arc::new(Self { inner: Logger::with_transport(config.try_into()?, transport)? }))
+    }
+
+    /// Starts sampling now. No-op if enabled.
+    pub fn enable(&self) -> Result<(), SockstatError> {
+        Ok(self.inner.enable()?)
+    }
+
+    /// Stops sampling and writes what is pending. No-op if disabled.
+    pub fn disable(&self) -> Result<(), SockstatError> {
+        Ok(self.inner.disable()?)
+    }
+
+    /// Whether sampling is on.
+    pub fn is_enabled(&self) -> bool {
+        self.inner.is_enabled()
+    }
+
+    /// Adds bytes to a label (0..=255). Never blocks.
+    pub fn add(&self, label: u32, tx: u64, rx: u64) -> Result<(), SockstatError> {
+        Ok(self.inner.add(label, tx, rx)?)
+    }
+
+    /// Reports cumulative totals for a label; a decrease counts as a reset.
+    pub fn set_totals(&self, label: u32, tx_total: u64, rx_total: u64) -> Result<(), SockstatError> {
+        Ok(self.inner.set_totals(label, tx_total, rx_total)?)
+    }
+
+    /// Many pushes in one call; on an invalid label nothing is applied.
+    pub fn push_batch(&self, samples: Vec<CounterSample>) -> Result<(), SockstatError> {
+        Ok(self.inner.push_batch(&records::core_samples(samples))?)
+    }
+
+    /// Names a label (1..=64 printable bytes).
+    pub fn register_label(&self, label: u32, name: String) -> Result<(), SockstatError> {
+        Ok(self.inner.register_label(label, &name)?)
+    }
+
+    /// Sets the current default interface; `Unknown` infers the kind from the name.
+    pub fn set_interface(&self, name: String, kind: InterfaceKind) -> Result<(), SockstatError> {
+        Ok(self.inner.set_interface(&name, kind)?)
+    }
+
+    /// Logs a free-form text line.
+    pub fn write_text(&self, text: String) -> Result<(), SockstatError> {
+        Ok(self.inner.write_text(&text)?)
+    }
+
+    /// Writes pending events and wakes the uploader; returns at once.
+    pub fn start_flush(&self) -> Result<(), SockstatError> {
+        Ok(self.inner.start_flush()?)
+    }
+
+    /// Writes pending events and uploads until drained or `timeout_ms` passes.
+    pub fn flush(&self, timeout_ms: u64) -> Result<FlushReport, SockstatError> {
+        Ok(self.inner.flush(Duration::from_millis(timeout_ms))?.into())
+    }
+
+    /// The sockstat public log ID (64 hex characters).
+    pub fn log_id(&self) -> String {
+        self.inner.log_id()
+    }
+
+    /// Every log line on disk, oldest first.
+    pub fn export(&self) -> Result<Vec<String>, SockstatError> {
+        Ok(self.inner.export()?)
+    }
+
+    /// What the logger did so far.
+    pub fn stats(&self) -> Result<LoggerStats, SockstatError> {
+        Ok(self.inner.stats()?.into())
+    }
+
+    /// The handle for `dev.sockstatlog.FastCounters` (JNI); valid for the life
+    /// of the process, harmless after shutdown.
+    pub fn fast_counters_handle(&self) -> Result<u64, SockstatError> {
+        Ok(self.inner.fast_counters_handle()?)
+    }
+
+    /// Disables, writes everything, stops the threads, waiting at most
+    /// `timeout_ms`. Every later call fails with `Closed`.
+    pub fn shutdown(&self, timeout_ms: u64) -> Result<(), SockstatError> {
+        Ok(self.inner.shutdown(Duration::from_millis(timeout_ms))?)
+    }
+}
+
+/// A config with every default for this log directory and node
+/// (`backend_public_id` is the node's 64-hex backend public log ID; it is
+/// checked when the logger is created).
+#[uniffi::export]
+pub fn default_logger_config(log_dir: String, backend_public_id: String) -> LoggerConfig {
+    LoggerConfig::with_defaults(log_dir, backend_public_id)
+}
+
+/// The sockstat private and public log IDs of a node, from its backend
+/// public log ID (64 hex characters).
+#[uniffi::export]
+pub fn sockstat_log_id(backend_public_id: String) -> Result<SockstatIds, SockstatError> {
+    let private = sockstat_private_id(&PublicId::parse(&backend_public_id)?);
+    Ok(SockstatIds { private_id: private.to_hex(), public_id: private.public().to_hex() })
+}
