@@ -85,7 +85,7 @@ pub const SUBSYSTEMS: [Subsystem; 14] = [
     sub(9, "MagicsockConnUDP6", PACKET_LOOP, &[Shape::Steady { tx_per_s: 1_500, rx_per_s: 4_000, jitter_pct: 80 }]),
     sub(10, "NetlogLogger", CONTROL_LOOP, &[Shape::Periodic { period_ms: 60_000, tx: 8_000, rx: 600, len_ms: 500 }]),
     sub(12, "DNSForwarderTCP", CONTROL_LOOP, &[Shape::Bursts { mean_gap_ms: 90_000, queries: (1, 2), tx: 90, rx: 1_600 }]),
-    sub(13, "VideoUpload", PACKET_LOOP, &[Shape::Bulk { from_pct: 20, to_pct: 40, tx_per_s: 900_000, rx_per_s: 20_000 }]),
+    sub(13, "VideoUpload", PACKET_LOOP, &[Shape::Bulk { from_pct: 20, to_pct: 40, tx_per_s: 250_000, rx_per_s: 8_000 }]),
     sub(14, "PushNotifications", CONTROL_LOOP, &[Shape::Periodic { period_ms: 28_000, tx: 90, rx: 90, len_ms: 20 }]),
 ];
 
