@@ -138,21 +138,21 @@ fn new_logger(dir: &std::path::Path, speed: u32, url: Option<&str>) -> Logger {
 
 /// Starts `threads` pushers doing `per_sec` pushes per second in total over
 /// labels 0..labels, into `logger` or into a no-op. Each returns its own CPU
-/// seconds when stopped.
+/// seconds and its running time when stopped.
 fn start_pushers(
     logger: Option<Logger>,
     labels: u32,
     per_sec: u64,
     threads: usize,
     stop: &Arc<AtomicBool>,
-) -> Vec<std::thread::JoinHandle<f64>> {
+) -> Vec<std::thread::JoinHandle<(f64, f64)>> {
     let per_period = (per_sec * PUSH_PERIOD.as_millis() as u64 / 1000 / threads as u64) as u32;
     (0..threads)
         .map(|i| {
             let (logger, stop) = (logger.clone(), stop.clone());
             std::thread::spawn(move || {
                 let me = "/proc/thread-self/schedstat";
-                let cpu0 = thread_cpu(me);
+                let (cpu0, started) = (thread_cpu(me), Instant::now());
                 let mut rng = fastrand::Rng::with_seed(i as u64);
                 let mut next = Instant::now();
                 let mut label = i as u32;
@@ -170,7 +170,7 @@ fn start_pushers(
                     next += PUSH_PERIOD;
                     std::thread::sleep(next.saturating_duration_since(Instant::now()));
                 }
-                thread_cpu(me) - cpu0
+                (thread_cpu(me) - cpu0, started.elapsed().as_secs_f64())
             })
         })
         .collect()
@@ -201,13 +201,14 @@ fn soak(traffic: bool, secs: u64) {
     let elapsed = start.elapsed().as_secs_f64();
     let (s1, rss1, cpu1, lcpu1) = (logger.stats().unwrap(), rss_kib(), process_cpu(), logger_threads_cpu());
     stop.store(true, SeqCst);
-    let pusher_cpu: f64 = pushers.into_iter().map(|p| p.join().unwrap()).sum();
+    let pusher: Vec<(f64, f64)> = pushers.into_iter().map(|p| p.join().unwrap()).collect();
     logger.shutdown(Duration::from_secs(5)).unwrap();
     println!("{name}: {elapsed:.0} s measured after {} s warm-up", WARM_UP.as_secs());
     println!("{name}: process CPU (all threads, pushers included) {}", pct(cpu1 - cpu0, elapsed));
     println!("{name}: logger threads (sampler + writer) CPU {}", pct(lcpu1 - lcpu0, elapsed));
-    if traffic {
-        println!("{name}: pusher threads CPU over their whole run {:.3} s", pusher_cpu);
+    if let Some(&(_, ran)) = pusher.first() {
+        let cpu: f64 = pusher.iter().map(|p| p.0).sum();
+        println!("{name}: pusher threads (loop + push calls) CPU {} over their {ran:.0} s", pct(cpu, ran));
     }
     println!("{name}: wake-ups {:.3}/s", (s1.wakeups - s0.wakeups) as f64 / elapsed);
     println!("{name}: RSS {rss0} KiB -> {rss1} KiB (growth {} KiB)", rss1 as i64 - rss0 as i64);
@@ -228,9 +229,9 @@ fn noop_calibration(secs: u64) {
     let start = Instant::now();
     std::thread::sleep(Duration::from_secs(secs));
     stop.store(true, SeqCst);
-    let cpu: f64 = pushers.into_iter().map(|p| p.join().unwrap()).sum();
+    let cpu: f64 = pushers.into_iter().map(|p| p.join().unwrap().0).sum();
     let elapsed = start.elapsed().as_secs_f64();
-    println!("soak/noop-pushers: same push loop into a no-op: {} over {elapsed:.0} s", pct(cpu, elapsed));
+    println!("soak/noop-pushers: the same loop pushing into a no-op: {} over {elapsed:.0} s", pct(cpu, elapsed));
 }
 
 /// Steady-state heap of an enabled logger with every label active.
