@@ -31,11 +31,13 @@ fn concurrent_pushers_lose_nothing_and_never_strand_bytes_behind_an_idle_sampler
     let origin = Instant::now();
     let now_ms = move || origin.elapsed().as_millis() as u64 + 1;
 
+    // Enabled here, before any pusher starts: bytes pushed before the
+    // baseline are (rightly) never reported, so the test must not race it.
+    let mut s = Sampler::new(1);
+    s.enable(now_ms(), &counters);
     let sampler_thread = {
         let (counters, emitted, stop) = (counters.clone(), emitted.clone(), stop.clone());
         thread::spawn(move || {
-            let mut s = Sampler::new(1);
-            s.enable(now_ms(), &counters);
             while !stop.load(Ordering::SeqCst) {
                 let now = now_ms();
                 s.run_ticks(now, true, &counters, |ev| sum(&mut emitted.lock().unwrap(), &ev.stats));
