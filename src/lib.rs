@@ -31,6 +31,8 @@ pub mod cli;
 #[cfg(feature = "cli")]
 pub mod collector;
 #[cfg(feature = "cli")]
+pub mod demo;
+#[cfg(feature = "cli")]
 pub mod report;
 
 pub use config::{Config, UploadConfig};
