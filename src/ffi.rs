@@ -8,7 +8,9 @@
 mod records;
 mod transport;
 
-pub use records::{CounterSample, FlushReport, LoggerConfig, LoggerStats, SockstatIds};
+pub use crate::logger::{CounterSample, LoggerStats};
+pub use crate::upload::FlushReport;
+pub use records::{LoggerConfig, SockstatIds};
 pub use transport::{HttpHeader, UploadRequest, UploadResponse, UploadTransport};
 
 use crate::interface::InterfaceKind;
@@ -147,7 +149,7 @@ impl SockstatLogger {
 
     /// Many pushes in one call; on an invalid label nothing is applied.
     pub fn push_batch(&self, samples: Vec<CounterSample>) -> Result<(), SockstatError> {
-        Ok(self.inner.push_batch(&records::core_samples(samples))?)
+        Ok(self.inner.push_batch(&samples)?)
     }
 
     /// Names a label (1..=64 printable bytes).
@@ -172,7 +174,7 @@ impl SockstatLogger {
 
     /// Writes pending events and uploads until drained or `timeout_ms` passes.
     pub fn flush(&self, timeout_ms: u64) -> Result<FlushReport, SockstatError> {
-        Ok(self.inner.flush(Duration::from_millis(timeout_ms))?.into())
+        Ok(self.inner.flush(Duration::from_millis(timeout_ms))?)
     }
 
     /// The sockstat public log ID (64 hex characters).
@@ -187,7 +189,7 @@ impl SockstatLogger {
 
     /// What the logger did so far.
     pub fn stats(&self) -> Result<LoggerStats, SockstatError> {
-        Ok(self.inner.stats()?.into())
+        Ok(self.inner.stats()?)
     }
 
     /// The handle for `dev.sockstatlog.FastCounters` (JNI); valid for the life

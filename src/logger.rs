@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 pub const DROP_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// One counter push in a batch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Record)]
 pub struct CounterSample {
     /// Label id, 0..=255.
     pub label: u32,
@@ -43,8 +43,8 @@ pub struct CounterSample {
 }
 
 /// Counters of everything the logger did, for health checks and bug reports.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Stats {
+#[derive(Debug, Clone, Default, PartialEq, Eq, uniffi::Record)]
+pub struct LoggerStats {
     /// Sampling is on.
     pub enabled: bool,
     /// Events the sampler emitted.
@@ -280,12 +280,12 @@ impl Logger {
     }
 
     /// Current counters.
-    pub fn stats(&self) -> Result<Stats> {
+    pub fn stats(&self) -> Result<LoggerStats> {
         let s = self.shared()?;
         let files = lock(&s.files).stats();
         let up = s.uploader.get().map(Uploader::stats).unwrap_or_default();
         let c = &s.counts;
-        Ok(Stats {
+        Ok(LoggerStats {
             enabled: self.is_enabled(),
             events: c.events.load(Relaxed),
             entries_written: c.entries_written.load(Relaxed),

@@ -1253,15 +1253,15 @@ public struct CounterSample: Equatable, Hashable {
      */
     public var label: UInt32
     /**
-     * Bytes sent (or the cumulative total when `is_total`).
+     * Bytes sent (added), or the cumulative total (`is_total`).
      */
     public var tx: UInt64
     /**
-     * Bytes received (or the cumulative total when `is_total`).
+     * Bytes received (added), or the cumulative total.
      */
     public var rx: UInt64
     /**
-     * `tx`/`rx` are cumulative totals (as `setTotals`), not increments (as `add`).
+     * `tx`/`rx` are cumulative totals (`set_totals`) rather than increments (`add`).
      */
     public var isTotal: Bool
 
@@ -1272,13 +1272,13 @@ public struct CounterSample: Equatable, Hashable {
          * Label id, 0..=255.
          */label: UInt32, 
         /**
-         * Bytes sent (or the cumulative total when `is_total`).
+         * Bytes sent (added), or the cumulative total (`is_total`).
          */tx: UInt64, 
         /**
-         * Bytes received (or the cumulative total when `is_total`).
+         * Bytes received (added), or the cumulative total.
          */rx: UInt64, 
         /**
-         * `tx`/`rx` are cumulative totals (as `setTotals`), not increments (as `add`).
+         * `tx`/`rx` are cumulative totals (`set_totals`) rather than increments (`add`).
          */isTotal: Bool) {
         self.label = label
         self.tx = tx
@@ -1338,11 +1338,11 @@ public func FfiConverterTypeCounterSample_lower(_ value: CounterSample) -> RustB
  */
 public struct FlushReport: Equatable, Hashable {
     /**
-     * The log was fully uploaded before the timeout.
+     * True when the log was fully drained before the timeout.
      */
     public var drained: Bool
     /**
-     * Requests the server stored (HTTP 200).
+     * Requests answered 200.
      */
     public var batches: UInt64
     /**
@@ -1358,11 +1358,11 @@ public struct FlushReport: Equatable, Hashable {
      */
     public var sentBytes: UInt64
     /**
-     * HTTP attempts, failed ones included.
+     * HTTP attempts, including failed ones.
      */
     public var attempts: UInt64
     /**
-     * The last failure, if any attempt failed.
+     * The last failure, if any attempt failed during this flush.
      */
     public var lastError: String?
 
@@ -1370,10 +1370,10 @@ public struct FlushReport: Equatable, Hashable {
     // declare one manually.
     public init(
         /**
-         * The log was fully uploaded before the timeout.
+         * True when the log was fully drained before the timeout.
          */drained: Bool, 
         /**
-         * Requests the server stored (HTTP 200).
+         * Requests answered 200.
          */batches: UInt64, 
         /**
          * Log lines delivered.
@@ -1385,10 +1385,10 @@ public struct FlushReport: Equatable, Hashable {
          * Body bytes as sent.
          */sentBytes: UInt64, 
         /**
-         * HTTP attempts, failed ones included.
+         * HTTP attempts, including failed ones.
          */attempts: UInt64, 
         /**
-         * The last failure, if any attempt failed.
+         * The last failure, if any attempt failed during this flush.
          */lastError: String?) {
         self.drained = drained
         self.batches = batches
@@ -1692,7 +1692,7 @@ public func FfiConverterTypeLoggerConfig_lower(_ value: LoggerConfig) -> RustBuf
 
 
 /**
- * Counters of everything the logger did (see the core's `Stats`).
+ * Counters of everything the logger did, for health checks and bug reports.
  */
 public struct LoggerStats: Equatable, Hashable {
     /**
@@ -1704,7 +1704,7 @@ public struct LoggerStats: Equatable, Hashable {
      */
     public var events: UInt64
     /**
-     * Log entries written to disk.
+     * Log entries written to disk (events, headers, text lines).
      */
     public var entriesWritten: UInt64
     /**
@@ -1720,11 +1720,11 @@ public struct LoggerStats: Equatable, Hashable {
      */
     public var tornBytes: UInt64
     /**
-     * Counter resets seen by `setTotals`.
+     * Counter resets seen by `set_totals`.
      */
     public var resets: UInt64
     /**
-     * Sampler and writer wake-ups.
+     * Times the sampler and writer threads woke up.
      */
     public var wakeups: UInt64
     /**
@@ -1732,7 +1732,7 @@ public struct LoggerStats: Equatable, Hashable {
      */
     public var queueMerges: UInt64
     /**
-     * Failed writes or fsyncs.
+     * Failed writes or fsyncs of the log.
      */
     public var writeErrors: UInt64
     /**
@@ -1752,7 +1752,7 @@ public struct LoggerStats: Equatable, Hashable {
      */
     public var uploadEntries: UInt64
     /**
-     * Failed upload attempts.
+     * Upload attempts that failed.
      */
     public var uploadFailures: UInt64
 
@@ -1766,7 +1766,7 @@ public struct LoggerStats: Equatable, Hashable {
          * Events the sampler emitted.
          */events: UInt64, 
         /**
-         * Log entries written to disk.
+         * Log entries written to disk (events, headers, text lines).
          */entriesWritten: UInt64, 
         /**
          * Bytes appended to the log files.
@@ -1778,16 +1778,16 @@ public struct LoggerStats: Equatable, Hashable {
          * Bytes of a torn last line discarded after a crash.
          */tornBytes: UInt64, 
         /**
-         * Counter resets seen by `setTotals`.
+         * Counter resets seen by `set_totals`.
          */resets: UInt64, 
         /**
-         * Sampler and writer wake-ups.
+         * Times the sampler and writer threads woke up.
          */wakeups: UInt64, 
         /**
          * Pending events merged because the writer fell behind.
          */queueMerges: UInt64, 
         /**
-         * Failed writes or fsyncs.
+         * Failed writes or fsyncs of the log.
          */writeErrors: UInt64, 
         /**
          * Bytes in the log files now.
@@ -1802,7 +1802,7 @@ public struct LoggerStats: Equatable, Hashable {
          * Lines uploaded.
          */uploadEntries: UInt64, 
         /**
-         * Failed upload attempts.
+         * Upload attempts that failed.
          */uploadFailures: UInt64) {
         self.enabled = enabled
         self.events = events
@@ -2517,7 +2517,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_sockstatlog_checksum_method_sockstatlogger_fast_counters_handle() != 2332) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_sockstatlog_checksum_method_sockstatlogger_flush() != 57815) {
+    if (uniffi_sockstatlog_checksum_method_sockstatlogger_flush() != 58142) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_sockstatlog_checksum_method_sockstatlogger_is_enabled() != 44769) {
@@ -2526,7 +2526,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_sockstatlog_checksum_method_sockstatlogger_log_id() != 52400) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_sockstatlog_checksum_method_sockstatlogger_push_batch() != 319) {
+    if (uniffi_sockstatlog_checksum_method_sockstatlogger_push_batch() != 37687) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_sockstatlog_checksum_method_sockstatlogger_register_label() != 37557) {
@@ -2544,7 +2544,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_sockstatlog_checksum_method_sockstatlogger_start_flush() != 45402) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_sockstatlog_checksum_method_sockstatlogger_stats() != 413) {
+    if (uniffi_sockstatlog_checksum_method_sockstatlogger_stats() != 35869) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_sockstatlog_checksum_method_sockstatlogger_write_text() != 42861) {

@@ -17,7 +17,7 @@ use crate::collector::{stream_path, Collector};
 use crate::logid::{sockstat_private_id, PublicId};
 use crate::report::parse::read_trace;
 use crate::report::ReportError;
-use crate::{Config, FlushReport, Logger, Stats};
+use crate::{Config, FlushReport, Logger, LoggerStats};
 use compare::{Comparison, Tally};
 use scenario::Scenario;
 use std::path::PathBuf;
@@ -57,7 +57,7 @@ pub struct Outcome {
     /// Pushed against received.
     pub comparison: Comparison,
     /// The logger's counters after the run (taken before shutdown).
-    pub stats: Stats,
+    pub stats: LoggerStats,
     /// What the flush did.
     pub flush: FlushReport,
     /// The server's base URL.

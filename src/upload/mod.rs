@@ -61,7 +61,7 @@ pub trait Transport: Send + Sync {
 }
 
 /// What a `flush` did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, uniffi::Record)]
 pub struct FlushReport {
     /// True when the log was fully drained before the timeout.
     pub drained: bool,

@@ -952,7 +952,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_sockstatlog_checksum_method_sockstatlogger_fast_counters_handle() and 0xFFFF) != 2332) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_sockstatlog_checksum_method_sockstatlogger_flush() and 0xFFFF) != 57815) {
+    if ((lib.uniffi_sockstatlog_checksum_method_sockstatlogger_flush() and 0xFFFF) != 58142) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_sockstatlog_checksum_method_sockstatlogger_is_enabled() and 0xFFFF) != 44769) {
@@ -961,7 +961,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_sockstatlog_checksum_method_sockstatlogger_log_id() and 0xFFFF) != 52400) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_sockstatlog_checksum_method_sockstatlogger_push_batch() and 0xFFFF) != 319) {
+    if ((lib.uniffi_sockstatlog_checksum_method_sockstatlogger_push_batch() and 0xFFFF) != 37687) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_sockstatlog_checksum_method_sockstatlogger_register_label() and 0xFFFF) != 37557) {
@@ -979,7 +979,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_sockstatlog_checksum_method_sockstatlogger_start_flush() and 0xFFFF) != 45402) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_sockstatlog_checksum_method_sockstatlogger_stats() and 0xFFFF) != 413) {
+    if ((lib.uniffi_sockstatlog_checksum_method_sockstatlogger_stats() and 0xFFFF) != 35869) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_sockstatlog_checksum_method_sockstatlogger_write_text() and 0xFFFF) != 42861) {
@@ -2337,17 +2337,17 @@ data class CounterSample (
     var `label`: kotlin.UInt
     , 
     /**
-     * Bytes sent (or the cumulative total when `is_total`).
+     * Bytes sent (added), or the cumulative total (`is_total`).
      */
     var `tx`: kotlin.ULong
     , 
     /**
-     * Bytes received (or the cumulative total when `is_total`).
+     * Bytes received (added), or the cumulative total.
      */
     var `rx`: kotlin.ULong
     , 
     /**
-     * `tx`/`rx` are cumulative totals (as `setTotals`), not increments (as `add`).
+     * `tx`/`rx` are cumulative totals (`set_totals`) rather than increments (`add`).
      */
     var `isTotal`: kotlin.Boolean
     
@@ -2395,12 +2395,12 @@ public object FfiConverterTypeCounterSample: FfiConverterRustBuffer<CounterSampl
  */
 data class FlushReport (
     /**
-     * The log was fully uploaded before the timeout.
+     * True when the log was fully drained before the timeout.
      */
     var `drained`: kotlin.Boolean
     , 
     /**
-     * Requests the server stored (HTTP 200).
+     * Requests answered 200.
      */
     var `batches`: kotlin.ULong
     , 
@@ -2420,12 +2420,12 @@ data class FlushReport (
     var `sentBytes`: kotlin.ULong
     , 
     /**
-     * HTTP attempts, failed ones included.
+     * HTTP attempts, including failed ones.
      */
     var `attempts`: kotlin.ULong
     , 
     /**
-     * The last failure, if any attempt failed.
+     * The last failure, if any attempt failed during this flush.
      */
     var `lastError`: kotlin.String?
     
@@ -2653,7 +2653,7 @@ public object FfiConverterTypeLoggerConfig: FfiConverterRustBuffer<LoggerConfig>
 
 
 /**
- * Counters of everything the logger did (see the core's `Stats`).
+ * Counters of everything the logger did, for health checks and bug reports.
  */
 data class LoggerStats (
     /**
@@ -2667,7 +2667,7 @@ data class LoggerStats (
     var `events`: kotlin.ULong
     , 
     /**
-     * Log entries written to disk.
+     * Log entries written to disk (events, headers, text lines).
      */
     var `entriesWritten`: kotlin.ULong
     , 
@@ -2687,12 +2687,12 @@ data class LoggerStats (
     var `tornBytes`: kotlin.ULong
     , 
     /**
-     * Counter resets seen by `setTotals`.
+     * Counter resets seen by `set_totals`.
      */
     var `resets`: kotlin.ULong
     , 
     /**
-     * Sampler and writer wake-ups.
+     * Times the sampler and writer threads woke up.
      */
     var `wakeups`: kotlin.ULong
     , 
@@ -2702,7 +2702,7 @@ data class LoggerStats (
     var `queueMerges`: kotlin.ULong
     , 
     /**
-     * Failed writes or fsyncs.
+     * Failed writes or fsyncs of the log.
      */
     var `writeErrors`: kotlin.ULong
     , 
@@ -2727,7 +2727,7 @@ data class LoggerStats (
     var `uploadEntries`: kotlin.ULong
     , 
     /**
-     * Failed upload attempts.
+     * Upload attempts that failed.
      */
     var `uploadFailures`: kotlin.ULong
     
