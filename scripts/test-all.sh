@@ -4,12 +4,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-section() { printf '\n==== %s ====\n' "$*"; }
+. scripts/common.sh
 
 section "System packages"
 # The report's charts render text with DejaVu Sans (fonts-dejavu-core).
 if [ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]; then
-    apt-get update -qq && apt-get install -y -qq fonts-dejavu-core
+    apt_install fonts-dejavu-core
 fi
 
 section "Rust: unit, integration, property and CLI tests"

@@ -8,18 +8,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-section() { printf '\n==== %s ====\n' "$*"; }
-need() { # need CMD DEBIAN-PACKAGE: install with apt only if missing
-  command -v "$1" >/dev/null && return
-  echo "installing $2 (for $1)"
-  if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq "$2"; else sudo apt-get update -qq && sudo apt-get install -y -qq "$2"; fi
-}
-
-need java openjdk-17-jdk-headless
-need mvn maven
-need python3 python3
-python3 -c 'import venv, ensurepip' 2>/dev/null || need_venv=1
-[ -z "${need_venv:-}" ] || { apt-get update -qq && apt-get install -y -qq python3-venv; }
+. scripts/common.sh
+need_jvm_and_venv
 
 start=$SECONDS
 section "1/4 build libsockstatlog (host, debug, unstripped)"

@@ -10,15 +10,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-section() { printf '\n==== %s ====\n' "$*"; }
-need() { # need CMD DEBIAN-PACKAGE: install with apt only if missing
-  command -v "$1" >/dev/null && return
-  echo "installing $2 (for $1)"
-  apt-get update -qq && apt-get install -y -qq "$2"
-}
-need java openjdk-17-jdk-headless
-need mvn maven
-python3 -c 'import venv, ensurepip' 2>/dev/null || { apt-get update -qq && apt-get install -y -qq python3-venv; }
+. scripts/common.sh
+need_jvm_and_venv
 
 start=$SECONDS
 target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
