@@ -47,10 +47,11 @@ pub struct Config {
     pub max_log_bytes: u64,
     /// Where and how to upload.
     pub upload: UploadConfig,
-    /// How many times faster than real time the logger's clock runs. Default
-    /// 1. Simulations (the demo, soak runs) set e.g. 100 so that ten minutes
-    /// of traffic take six seconds through the real threads and disk; event
-    /// times then run ahead of the wall clock by the same factor.
+    /// How many times faster than real time the logger's clock runs; 1 (the
+    /// default) is real time. Simulations (the demo, soak runs) set e.g. 100
+    /// so that ten minutes of traffic take six seconds through the real
+    /// threads and disk; event times then run ahead of the wall clock by the
+    /// same factor.
     pub clock_speed: u32,
 }
 
