@@ -1,5 +1,6 @@
 package dev.sockstatlog
 
+import java.nio.file.Files
 import java.security.MessageDigest
 import java.util.concurrent.CountDownLatch
 import kotlin.concurrent.thread
@@ -8,6 +9,7 @@ import kotlin.test.assertEquals
 import kotlin.test.assertFailsWith
 import kotlin.test.assertFalse
 import kotlin.test.assertTrue
+import kotlin.test.fail
 import org.junit.jupiter.api.Test
 
 /** The whole UniFFI surface, from Kotlin, through the generated bindings. */
@@ -60,36 +62,166 @@ class LoggerTest {
     }
 
     @Test
-    fun `flush uploads the log to a loopback collector under the sockstat private id`() {
-        LoopbackCollector().use { collector ->
+    fun `flush through the real collector stores exactly the exported entries once`() {
+        RealCollector().use { collector ->
             SockstatLogger(testConfig(baseUrl = collector.baseUrl)).use { logger ->
                 logger.registerLabel(42u, "KotlinTest")
                 logger.enable()
                 logger.add(42u, 7uL, 8uL)
                 logger.writeText("hello from kotlin")
+                logger.add(42u, 1uL, 2uL)
                 logger.disable()
                 val report = logger.flush(10_000uL)
-                assertTrue(report.drained, "report: $report")
+                assertTrue(report.drained, "report: $report; collector stderr: ${collector.stderr()}")
                 assertTrue(report.batches >= 1uL && report.entries >= 1uL, "report: $report")
-                val ids = sockstatLogId(BACKEND_ID)
-                assertTrue(collector.received.isNotEmpty())
-                for (r in collector.received) {
-                    assertEquals("/c/sockstats.log.tailscale.io/${ids.privateId}", r.path)
-                }
+
+                val exported = logger.export()
+                val stored = assertStoredOnce(collector, exported)
+                assertTrue(stored.size >= 3, "header, text and event(s) expected: $stored")
+                assertEquals(1, stored.map { entryKey(parseJsonObject(it))!!.first }.toSet().size, "one proc_id")
+                assertEquals(8L to 10L, totals(events(stored))[42])
+                assertTrue(stored.any { parseJsonObject(it)["text"] == "hello from kotlin" }, "stored: $stored")
+                // Only DIR/<collection>/<private id>.jsonl, nothing else.
+                assertEquals(listOf(COLLECTION), collector.dir.toFile().list()!!.toList())
+                assertEquals(listOf("$privateId.jsonl"), collector.dir.resolve(COLLECTION).toFile().list()!!.toList())
                 val stats = logger.stats()
-                assertEquals(report.batches, stats.uploadBatches)
-                assertTrue(stats.events >= 1uL && stats.entriesWritten >= 1uL, "stats: $stats")
+                assertEquals(stored.size.toULong(), stats.uploadEntries, "stats: $stats")
+                assertEquals(0uL, stats.uploadFailures, "stats: $stats")
+
+                // Nothing left: a second flush sends nothing and stores nothing.
+                val again = logger.flush(10_000uL)
+                assertTrue(again.drained, "report: $again")
+                assertEquals(0uL, again.entries, "report: $again")
+                assertEquals(0uL, again.batches, "report: $again")
+                assertEquals(stored, collector.storedLines(privateId))
+                logger.shutdown(5_000uL)
+            }
+            assertEquals(0, collector.storedRequests(0).sumOf { it.duplicates }, "the client re-sent entries: ${collector.log}")
+        }
+    }
+
+    @Test
+    fun `a new logger on the same log dir delivers only the entries not yet delivered`() {
+        val logDir = Files.createTempDirectory("sockstatlog-kt-restart")
+        RealCollector().use { collector ->
+            val firstExport = SockstatLogger(testConfig(dir = logDir, baseUrl = collector.baseUrl)).use { logger ->
+                logger.enable()
+                logger.add(1u, 10uL, 20uL)
+                logger.writeText("before restart")
+                logger.disable()
+                assertTrue(logger.flush(10_000uL).drained)
+                val exported = logger.export()
+                assertStoredOnce(collector, exported)
+                logger.shutdown(5_000uL)
+                exported
+            }
+            val afterFirst = collector.storedLines(privateId)
+            assertTrue(afterFirst.containsAll(firstExport), "stored: $afterFirst")
+
+            SockstatLogger(testConfig(dir = logDir, baseUrl = collector.baseUrl)).use { logger ->
+                logger.enable()
+                logger.add(1u, 3uL, 4uL)
+                logger.writeText("after restart")
+                logger.disable()
+                val report = logger.flush(10_000uL)
+                assertTrue(report.drained, "report: $report; collector stderr: ${collector.stderr()}")
+                val secondExport = logger.export()
+                val stored = collector.storedLines(privateId)
+                // What was stored before is untouched, the rest is new.
+                assertEquals(afterFirst, stored.take(afterFirst.size))
+                val added = stored.drop(afterFirst.size)
+                assertTrue(added.isNotEmpty())
+                assertEquals(added.size.toULong(), logger.stats().uploadEntries, "this logger uploaded only the new entries")
+                // Every line either logger showed is stored exactly once.
+                val everything = (firstExport + secondExport).distinct()
+                assertEquals(everything.toSet(), stored.toSet())
+                assertEquals(stored.size, stored.toSet().size, "a line stored twice: $stored")
+                val keys = stored.map { entryKey(parseJsonObject(it)) ?: fail("entry without proc_id/proc_seq: $it") }
+                assertEquals(keys.size, keys.toSet().size, "(proc_id, proc_seq) repeated: $keys")
+                assertFalse(added.any { "before restart" in it }, "old text re-sent")
+                assertTrue(added.any { parseJsonObject(it)["text"] == "after restart" }, "added: $added")
+                assertEquals(13L to 24L, totals(events(stored))[1])
+                assertTrue(logger.flush(10_000uL).let { it.drained && it.entries == 0uL })
+                logger.shutdown(5_000uL)
+            }
+            assertEquals(0, collector.storedRequests(0).sumOf { it.duplicates }, "the client re-sent entries: ${collector.log}")
+        }
+    }
+
+    @Test
+    fun `startFlush returns at once`() {
+        RealCollector().use { collector ->
+            SockstatLogger(testConfig(baseUrl = collector.baseUrl)).use { logger ->
+                logger.writeText("x")
+                logger.startFlush()
                 logger.shutdown(5_000uL)
             }
         }
     }
 
     @Test
-    fun `startFlush returns at once`() {
-        LoopbackCollector().use { collector ->
-            SockstatLogger(testConfig(baseUrl = collector.baseUrl)).use { logger ->
-                logger.writeText("x")
-                logger.startFlush()
+    fun `a Kotlin HttpURLConnection transport delivers to the real collector exactly once`() {
+        RealCollector().use { collector ->
+            val transport = HttpUrlConnectionTransport()
+            SockstatLogger.withTransport(testConfig(baseUrl = collector.baseUrl), transport).use { logger ->
+                logger.enable()
+                logger.add(9u, 5uL, 6uL)
+                // Enough repetitive text that the body is worth compressing.
+                repeat(20) { logger.writeText("through HttpURLConnection, line $it, padding padding padding") }
+                logger.disable()
+                val report = logger.flush(10_000uL)
+                assertTrue(report.drained, "report: $report; collector stderr: ${collector.stderr()}")
+                assertTrue(transport.requests.isNotEmpty())
+                for (r in transport.requests) {
+                    assertEquals("${collector.baseUrl}/c/$COLLECTION/$privateId", r.url)
+                }
+                val zstd = transport.requests.filter { r -> r.headers.any { it.name.equals("Content-Encoding", true) && it.value == "zstd" } }
+                assertTrue(zstd.isNotEmpty(), "no compressed request: ${transport.requests.map { it.headers }}")
+                for (r in zstd) assertTrue(r.headers.any { it.name.equals("Orig-Content-Length", true) }, "headers: ${r.headers}")
+                assertEquals(transport.requests.size, transport.statuses.size)
+                assertTrue(transport.statuses.all { it == 200 }, "statuses: ${transport.statuses}")
+
+                val stored = assertStoredOnce(collector, logger.export())
+                assertEquals(5L to 6L, totals(events(stored))[9])
+                assertEquals(20, stored.count { "through HttpURLConnection" in it })
+
+                val sent = transport.requests.size
+                val again = logger.flush(10_000uL)
+                assertTrue(again.drained && again.entries == 0uL, "report: $again")
+                assertEquals(sent, transport.requests.size, "a second flush sent a request")
+                assertEquals(stored, collector.storedLines(privateId))
+                logger.shutdown(5_000uL)
+            }
+            assertEquals(0, collector.storedRequests(0).sumOf { it.duplicates }, "the client re-sent entries: ${collector.log}")
+        }
+    }
+
+    @Test
+    fun `a lost acknowledgement is retried and the collector keeps each entry once`() {
+        RealCollector().use { collector ->
+            val real = HttpUrlConnectionTransport()
+            var dropped = 0
+            // Delivers the first request, then fails as if the 200 never came back.
+            val lossy = object : UploadTransport {
+                override fun send(request: UploadRequest): UploadResponse {
+                    val resp = real.send(request)
+                    if (synchronized(this) { dropped++ == 0 }) throw SockstatException.Upload("connection reset (test)")
+                    return resp
+                }
+            }
+            SockstatLogger.withTransport(testConfig(baseUrl = collector.baseUrl), lossy).use { logger ->
+                logger.enable()
+                logger.add(11u, 1uL, 1uL)
+                logger.writeText("acknowledgement lost")
+                logger.disable()
+                val report = logger.flush(10_000uL)
+                assertTrue(report.drained, "report: $report")
+                assertTrue(report.attempts >= 2uL, "report: $report")
+                val stored = assertStoredOnce(collector, logger.export())
+                // The retry reached the collector, which dropped every entry as already stored.
+                val reqs = collector.storedRequests(stored.size)
+                assertTrue(reqs.size >= 2, "log: ${collector.log}")
+                assertEquals(reqs.first().stored, reqs.drop(1).sumOf { it.duplicates }, "log: ${collector.log}")
                 logger.shutdown(5_000uL)
             }
         }
@@ -212,6 +344,23 @@ class LoggerTest {
             assertEquals(ids.publicId, logger.logId())
             logger.shutdown(5_000uL)
         }
+    }
+
+    private val privateId = sockstatLogId(BACKEND_ID).privateId
+
+    /**
+     * The collector holds exactly [exported] for the test ID, in order, each
+     * line once and each (proc_id, proc_seq) once; returns the stored lines.
+     */
+    private fun assertStoredOnce(collector: RealCollector, exported: List<String>): List<String> {
+        assertTrue(exported.isNotEmpty())
+        val stored = collector.storedLines(privateId)
+        assertEquals(exported, stored, "stored under ${collector.streamFile(privateId)}")
+        val keys = stored.map { entryKey(parseJsonObject(it)) ?: fail("entry without proc_id/proc_seq: $it") }
+        assertEquals(keys.size, keys.toSet().size, "(proc_id, proc_seq) repeated: $keys")
+        val seqs = keys.map { it.second }
+        assertEquals(seqs.size, seqs.toSet().size, "proc_seq repeated: $seqs")
+        return stored
     }
 
     @Test
