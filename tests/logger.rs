@@ -215,3 +215,22 @@ fn many_threads_pushing_through_the_logger_lose_nothing() {
         assert_eq!(wifi[&(t * 10).to_string()], [50_000, 49_999]);
     }
 }
+
+#[test]
+fn a_full_disk_is_counted_and_reported_and_the_logger_keeps_going() {
+    let dir = tempfile::tempdir().unwrap();
+    // Both log files are /dev/full: every write fails with ENOSPC.
+    for name in ["sockstats.log1.txt", "sockstats.log2.txt"] {
+        std::os::unix::fs::symlink("/dev/full", dir.path().join(name)).unwrap();
+    }
+    let logger = Logger::new(config(dir.path())).unwrap();
+    logger.enable().unwrap();
+    logger.add(1, 10, 10).unwrap();
+    let err = logger.disable().unwrap_err();
+    assert!(err.to_string().contains("No space left"), "{err}");
+    let stats = logger.stats().unwrap();
+    assert!(stats.write_errors >= 1, "{stats:?}");
+    // Still usable, and shutting down reports the failed final write.
+    logger.add(1, 1, 1).unwrap();
+    assert!(logger.shutdown(Duration::from_secs(5)).is_err());
+}
