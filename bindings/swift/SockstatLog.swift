@@ -2127,7 +2127,7 @@ public enum InterfaceKind: Equatable, Hashable {
     case wifi
     case wired
     case other
-    case none
+    case noNetwork
     case unknown
 
 
@@ -2158,7 +2158,7 @@ public struct FfiConverterTypeInterfaceKind: FfiConverterRustBuffer {
         
         case 4: return .other
         
-        case 5: return .none
+        case 5: return .noNetwork
         
         case 6: return .unknown
         
@@ -2186,7 +2186,7 @@ public struct FfiConverterTypeInterfaceKind: FfiConverterRustBuffer {
             writeInt(&buf, Int32(4))
         
         
-        case .none:
+        case .noNetwork:
             writeInt(&buf, Int32(5))
         
         

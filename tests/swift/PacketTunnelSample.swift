@@ -14,7 +14,7 @@ enum TunnelLabel: UInt32 {
 
 /// Maps the system's view of the default path onto the logger's interface kind.
 func interfaceKind(of path: NWPath) -> InterfaceKind {
-    guard path.status == .satisfied else { return .none }
+    guard path.status == .satisfied else { return .noNetwork }
     if path.usesInterfaceType(.cellular) { return .cellular }
     if path.usesInterfaceType(.wifi) { return .wifi }
     if path.usesInterfaceType(.wiredEthernet) { return .wired }

@@ -59,7 +59,7 @@ public final class SockstatPathMonitor: @unchecked Sendable {
         sink(now.name, now.kind)
     }
 
-    /// The logger's kind for a path: `.none` when unsatisfied, else the first
+    /// The logger's kind for a path: `.noNetwork` when unsatisfied, else the first
     /// of cellular, Wi-Fi, wired Ethernet the path uses (cellular first, as it
     /// is what costs), `.other` for other and loopback interfaces, and
     /// `.unknown` (the logger infers the kind from the name) otherwise.
@@ -72,7 +72,7 @@ public final class SockstatPathMonitor: @unchecked Sendable {
         satisfied: Bool,
         uses: (NWInterface.InterfaceType) -> Bool
     ) -> InterfaceKind {
-        guard satisfied else { return InterfaceKind.none } // not Optional.none
+        guard satisfied else { return .noNetwork }
         if uses(.cellular) { return .cellular }
         if uses(.wifi) { return .wifi }
         if uses(.wiredEthernet) { return .wired }
@@ -83,7 +83,7 @@ public final class SockstatPathMonitor: @unchecked Sendable {
     /// The name of the interface behind `kind` (the first available one if
     /// none matches), or "" when there is no path.
     static func interfaceName(of path: NWPath, kind: InterfaceKind) -> String {
-        guard kind != InterfaceKind.none else { return "" }
+        guard kind != .noNetwork else { return "" }
         let type: NWInterface.InterfaceType? = switch kind {
         case .cellular: .cellular
         case .wifi: .wifi
