@@ -1,7 +1,7 @@
 //! The on-disk log (upstream's `logtail/filch`, made crash-safe). It owns the
 //! directory's `sockstats.log1.txt` and `sockstats.log2.txt`, which hold
 //! newline-terminated lines, and `sockstats.state`, which persists the read
-//! position (see [`state`]).
+//! position (see the `state` submodule).
 //!
 //! Reads come from the *older* file starting at the committed read offset;
 //! writes append to the *newer* one. When the newer file outgrows half the
