@@ -30,7 +30,7 @@ use std::time::SystemTime;
 /// File names, upstream's `<prefix>.log1.txt`/`.log2.txt` with the prefix
 /// `sockstats`, so tools that know upstream's layout find them. Index 0 is
 /// `log1`, index 1 is `log2` everywhere in this module.
-const LOG_NAMES: [&str; 2] = ["sockstats.log1.txt", "sockstats.log2.txt"];
+pub const LOG_NAMES: [&str; 2] = ["sockstats.log1.txt", "sockstats.log2.txt"];
 /// Owner read/write only: the log describes the device's network use.
 const FILE_MODE: u32 = 0o600;
 /// Owner only, for the same reason as [`FILE_MODE`].
@@ -365,7 +365,9 @@ impl State {
 
 /// Upstream's choice of the older file without a state: the only non-empty
 /// one; otherwise the one modified earlier; on a tie log2, so writes go to log1.
-fn select_older(lens: [u64; 2], mtimes: [Option<SystemTime>; 2]) -> usize {
+/// Returns an index into [`LOG_NAMES`]. Readers that must not open the log
+/// (the report) use it too, so they order the files exactly as the log does.
+pub fn select_older(lens: [u64; 2], mtimes: [Option<SystemTime>; 2]) -> usize {
     match (lens[0] > 0, lens[1] > 0) {
         (true, false) => 0,
         (false, true) => 1,

@@ -8,6 +8,7 @@
 //! is reading. The file order follows filch's rule instead.
 
 use super::ReportError;
+use crate::filch::select_older;
 use crate::labels::UPSTREAM_NAMES;
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, HashSet};
@@ -15,7 +16,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 /// The two files of a device log directory, as filch names them.
-pub const LOG_FILE_NAMES: [&str; 2] = ["sockstats.log1.txt", "sockstats.log2.txt"];
+pub use crate::filch::LOG_NAMES as LOG_FILE_NAMES;
 /// Poll interval assumed when no header says otherwise: the logger's default.
 pub const DEFAULT_POLL_MS: u64 = 100;
 
@@ -83,27 +84,30 @@ fn read(path: &Path) -> Result<Vec<u8>, ReportError> {
     fs::read(path).map_err(|source| ReportError::Io { path: path.to_path_buf(), source })
 }
 
-/// The non-empty log files of a device directory, oldest first: a lone
-/// non-empty file, else the one modified earlier (filch writes only the newer).
+/// The non-empty log files of a device directory, oldest first, in the
+/// order the on-disk log itself would read them ([`select_older`]).
 fn device_files_in_order(dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
-    let mut files = Vec::new();
-    for name in LOG_FILE_NAMES {
+    let (mut lens, mut mtimes) = ([0u64; 2], [None; 2]);
+    for (i, name) in LOG_FILE_NAMES.iter().enumerate() {
         let path = dir.join(name);
         match fs::metadata(&path) {
-            Ok(meta) if meta.len() > 0 => {
-                let mtime = meta.modified().map_err(|source| ReportError::Io { path: path.clone(), source })?;
-                files.push((mtime, path));
+            Ok(meta) => {
+                lens[i] = meta.len();
+                mtimes[i] = Some(meta.modified().map_err(|source| ReportError::Io { path: path.clone(), source })?);
             }
-            Ok(_) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(source) => return Err(ReportError::Io { path, source }),
         }
     }
-    if files.is_empty() && !LOG_FILE_NAMES.iter().any(|n| dir.join(n).exists()) {
+    if mtimes.iter().all(Option::is_none) {
         return Err(ReportError::NotALogDir(dir.to_path_buf()));
     }
-    files.sort_by_key(|(mtime, _)| *mtime);
-    Ok(files.into_iter().map(|(_, p)| p).collect())
+    let older = select_older(lens, mtimes);
+    Ok([older, 1 - older]
+        .into_iter()
+        .filter(|&i| lens[i] > 0)
+        .map(|i| dir.join(LOG_FILE_NAMES[i]))
+        .collect())
 }
 
 #[derive(Default)]
