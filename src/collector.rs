@@ -12,6 +12,7 @@
 
 use crate::error::{Error, Result};
 use crate::logid::PrivateId;
+use crate::sync::lock;
 use axum::body::Body;
 use axum::extract::{Path as UrlPath, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -419,6 +420,3 @@ async fn race<A: Future, B: Future>(a: A, b: B) {
     .await
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}

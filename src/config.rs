@@ -105,28 +105,31 @@ impl Default for UploadConfig {
 }
 
 impl UploadConfig {
-    /// Checks what can be checked before any upload: the URL scheme (plain
-    /// `http://` only when explicitly allowed), a non-empty collection, and
-    /// non-zero limits.
+    /// Checks what can be checked before any upload: a parsable base URL with
+    /// the `https` scheme (plain `http` only when explicitly allowed), a
+    /// collection that is one path segment, and non-zero limits. The uploader
+    /// relies on this one check.
     pub fn validate(&self) -> crate::Result<()> {
         let bad = |m: String| Err(crate::Error::InvalidArgument(m));
-        let url = self.base_url.as_str();
-        if let Some(rest) = url.strip_prefix("http://") {
-            if !self.allow_http {
-                return bad(format!("refusing plain http upload URL {url}: use https:// or set allow_http"));
+        let base = self.base_url.trim_end_matches('/');
+        let parsed = match reqwest::Url::parse(base) {
+            Ok(u) => u,
+            Err(e) => return bad(format!("upload base URL {base:?}: {e}")),
+        };
+        match parsed.scheme() {
+            "https" => {}
+            "http" if self.allow_http => {}
+            "http" => {
+                return bad(format!(
+                    "refusing plain http upload URL {base:?}: use https:// or set allow_http \
+                     (meant for loopback tests and a local collector)"
+                ))
             }
-            if rest.is_empty() {
-                return bad(format!("upload URL {url} has no host"));
-            }
-        } else if let Some(rest) = url.strip_prefix("https://") {
-            if rest.is_empty() {
-                return bad(format!("upload URL {url} has no host"));
-            }
-        } else {
-            return bad(format!("upload URL {url} must start with https://"));
+            other => return bad(format!("upload base URL {base:?}: scheme {other:?} is not https")),
         }
-        if self.collection.is_empty() || self.collection.contains('/') {
-            return bad(format!("invalid collection name {:?}", self.collection));
+        let c = &self.collection;
+        if c.is_empty() || c.contains(['/', '?', '#']) {
+            return bad(format!("upload collection {c:?} is not a path segment"));
         }
         if self.max_body_bytes == 0 || self.attempt_timeout.is_zero() {
             return bad("upload limits must be non-zero".into());

@@ -117,12 +117,7 @@ pub struct Shared {
     pub fast_handle: OnceLock<u64>,
 }
 
-/// Locks a mutex, recovering the data if a thread panicked while holding it:
-/// the state behind our mutexes stays consistent between statements, and a
-/// logger must keep logging rather than cascade a panic into the host.
-pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
+pub(crate) use crate::sync::lock;
 
 impl Shared {
     /// Queues an entry; wakes the writer only if it sleeps waiting for one.

@@ -21,6 +21,7 @@ pub mod logger;
 pub mod logid;
 pub mod queue;
 pub mod replay;
+pub(crate) mod sync;
 pub mod sampler;
 pub mod upload;
 pub mod wire;

@@ -22,6 +22,7 @@ use crate::counters::Counters;
 use crate::error::{Error, Result};
 use crate::filch::LogFiles;
 use crate::logid::PrivateId;
+use crate::sync::lock;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
 use std::sync::{mpsc, Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
@@ -257,37 +258,11 @@ impl Drop for Uploader {
     }
 }
 
-/// `{base}/c/{collection}/{private hex}`, after checking the scheme.
+/// `{base}/c/{collection}/{private hex}`, after [`UploadConfig::validate`].
 fn upload_url(config: &UploadConfig, id: &PrivateId) -> Result<String> {
+    config.validate()?;
     let base = config.base_url.trim_end_matches('/');
-    let parsed = reqwest::Url::parse(base)
-        .map_err(|e| Error::InvalidArgument(format!("upload base URL {base:?}: {e}")))?;
-    match parsed.scheme() {
-        "https" => {}
-        "http" if config.allow_http => {}
-        "http" => {
-            return Err(Error::InvalidArgument(format!(
-                "upload base URL {base:?} is plain http: refused unless allow_http is set \
-                 (meant for loopback tests and a local collector)"
-            )))
-        }
-        other => {
-            return Err(Error::InvalidArgument(format!(
-                "upload base URL {base:?}: scheme {other:?} is not https"
-            )))
-        }
-    }
-    let c = &config.collection;
-    if c.is_empty() || c.contains(['/', '?', '#']) {
-        return Err(Error::InvalidArgument(format!(
-            "upload collection {c:?} is not a path segment"
-        )));
-    }
-    Ok(format!("{base}/c/{c}/{}", id.to_hex()))
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
+    Ok(format!("{base}/c/{}/{}", config.collection, id.to_hex()))
 }
 
 #[cfg(test)]

@@ -2,7 +2,8 @@
 //! batch, retry a batch until the server stores it, record what happened.
 
 use super::http::{PreparedRequest, Sender};
-use super::{body, lock, policy, Shared};
+use super::{body, policy, Shared};
+use crate::sync::lock;
 use crate::config::UploadConfig;
 use crate::counters::Counters;
 use crate::filch::{Cursor, LogFiles};
