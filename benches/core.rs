@@ -52,26 +52,38 @@ fn push(c: &mut Criterion) {
         g.bench_function(BenchmarkId::new("counters_add_own_label", threads), |b| {
             b.iter_custom(|n| {
                 let cs = cs.clone();
-                on_threads(threads, n, Arc::new(move |t, i| cs.add(20 + t as u8, black_box((i & 1023) | 1), black_box(1))))
+                on_threads(
+                    threads,
+                    n,
+                    Arc::new(move |t, i| cs.add(20 + t as u8, black_box((i & 1023) | 1), black_box(1))),
+                )
             })
         });
         let f = floor.clone();
         g.bench_function(BenchmarkId::new("bare_fetch_add", threads), |b| {
             b.iter_custom(|n| {
                 let f = f.clone();
-                on_threads(threads, n, Arc::new(move |_, i| {
-                    f.fetch_add(black_box(i), Ordering::SeqCst);
-                }))
+                on_threads(
+                    threads,
+                    n,
+                    Arc::new(move |_, i| {
+                        f.fetch_add(black_box(i), Ordering::SeqCst);
+                    }),
+                )
             })
         });
         let f2 = Arc::new([AtomicU64::new(0), AtomicU64::new(0)]);
         g.bench_function(BenchmarkId::new("bare_two_fetch_adds", threads), |b| {
             b.iter_custom(|n| {
                 let f = f2.clone();
-                on_threads(threads, n, Arc::new(move |_, i| {
-                    f[0].fetch_add(black_box(i), Ordering::SeqCst);
-                    f[1].fetch_add(black_box(1), Ordering::SeqCst);
-                }))
+                on_threads(
+                    threads,
+                    n,
+                    Arc::new(move |_, i| {
+                        f[0].fetch_add(black_box(i), Ordering::SeqCst);
+                        f[1].fetch_add(black_box(1), Ordering::SeqCst);
+                    }),
+                )
             })
         });
     }

@@ -340,10 +340,7 @@ fn main() {
     if std::env::args().any(|a| a == "--list" || a == "--test") {
         return; // `cargo test --benches` probes bench binaries this way
     }
-    let secs = std::env::var("SOCKSTATLOG_SOAK_SECS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(DEFAULT_SOAK_SECS);
+    let secs = std::env::var("SOCKSTATLOG_SOAK_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(DEFAULT_SOAK_SECS);
     heap_256_labels();
     heap_flush_full_log();
     soak(true, secs);

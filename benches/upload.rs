@@ -51,8 +51,14 @@ fn entry(seq: u64) -> String {
     format!(
         "{{\"logtail\":{{\"client_time\":\"2023-03-29T01:44:{:02}.{:03}Z\",\"proc_id\":1234567,\"proc_seq\":{seq}}},\
          \"t\":{},\"d\":100,\"s\":{{\"11\":[{},0],\"2\":[{},{}],\"8\":[{},{}]}}}}",
-        seq / 10 % 60, seq % 10 * 100,
-        1_680_054_284_000 + seq * 100, seq % 97, seq * 7 % 1500, seq * 13 % 9000, seq % 1400, seq * 3 % 1400
+        seq / 10 % 60,
+        seq % 10 * 100,
+        1_680_054_284_000 + seq * 100,
+        seq % 97,
+        seq * 7 % 1500,
+        seq * 13 % 9000,
+        seq % 1400,
+        seq * 3 % 1400
     )
 }
 
@@ -94,22 +100,12 @@ fn main() {
     let mut out = BufReader::new(child.stdout.take().unwrap());
     let mut first = String::new();
     out.read_line(&mut first).unwrap();
-    let url = first
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap()
-        .to_string();
+    let url = first.trim().strip_prefix("listening on ").unwrap().to_string();
     std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
 
     let id = PrivateId([7; 32]);
-    let files = Arc::new(Mutex::new(
-        LogFiles::open(logdir.path(), FilchOptions::default()).unwrap(),
-    ));
-    let cfg = UploadConfig {
-        base_url: url,
-        allow_http: true,
-        ..UploadConfig::default()
-    };
+    let files = Arc::new(Mutex::new(LogFiles::open(logdir.path(), FilchOptions::default()).unwrap()));
+    let cfg = UploadConfig { base_url: url, allow_http: true, ..UploadConfig::default() };
     let before_start = LIVE.load(Relaxed);
     let up = Uploader::start(&cfg, id, files, Arc::new(Counters::default()), None).unwrap();
     std::thread::sleep(Duration::from_millis(100));
@@ -123,16 +119,8 @@ fn main() {
     child.kill().unwrap();
     let _ = child.wait();
     assert!(r.drained && r.entries == lines, "{r:?}");
-    println!(
-        "upload of a full log: {lines} lines, {:.2} MiB on disk",
-        bytes as f64 / (1 << 20) as f64
-    );
-    println!(
-        "  {:.2} s, {:.1} MB/s of log, {} batches",
-        secs,
-        bytes as f64 / 1e6 / secs,
-        r.batches
-    );
+    println!("upload of a full log: {lines} lines, {:.2} MiB on disk", bytes as f64 / (1 << 20) as f64);
+    println!("  {:.2} s, {:.1} MB/s of log, {} batches", secs, bytes as f64 / 1e6 / secs, r.batches);
     println!(
         "  compression: {} -> {} bytes, ratio {:.1}x",
         r.raw_bytes,

@@ -82,14 +82,9 @@ impl Collector {
     /// Binds `addr` (port 0 picks a free port) and serves on a new thread.
     /// Per-request lines are printed unless `quiet`.
     pub fn start(addr: SocketAddr, dir: impl Into<PathBuf>, quiet: bool) -> Result<Collector> {
-        let listener = std::net::TcpListener::bind(addr)
-            .map_err(|e| Error::io(format!("binding {addr}"), e))?;
-        let addr = listener
-            .local_addr()
-            .map_err(|e| Error::io("reading bound address", e))?;
-        listener
-            .set_nonblocking(true)
-            .map_err(|e| Error::io("configuring listener", e))?;
+        let listener = std::net::TcpListener::bind(addr).map_err(|e| Error::io(format!("binding {addr}"), e))?;
+        let addr = listener.local_addr().map_err(|e| Error::io("reading bound address", e))?;
+        listener.set_nonblocking(true).map_err(|e| Error::io("configuring listener", e))?;
         let store = Arc::new(Store::new(dir.into(), quiet));
         let stop = Arc::new(tokio::sync::Notify::new());
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -112,12 +107,7 @@ impl Collector {
                 rt.shutdown_background();
             })
             .map_err(|e| Error::io("starting collector thread", e))?;
-        Ok(Collector {
-            addr,
-            store,
-            stop,
-            thread: Some(thread),
-        })
+        Ok(Collector { addr, store, stop, thread: Some(thread) })
     }
 
     /// The address it listens on.
@@ -168,14 +158,9 @@ pub fn stream_path(dir: &Path, collection: &str, private_hex: &str) -> PathBuf {
 fn router(store: Arc<Store>) -> Router {
     Router::new()
         .route("/c/{collection}/{id}", post(upload))
-        .method_not_allowed_fallback(|| async {
-            reply(StatusCode::METHOD_NOT_ALLOWED, "only POST is accepted here")
-        })
+        .method_not_allowed_fallback(|| async { reply(StatusCode::METHOD_NOT_ALLOWED, "only POST is accepted here") })
         .fallback(|| async {
-            reply(
-                StatusCode::NOT_FOUND,
-                "no such endpoint: uploads go to POST /c/{collection}/{64-hex id}",
-            )
+            reply(StatusCode::NOT_FOUND, "no such endpoint: uploads go to POST /c/{collection}/{64-hex id}")
         })
         .with_state(store)
 }
@@ -199,10 +184,7 @@ async fn upload(
     match res {
         Ok((stored, dups)) => {
             if !store.quiet {
-                println!(
-                    "stored {stored} entries ({dups} duplicates dropped) for {collection}/{}",
-                    &id_prefix(&id)
-                );
+                println!("stored {stored} entries ({dups} duplicates dropped) for {collection}/{}", &id_prefix(&id));
             }
             let mut st = lock(&store.stats);
             st.requests += 1;
@@ -213,11 +195,7 @@ async fn upload(
         Err((status, reason)) => {
             lock(&store.stats).rejected += 1;
             if !store.quiet {
-                println!(
-                    "refused {collection}/{}: {} {reason}",
-                    id_prefix(&id),
-                    status.as_u16()
-                );
+                println!("refused {collection}/{}: {} {reason}", id_prefix(&id), status.as_u16());
             }
             reply(status, reason)
         }
@@ -233,63 +211,37 @@ fn id_prefix(id: &str) -> &str {
 /// The ID must be a private log ID (64 hex); the collection becomes a
 /// directory name, so it is limited to a safe alphabet.
 fn check_target(collection: &str, id: &str) -> Result<String, Refusal> {
-    let id = PrivateId::parse(id)
-        .map_err(|e| (StatusCode::NOT_FOUND, format!("bad log id in path: {e}")))?;
+    let id = PrivateId::parse(id).map_err(|e| (StatusCode::NOT_FOUND, format!("bad log id in path: {e}")))?;
     let safe = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_');
     if collection.is_empty() || collection.starts_with('.') || !collection.chars().all(safe) {
-        return Err((
-            StatusCode::NOT_FOUND,
-            format!("bad collection name {collection:?}"),
-        ));
+        return Err((StatusCode::NOT_FOUND, format!("bad collection name {collection:?}")));
     }
     Ok(id.to_hex())
 }
 
 /// Reads the body within [`MAX_BODY_BYTES`] and undoes `Content-Encoding: zstd`.
 async fn read_body(body: Body, headers: &HeaderMap) -> Result<Vec<u8>, Refusal> {
-    let too_big = || {
-        (
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("body over {MAX_BODY_BYTES} bytes"),
-        )
-    };
-    let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
-        .await
-        .map_err(|_| too_big())?;
-    let header = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim)
-    };
+    let too_big = || (StatusCode::PAYLOAD_TOO_LARGE, format!("body over {MAX_BODY_BYTES} bytes"));
+    let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES).await.map_err(|_| too_big())?;
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
     match header("content-encoding") {
         None | Some("") | Some("identity") => Ok(bytes.to_vec()),
         Some(enc) if enc.eq_ignore_ascii_case("zstd") => {
             let raw = decompress(&bytes)?;
             let want = header("orig-content-length");
             if let Some(want) = want {
-                let n: usize = want.parse().map_err(|_| {
-                    (
-                        StatusCode::BAD_REQUEST,
-                        format!("bad Orig-Content-Length {want:?}"),
-                    )
-                })?;
+                let n: usize =
+                    want.parse().map_err(|_| (StatusCode::BAD_REQUEST, format!("bad Orig-Content-Length {want:?}")))?;
                 if n != raw.len() {
                     return Err((
                         StatusCode::BAD_REQUEST,
-                        format!(
-                            "Orig-Content-Length says {n} but the body decompressed to {} bytes",
-                            raw.len()
-                        ),
+                        format!("Orig-Content-Length says {n} but the body decompressed to {} bytes", raw.len()),
                     ));
                 }
             }
             Ok(raw)
         }
-        Some(enc) => Err((
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            format!("unsupported Content-Encoding {enc:?}"),
-        )),
+        Some(enc) => Err((StatusCode::UNSUPPORTED_MEDIA_TYPE, format!("unsupported Content-Encoding {enc:?}"))),
     }
 }
 
@@ -298,14 +250,9 @@ fn decompress(frame: &[u8]) -> Result<Vec<u8>, Refusal> {
     let mut dec = zstd::stream::read::Decoder::new(frame).map_err(bad)?;
     dec.window_log_max(MAX_WINDOW_LOG).map_err(bad)?;
     let mut out = Vec::new();
-    dec.take(MAX_BODY_BYTES as u64 + 1)
-        .read_to_end(&mut out)
-        .map_err(bad)?;
+    dec.take(MAX_BODY_BYTES as u64 + 1).read_to_end(&mut out).map_err(bad)?;
     if out.len() > MAX_BODY_BYTES {
-        return Err((
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("body decompresses to over {MAX_BODY_BYTES} bytes"),
-        ));
+        return Err((StatusCode::PAYLOAD_TOO_LARGE, format!("body decompresses to over {MAX_BODY_BYTES} bytes")));
     }
     Ok(out)
 }
@@ -330,31 +277,18 @@ fn entry_key(entry: &str) -> Option<(u64, u64)> {
 
 impl Store {
     fn new(dir: PathBuf, quiet: bool) -> Store {
-        Store {
-            dir,
-            streams: Mutex::new(HashMap::new()),
-            stats: Mutex::default(),
-            quiet,
-        }
+        Store { dir, streams: Mutex::new(HashMap::new()), stats: Mutex::default(), quiet }
     }
 
     /// Parses the array and appends the entries not seen before; returns
     /// (stored, duplicates).
     fn append(&self, collection: &str, id: &str, raw: &[u8]) -> Result<(u64, u64), Refusal> {
-        let entries: Vec<&RawValue> = serde_json::from_slice(raw).map_err(|e| {
-            (
-                StatusCode::BAD_REQUEST,
-                format!("body is not a JSON array of objects: {e}"),
-            )
-        })?;
+        let entries: Vec<&RawValue> = serde_json::from_slice(raw)
+            .map_err(|e| (StatusCode::BAD_REQUEST, format!("body is not a JSON array of objects: {e}")))?;
         if let Some(i) = entries.iter().position(|e| !e.get().starts_with('{')) {
-            return Err((
-                StatusCode::BAD_REQUEST,
-                format!("entry {i} is not a JSON object"),
-            ));
+            return Err((StatusCode::BAD_REQUEST, format!("entry {i} is not a JSON object")));
         }
-        let internal =
-            |e: std::io::Error| (StatusCode::INTERNAL_SERVER_ERROR, format!("storing: {e}"));
+        let internal = |e: std::io::Error| (StatusCode::INTERNAL_SERVER_ERROR, format!("storing: {e}"));
         let mut streams = lock(&self.streams);
         let key = (collection.to_string(), id.to_string());
         if !streams.contains_key(&key) {
@@ -376,11 +310,7 @@ impl Store {
             out.extend(e.get().bytes().filter(|b| !matches!(b, b'\n' | b'\r')));
             out.push(b'\n');
         }
-        stream
-            .file
-            .write_all(&out)
-            .and_then(|()| stream.file.sync_data())
-            .map_err(internal)?;
+        stream.file.write_all(&out).and_then(|()| stream.file.sync_data()).map_err(internal)?;
         stream.seen.extend(new_keys);
         Ok((entries.len() as u64 - dups, dups))
     }
@@ -392,11 +322,7 @@ impl Stream {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)?;
         }
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .read(true)
-            .open(path)?;
+        let file = OpenOptions::new().create(true).append(true).read(true).open(path)?;
         let mut seen = HashSet::new();
         for line in BufReader::new(File::open(path)?).lines() {
             if let Some(k) = entry_key(&line?) {
@@ -419,4 +345,3 @@ async fn race<A: Future, B: Future>(a: A, b: B) {
     })
     .await
 }
-

@@ -158,11 +158,7 @@ impl LogFiles {
         };
         let files = [open_one(0)?, open_one(1)?];
         let saved = state::load(dir).filter(|s| s.is_consistent_with(&files[s.older]));
-        let fallback = State {
-            older: select_older([files[0].len, files[1].len], mtimes),
-            read_offset: 0,
-            epoch: 0,
-        };
+        let fallback = State { older: select_older([files[0].len, files[1].len], mtimes), read_offset: 0, epoch: 0 };
         let start = saved.unwrap_or(fallback);
         let mut log = LogFiles {
             dir: dir.to_path_buf(),

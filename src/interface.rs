@@ -27,9 +27,7 @@ impl InterfaceKind {
     /// Resolves `Unknown` from the interface name; other kinds are kept.
     pub fn resolve(self, name: &str) -> InterfaceKind {
         match self {
-            InterfaceKind::Unknown if CELLULAR_PREFIXES.iter().any(|p| name.starts_with(p)) => {
-                InterfaceKind::Cellular
-            }
+            InterfaceKind::Unknown if CELLULAR_PREFIXES.iter().any(|p| name.starts_with(p)) => InterfaceKind::Cellular,
             other => other,
         }
     }

@@ -79,11 +79,7 @@ impl LabelNames {
     /// Every named label, by id.
     pub fn named(&self) -> Vec<(u8, String)> {
         let names = self.names.read().unwrap_or_else(|e| e.into_inner());
-        names
-            .iter()
-            .enumerate()
-            .filter_map(|(i, n)| n.as_ref().map(|n| (i as u8, n.clone())))
-            .collect()
+        names.iter().enumerate().filter_map(|(i, n)| n.as_ref().map(|n| (i as u8, n.clone()))).collect()
     }
 }
 

@@ -133,18 +133,14 @@ mod tests {
     fn public_id_is_sha256_of_the_private_bytes_not_the_hex() {
         let p = PrivateId::parse(ZERO).unwrap();
         // sha256 of 32 zero bytes.
-        assert_eq!(
-            p.public().to_hex(),
-            "66687aadf862bd776c8fc18b8e9f8e20089714856ee233b3902a591d0d5f2925"
-        );
+        assert_eq!(p.public().to_hex(), "66687aadf862bd776c8fc18b8e9f8e20089714856ee233b3902a591d0d5f2925");
     }
 
     #[test]
     fn sockstat_id_hashes_the_lowercase_hex_plus_suffix() {
         let upper = PublicId::parse(&"AB".repeat(32)).unwrap();
         let private = sockstat_private_id(&upper);
-        let expect: [u8; 32] =
-            Sha256::digest(format!("{}sockstat", "ab".repeat(32)).as_bytes()).into();
+        let expect: [u8; 32] = Sha256::digest(format!("{}sockstat", "ab".repeat(32)).as_bytes()).into();
         assert_eq!(private.0, expect);
     }
 

@@ -130,7 +130,12 @@ mod tests {
         assert_eq!(items.len(), 2);
         assert_eq!(
             items[1],
-            Pending::Event(Event { start_ms: 100, dur_ms: 200, cellular: false, stats: vec![(1, 2, 3), (2, 5, 0), (3, 1, 1)] })
+            Pending::Event(Event {
+                start_ms: 100,
+                dur_ms: 200,
+                cellular: false,
+                stats: vec![(1, 2, 3), (2, 5, 0), (3, 1, 1)]
+            })
         );
     }
 

@@ -65,13 +65,7 @@ impl Sampler {
     /// A disabled sampler ticking every `poll_ms` once enabled.
     pub fn new(poll_ms: u64) -> Self {
         assert!(poll_ms > 0, "poll interval must be at least 1 ms");
-        Sampler {
-            poll_ms,
-            running: None,
-            cellular: false,
-            prev: Box::default(),
-            scratch: Box::default(),
-        }
+        Sampler { poll_ms, running: None, cellular: false, prev: Box::default(), scratch: Box::default() }
     }
 
     /// Whether the sampler is enabled.

@@ -22,8 +22,7 @@ pub fn encode_event(ev: &Event, out: &mut String) {
         out.push_str(",\"c\":1");
     }
     out.push_str(",\"s\":{");
-    let mut keyed: Vec<(String, u64, u64)> =
-        ev.stats.iter().map(|&(l, tx, rx)| (l.to_string(), tx, rx)).collect();
+    let mut keyed: Vec<(String, u64, u64)> = ev.stats.iter().map(|&(l, tx, rx)| (l.to_string(), tx, rx)).collect();
     keyed.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     for (i, (key, tx, rx)) in keyed.iter().enumerate() {
         if i > 0 {

@@ -34,7 +34,8 @@ fn logid_rejects_bad_hex_with_status_2_and_the_parse_error() {
 #[test]
 fn replay_prints_one_event_per_line() {
     let dir = env!("CARGO_MANIFEST_DIR");
-    let (code, out, _) = sockstatlog(&["replay", &format!("{dir}/tests/traces/upstream_vector.jsonl"), "--poll-ms", "99"]);
+    let (code, out, _) =
+        sockstatlog(&["replay", &format!("{dir}/tests/traces/upstream_vector.jsonl"), "--poll-ms", "99"]);
     assert_eq!(code, 0);
     assert_eq!(out, "{\"t\":1680054284508,\"d\":99,\"c\":1,\"s\":{\"3\":[672,97]}}\n");
 }
@@ -43,7 +44,10 @@ fn replay_prints_one_event_per_line() {
 fn replay_of_a_malformed_trace_exits_2_naming_the_line() {
     let dir = tempfile::tempdir().unwrap();
     let cases = [
-        ("{\"at\":0,\"op\":\"enable\"}\n{\"at\":1,\"op\":\"add\",\"label\":300,\"tx\":1,\"rx\":1}\n", "line 2: label 300 is above 255"),
+        (
+            "{\"at\":0,\"op\":\"enable\"}\n{\"at\":1,\"op\":\"add\",\"label\":300,\"tx\":1,\"rx\":1}\n",
+            "line 2: label 300 is above 255",
+        ),
         ("{\"at\":9,\"op\":\"enable\"}\n\n{\"at\":3,\"op\":\"disable\"}\n", "line 3: `at` went backwards"),
         ("{\"at\":0,\"op\":\"enable\"\n", "line 1: not JSON"),
     ];

@@ -194,8 +194,7 @@ fn check(mode: Mode, dir: &Path, scratch: &Path, seen: &mut Reported, ctx: &str)
     let _ = fs::remove_dir_all(scratch);
     copy_log(dir, scratch);
     let mut log = LogFiles::open(scratch, mode.options()).unwrap();
-    let exported: Vec<String> =
-        log.export().unwrap().into_iter().map(|l| String::from_utf8(l).unwrap()).collect();
+    let exported: Vec<String> = log.export().unwrap().into_iter().map(|l| String::from_utf8(l).unwrap()).collect();
     let on_disk = numbers(&exported, ctx);
     let unread = drain(&mut log, 4096);
     let rest = numbers(&unread, ctx);

@@ -45,8 +45,7 @@ fn restart_reads_both_files_in_order_whatever_their_layout() {
             fs::File::options().write(true).open(dir.path().join(LOG2)).unwrap().set_modified(t).unwrap();
         }
         let mut log = open(dir.path());
-        let exported: Vec<String> =
-            log.export().unwrap().into_iter().map(|l| String::from_utf8(l).unwrap()).collect();
+        let exported: Vec<String> = log.export().unwrap().into_iter().map(|l| String::from_utf8(l).unwrap()).collect();
         assert_eq!(exported, want, "case {name}: export");
         // Small batches so the peek/commit loop crosses the file boundary.
         assert_eq!(drain(&mut log, 40), want, "case {name}: drain");

@@ -22,11 +22,7 @@ fn config(dir: &std::path::Path, url: &str) -> Config {
 
 fn received(collector_dir: &std::path::Path) -> Vec<Value> {
     let path = stream_path(collector_dir, DEFAULT_COLLECTION, &sockstat_private_id(&NODE).to_hex());
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    std::fs::read_to_string(path).unwrap_or_default().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
 }
 
 #[test]
@@ -79,11 +75,7 @@ fn flushes_deliver_every_entry_once_across_restarts() {
     ids.dedup();
     assert_eq!(ids.len(), n, "an entry arrived twice");
     assert!(all.iter().any(|e| e["text"] == "after the first upload"));
-    let cellular_derp: u64 = all
-        .iter()
-        .filter(|e| e["c"] == 1)
-        .filter_map(|e| e["s"]["2"][0].as_u64())
-        .sum();
+    let cellular_derp: u64 = all.iter().filter(|e| e["c"] == 1).filter_map(|e| e["s"]["2"][0].as_u64()).sum();
     assert_eq!(cellular_derp, 5000);
     let uploader_bytes: u64 = all.iter().filter_map(|e| e["s"]["11"][0].as_u64()).sum();
     assert!(uploader_bytes > 0, "label 11 never counted the upload");

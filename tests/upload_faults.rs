@@ -24,11 +24,7 @@ struct Outcome {
     duplicates: u64,
 }
 
-fn run_case(
-    name: &str,
-    script: Vec<Fault>,
-    tweak: impl FnOnce(&mut sockstatlog::UploadConfig),
-) -> Outcome {
+fn run_case(name: &str, script: Vec<Fault>, tweak: impl FnOnce(&mut sockstatlog::UploadConfig)) -> Outcome {
     let logdir = tempfile::tempdir().unwrap();
     let outdir = tempfile::tempdir().unwrap();
     let want = write_log(logdir.path(), 7, LINES);
@@ -44,23 +40,13 @@ fn run_case(
     let elapsed = t0.elapsed();
     assert!(report.drained, "{name}: not drained: {report:?}");
     assert_eq!(report.entries, LINES, "{name}");
-    assert_eq!(
-        stored_lines(outdir.path()),
-        want,
-        "{name}: every line once, in order"
-    );
+    assert_eq!(stored_lines(outdir.path()), want, "{name}: every line once, in order");
     assert_eq!(files.lock().unwrap().stats().unread_bytes, 0, "{name}");
     let label = counters.snapshot().0[SOCKSTATLOG_LOGGER as usize];
-    assert!(
-        label[0] >= report.sent_bytes && label[1] > 0,
-        "{name}: own bytes counted {label:?}"
-    );
+    assert!(label[0] >= report.sent_bytes && label[1] > 0, "{name}: own bytes counted {label:?}");
     let stats = up.stats();
     up.shutdown(Duration::from_secs(2));
-    assert!(
-        stats.retry_wait_ms as u128 <= elapsed.as_millis(),
-        "{name}: waits fit in the elapsed time"
-    );
+    assert!(stats.retry_wait_ms as u128 <= elapsed.as_millis(), "{name}: waits fit in the elapsed time");
     Outcome {
         elapsed,
         failures: stats.failures,
@@ -71,42 +57,20 @@ fn run_case(
 }
 
 fn reply(status: u16, headers: &[(&str, &str)], body: &str) -> Fault {
-    Fault::Reply(
-        status,
-        headers
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-        body.into(),
-    )
+    Fault::Reply(status, headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(), body.into())
 }
 
 #[test]
 fn server_errors_are_retried_with_backoff() {
-    let o = run_case(
-        "500",
-        vec![
-            reply(500, &[], "boom"),
-            reply(500, &[], "boom"),
-            reply(500, &[], "boom"),
-        ],
-        |_| {},
-    );
+    let o = run_case("500", vec![reply(500, &[], "boom"), reply(500, &[], "boom"), reply(500, &[], "boom")], |_| {});
     assert_eq!(o.failures, 3);
     let err = o.last_error.unwrap();
-    assert!(
-        err.starts_with("log upload of ") && err.ends_with("failed 500: boom"),
-        "{err}"
-    );
+    assert!(err.starts_with("log upload of ") && err.ends_with("failed 500: boom"), "{err}");
 }
 
 #[test]
 fn retry_after_seconds_is_honoured() {
-    let o = run_case(
-        "503",
-        vec![reply(503, &[("Retry-After", "1")], "busy")],
-        |_| {},
-    );
+    let o = run_case("503", vec![reply(503, &[("Retry-After", "1")], "busy")], |_| {});
     assert_eq!(o.failures, 1);
     assert!(o.retry_wait_ms >= 1000);
     assert!(o.elapsed >= Duration::from_secs(1), "{:?}", o.elapsed);
@@ -115,11 +79,7 @@ fn retry_after_seconds_is_honoured() {
 #[test]
 fn retry_after_http_date_is_honoured() {
     let date = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(3));
-    let o = run_case(
-        "429",
-        vec![reply(429, &[("Retry-After", &date)], "slow down")],
-        |_| {},
-    );
+    let o = run_case("429", vec![reply(429, &[("Retry-After", &date)], "slow down")], |_| {});
     assert_eq!(o.failures, 1);
     // Second resolution: at least 2 of the 3 seconds remain.
     assert!(o.elapsed >= Duration::from_secs(2), "{:?}", o.elapsed);
@@ -127,11 +87,9 @@ fn retry_after_http_date_is_honoured() {
 
 #[test]
 fn retry_after_is_capped() {
-    let o = run_case(
-        "cap",
-        vec![reply(503, &[("Retry-After", "3600")], "")],
-        |c| c.backoff_cap = Duration::from_millis(300),
-    );
+    let o = run_case("cap", vec![reply(503, &[("Retry-After", "3600")], "")], |c| {
+        c.backoff_cap = Duration::from_millis(300)
+    });
     assert_eq!(o.retry_wait_ms, 300);
     assert!(o.elapsed >= Duration::from_millis(300));
 }
@@ -141,19 +99,12 @@ fn a_rejected_batch_is_retried_and_reported_distinctly() {
     let o = run_case("400", vec![reply(400, &[], "bad json")], |_| {});
     assert_eq!(o.failures, 1);
     let err = o.last_error.unwrap();
-    assert!(
-        err.starts_with("server rejected the batch (400)") && err.contains("bad json"),
-        "{err}"
-    );
+    assert!(err.starts_with("server rejected the batch (400)") && err.contains("bad json"), "{err}");
 }
 
 #[test]
 fn a_connection_reset_mid_body_is_retried() {
-    let o = run_case(
-        "reset",
-        vec![Fault::ResetMidBody, Fault::ResetMidBody],
-        |_| {},
-    );
+    let o = run_case("reset", vec![Fault::ResetMidBody, Fault::ResetMidBody], |_| {});
     assert_eq!(o.failures, 2);
     assert!(o.last_error.unwrap().contains("failed:"));
 }
@@ -170,25 +121,15 @@ fn a_stalled_server_times_out_and_is_retried() {
 #[test]
 fn a_200_cut_short_still_counts_as_stored() {
     let o = run_case("short-200", vec![Fault::ForwardThenShort200], |_| {});
-    assert_eq!(
-        o.failures, 0,
-        "the server answered 200: the batch is stored"
-    );
+    assert_eq!(o.failures, 0, "the server answered 200: the batch is stored");
     assert_eq!(o.duplicates, 0);
 }
 
 #[test]
 fn a_lost_answer_is_resent_and_deduplicated_by_the_collector() {
-    let o = run_case(
-        "stored-then-dropped",
-        vec![Fault::ForwardThenDrop, Fault::ForwardThenDrop],
-        |_| {},
-    );
+    let o = run_case("stored-then-dropped", vec![Fault::ForwardThenDrop, Fault::ForwardThenDrop], |_| {});
     assert_eq!(o.failures, 2);
-    assert!(
-        o.duplicates > 0,
-        "the resent batch was dropped at the collector"
-    );
+    assert!(o.duplicates > 0, "the resent batch was dropped at the collector");
 }
 
 #[test]

@@ -18,9 +18,7 @@ fn killing_the_uploader_at_random_points_loses_and_duplicates_nothing() {
     let col = collector(outdir.path());
     let backend = "ab".repeat(32);
     // The test ID is the sockstat private ID of this backend ID.
-    let private = sockstatlog::logid::sockstat_private_id(
-        &sockstatlog::logid::PublicId::parse(&backend).unwrap(),
-    );
+    let private = sockstatlog::logid::sockstat_private_id(&sockstatlog::logid::PublicId::parse(&backend).unwrap());
     let mut rng = fastrand::Rng::with_seed(0x5eed);
     let mut kills = 0;
     // Kills that landed while the log was partly uploaded.
@@ -65,20 +63,10 @@ fn killing_the_uploader_at_random_points_loses_and_duplicates_nothing() {
     }
     // How many kills land mid-way depends on the machine's speed; one is
     // enough for the property, and the seed makes most of them early.
-    assert!(
-        midway >= 1,
-        "the uploader was killed mid-way ({kills} kills, {midway} mid-way)"
-    );
+    assert!(midway >= 1, "the uploader was killed mid-way ({kills} kills, {midway} mid-way)");
     let path = sockstatlog::collector::stream_path(outdir.path(), COLLECTION, &private.to_hex());
-    let stored: Vec<String> = std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .map(str::to_string)
-        .collect();
+    let stored: Vec<String> = std::fs::read_to_string(path).unwrap().lines().map(str::to_string).collect();
     assert_eq!(stored.len(), lines.len());
     assert_eq!(stored, lines, "every line exactly once, in order");
-    eprintln!(
-        "{kills} kills ({midway} mid-way); collector dropped {} duplicates",
-        col.stats().duplicates
-    );
+    eprintln!("{kills} kills ({midway} mid-way); collector dropped {} duplicates", col.stats().duplicates);
 }

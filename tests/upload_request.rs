@@ -16,14 +16,7 @@ use std::time::Duration;
 fn upload_all(url: &str, logdir: &std::path::Path, max_body: usize) -> sockstatlog::FlushReport {
     let mut cfg = fast_config(url);
     cfg.max_body_bytes = max_body;
-    let up = Uploader::start(
-        &cfg,
-        test_id(),
-        open_log(logdir),
-        Arc::new(Counters::default()),
-        None,
-    )
-    .unwrap();
+    let up = Uploader::start(&cfg, test_id(), open_log(logdir), Arc::new(Counters::default()), None).unwrap();
     let r = up.flush(Duration::from_secs(30));
     up.shutdown(Duration::from_secs(2));
     r
@@ -44,41 +37,17 @@ fn a_large_batch_is_posted_zstd_compressed_with_upstream_framing() {
     let col = collector(outdir.path());
     let proxy = FaultProxy::start(col.addr(), vec![]);
     let report = upload_all(&proxy.url(), logdir.path(), 256 << 10);
-    assert!(
-        report.drained && report.batches == 1 && report.entries == 50,
-        "{report:?}"
-    );
+    assert!(report.drained && report.batches == 1 && report.entries == 50, "{report:?}");
     let reqs = proxy.requests();
     assert_eq!(reqs.len(), 1);
     let r = &reqs[0];
-    assert_eq!(
-        r.request_line,
-        format!("POST /c/{COLLECTION}/{} HTTP/1.1", test_id().to_hex())
-    );
+    assert_eq!(r.request_line, format!("POST /c/{COLLECTION}/{} HTTP/1.1", test_id().to_hex()));
     assert_eq!(r.header("content-encoding"), Some("zstd"));
     let raw = unzstd(r);
-    assert_eq!(
-        r.header("orig-content-length"),
-        Some(raw.len().to_string().as_str())
-    );
-    assert_eq!(
-        r.header("content-type"),
-        None,
-        "upstream sends no Content-Type"
-    );
-    assert_eq!(
-        r.header("user-agent"),
-        None,
-        "upstream suppresses User-Agent"
-    );
-    let want = format!(
-        "[{}]",
-        lines
-            .iter()
-            .map(|l| format!("{l}\n"))
-            .collect::<Vec<_>>()
-            .join(",")
-    );
+    assert_eq!(r.header("orig-content-length"), Some(raw.len().to_string().as_str()));
+    assert_eq!(r.header("content-type"), None, "upstream sends no Content-Type");
+    assert_eq!(r.header("user-agent"), None, "upstream suppresses User-Agent");
+    let want = format!("[{}]", lines.iter().map(|l| format!("{l}\n")).collect::<Vec<_>>().join(","));
     assert_eq!(String::from_utf8(raw).unwrap(), want);
     assert_eq!(report.raw_bytes, want.len() as u64);
     assert_eq!(report.sent_bytes, r.body.len() as u64);
@@ -112,10 +81,7 @@ fn batches_stay_near_the_body_limit() {
         let entries = raw.iter().filter(|&&b| b == b'\n').count();
         // The log counts each line with its newline; the framing adds a
         // comma per entry and the brackets on top.
-        assert!(
-            raw.len() <= 2048 + longest + entries + 2,
-            "overshoot by at most one line"
-        );
+        assert!(raw.len() <= 2048 + longest + entries + 2, "overshoot by at most one line");
     }
     assert_eq!(stored_lines(outdir.path()), lines);
 }
@@ -126,22 +92,19 @@ fn non_json_lines_become_text_entries_and_long_lines_an_error_entry() {
     // Laid out by hand: a torn-looking text line, a line over the 64 KiB
     // limit, a duplicate-key object, then a good entry.
     let good = entry(3, 1);
-    let content = format!(
-        "plain \"text\"\n{}\n{{\"a\":1,\"a\":2}}\n{good}\n",
-        "x".repeat(70 << 10)
-    );
+    let content = format!("plain \"text\"\n{}\n{{\"a\":1,\"a\":2}}\n{good}\n", "x".repeat(70 << 10));
     std::fs::write(logdir.path().join("sockstats.log1.txt"), content).unwrap();
     let col = collector(outdir.path());
     let proxy = FaultProxy::start(col.addr(), vec![]);
     let report = upload_all(&proxy.url(), logdir.path(), 256 << 10);
     assert!(report.drained, "{report:?}");
     let raw = String::from_utf8(unzstd(&proxy.requests()[0])).unwrap();
-    assert!(raw.starts_with("[{\"text\":\"plain \\\"text\\\"\\n\"}\n,{\"text\":\"{\\\"a\\\":1,\\\"a\\\":2}\\n\"}\n,"), "{raw}");
-    assert!(raw.contains(&format!(",{good}\n,")));
     assert!(
-        raw.ends_with("\"error\":{\"detail\":\"reading ringbuffer: filch: line too long\"}}}\n]"),
+        raw.starts_with("[{\"text\":\"plain \\\"text\\\"\\n\"}\n,{\"text\":\"{\\\"a\\\":1,\\\"a\\\":2}\\n\"}\n,"),
         "{raw}"
     );
+    assert!(raw.contains(&format!(",{good}\n,")));
+    assert!(raw.ends_with("\"error\":{\"detail\":\"reading ringbuffer: filch: line too long\"}}}\n]"), "{raw}");
     assert_eq!(stored_lines(outdir.path()).len(), 4);
 }
 
@@ -150,18 +113,9 @@ fn plain_http_is_refused_at_start_unless_allowed() {
     let logdir = tempfile::tempdir().unwrap();
     let mut cfg = fast_config("http://127.0.0.1:9");
     cfg.allow_http = false;
-    let err = Uploader::start(
-        &cfg,
-        test_id(),
-        open_log(logdir.path()),
-        Arc::new(Counters::default()),
-        None,
-    )
-    .unwrap_err();
-    assert!(
-        matches!(&err, Error::InvalidArgument(m) if m.contains("allow_http")),
-        "{err}"
-    );
+    let err =
+        Uploader::start(&cfg, test_id(), open_log(logdir.path()), Arc::new(Counters::default()), None).unwrap_err();
+    assert!(matches!(&err, Error::InvalidArgument(m) if m.contains("allow_http")), "{err}");
 }
 
 #[test]
@@ -179,10 +133,7 @@ fn nothing_is_sent_until_a_flush_is_asked_for() {
     )
     .unwrap();
     std::thread::sleep(Duration::from_millis(300));
-    assert!(
-        proxy.requests().is_empty(),
-        "no upload on start or on a timer"
-    );
+    assert!(proxy.requests().is_empty(), "no upload on start or on a timer");
     up.start_flush();
     up.start_flush(); // coalesces
     let r = up.flush(Duration::from_secs(30));
@@ -200,25 +151,12 @@ fn shutdown_abandons_a_stuck_request_and_keeps_its_lines() {
     let mut cfg = fast_config(&proxy.url());
     cfg.attempt_timeout = Duration::from_secs(60);
     let files = open_log(logdir.path());
-    let up = Uploader::start(
-        &cfg,
-        test_id(),
-        files.clone(),
-        Arc::new(Counters::default()),
-        None,
-    )
-    .unwrap();
+    let up = Uploader::start(&cfg, test_id(), files.clone(), Arc::new(Counters::default()), None).unwrap();
     let r = up.flush(Duration::from_millis(300));
     assert!(!r.drained);
     up.shutdown(Duration::from_secs(2));
-    assert!(
-        !up.flush(Duration::from_secs(5)).drained,
-        "a stopped uploader reports at once"
-    );
-    assert!(
-        files.lock().unwrap().stats().unread_bytes > 0,
-        "nothing committed"
-    );
+    assert!(!up.flush(Duration::from_secs(5)).drained, "a stopped uploader reports at once");
+    assert!(files.lock().unwrap().stats().unread_bytes > 0, "nothing committed");
     assert!(stored_lines(outdir.path()).is_empty());
 }
 
@@ -243,23 +181,10 @@ impl Transport for HostTransport {
                 body: b"later".to_vec(),
             });
         }
-        let path = request
-            .url
-            .splitn(4, '/')
-            .nth(3)
-            .map(|p| format!("/{p}"))
-            .unwrap();
-        let headers: Vec<(&str, &str)> = request
-            .headers
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
+        let path = request.url.splitn(4, '/').nth(3).map(|p| format!("/{p}")).unwrap();
+        let headers: Vec<(&str, &str)> = request.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let r = raw_request(self.upstream, "POST", &path, &headers, &request.body);
-        Ok(HttpResponse {
-            status: r.status,
-            headers: r.headers,
-            body: r.body,
-        })
+        Ok(HttpResponse { status: r.status, headers: r.headers, body: r.body })
     }
 }
 
@@ -268,38 +193,21 @@ fn a_host_transport_is_used_instead_of_the_builtin_client() {
     let (logdir, outdir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let lines = write_log(logdir.path(), 2, 100);
     let col = collector(outdir.path());
-    let host = Arc::new(HostTransport {
-        upstream: col.addr(),
-        calls: Mutex::new(Vec::new()),
-    });
+    let host = Arc::new(HostTransport { upstream: col.addr(), calls: Mutex::new(Vec::new()) });
     // The base URL is only used to build the URL the host is given.
     let cfg = fast_config("https://log.example");
-    let up = Uploader::start(
-        &cfg,
-        test_id(),
-        open_log(logdir.path()),
-        Arc::new(Counters::default()),
-        Some(host.clone()),
-    )
-    .unwrap();
+    let up =
+        Uploader::start(&cfg, test_id(), open_log(logdir.path()), Arc::new(Counters::default()), Some(host.clone()))
+            .unwrap();
     let t0 = std::time::Instant::now();
     let r = up.flush(Duration::from_secs(30));
     assert!(r.drained, "{r:?}");
-    assert!(
-        t0.elapsed() >= Duration::from_secs(1),
-        "Retry-After from the host's answer honoured"
-    );
+    assert!(t0.elapsed() >= Duration::from_secs(1), "Retry-After from the host's answer honoured");
     assert!(r.last_error.unwrap().contains("failed 503: later"));
     assert_eq!(stored_lines(outdir.path()), lines);
     let calls = host.calls.lock().unwrap();
-    assert_eq!(
-        calls[0].url,
-        format!("https://log.example/c/{COLLECTION}/{}", test_id().to_hex())
-    );
+    assert_eq!(calls[0].url, format!("https://log.example/c/{COLLECTION}/{}", test_id().to_hex()));
     assert_eq!(calls[0], calls[1], "the same batch is retried");
-    assert!(calls[0]
-        .headers
-        .iter()
-        .any(|(k, v)| k == "Content-Encoding" && v == "zstd"));
+    assert!(calls[0].headers.iter().any(|(k, v)| k == "Content-Encoding" && v == "zstd"));
     up.shutdown(Duration::from_secs(2));
 }

@@ -19,10 +19,7 @@ pub struct Args {
 
 /// Serves until killed; exits 1 if the address cannot be bound.
 pub fn run(args: Args) -> ExitCode {
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => return fail(format!("starting runtime: {e}")),
     };

@@ -56,11 +56,7 @@ pub fn run(args: Args) -> ExitCode {
         Ok(f) => f,
         Err(e) => return bad(format!("opening {}: {e}", args.dir.display())),
     };
-    let mut config = UploadConfig {
-        base_url: args.url,
-        allow_http: args.allow_http,
-        ..Default::default()
-    };
+    let mut config = UploadConfig { base_url: args.url, allow_http: args.allow_http, ..Default::default() };
     if let Some(n) = args.max_body_bytes {
         config.max_body_bytes = n;
     }
@@ -72,13 +68,8 @@ pub fn run(args: Args) -> ExitCode {
     }
     let unread = files.stats().unread_bytes;
     let files = Arc::new(Mutex::new(files));
-    let uploader = match Uploader::start(
-        &config,
-        sockstat_private_id(&id),
-        files,
-        Arc::new(Counters::default()),
-        None,
-    ) {
+    let uploader = match Uploader::start(&config, sockstat_private_id(&id), files, Arc::new(Counters::default()), None)
+    {
         Ok(u) => u,
         Err(e) => return bad(e.to_string()),
     };
@@ -87,11 +78,7 @@ pub fn run(args: Args) -> ExitCode {
     uploader.shutdown(Duration::from_secs(1));
     println!(
         "{}: {} batches, {} entries, {} bytes ({} sent), {} attempts",
-        if report.drained {
-            "drained"
-        } else {
-            "NOT drained"
-        },
+        if report.drained { "drained" } else { "NOT drained" },
         report.batches,
         report.entries,
         report.raw_bytes,

@@ -66,11 +66,8 @@ pub fn drive(
     std::thread::scope(|scope| {
         let pushers: Vec<_> = (0..THREADS)
             .map(|thread| {
-                let sources: Vec<Source> = SUBSYSTEMS
-                    .iter()
-                    .filter(|s| s.thread == thread)
-                    .map(|&s| Source::new(s, seed))
-                    .collect();
+                let sources: Vec<Source> =
+                    SUBSYSTEMS.iter().filter(|s| s.thread == thread).map(|&s| Source::new(s, seed)).collect();
                 let net = &net;
                 std::thread::Builder::new()
                     .name(format!("demo-pusher-{thread}"))

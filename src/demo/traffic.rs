@@ -62,14 +62,34 @@ const fn sub(label: u32, name: &'static str, thread: usize, shapes: &'static [Sh
 /// The extension: upstream's labels 0..=12 with upstream's names (11, the
 /// logger's own uploads, is left to the logger), plus two app subsystems.
 pub const SUBSYSTEMS: [Subsystem; 14] = [
-    sub(0, "ControlClientAuto", CONTROL_LOOP, &[Shape::Periodic { period_ms: 30_000, tx: 600, rx: 2_500, len_ms: 200 }]),
-    sub(1, "ControlClientDialer", CONTROL_LOOP, &[Shape::OnChange { delay_ms: 300, tx: 4_500, rx: 7_800, len_ms: 400 }]),
+    sub(
+        0,
+        "ControlClientAuto",
+        CONTROL_LOOP,
+        &[Shape::Periodic { period_ms: 30_000, tx: 600, rx: 2_500, len_ms: 200 }],
+    ),
+    sub(
+        1,
+        "ControlClientDialer",
+        CONTROL_LOOP,
+        &[Shape::OnChange { delay_ms: 300, tx: 4_500, rx: 7_800, len_ms: 400 }],
+    ),
     Subsystem {
         totals: true,
         ..sub(2, "DERPHTTPClient", PACKET_LOOP, &[Shape::Steady { tx_per_s: 1_800, rx_per_s: 2_600, jitter_pct: 50 }])
     },
-    sub(3, "LogtailLogger", CONTROL_LOOP, &[Shape::Periodic { period_ms: 120_000, tx: 90_000, rx: 1_200, len_ms: 1_500 }]),
-    sub(4, "DNSForwarderDoH", CONTROL_LOOP, &[Shape::Bursts { mean_gap_ms: 40_000, queries: (1, 4), tx: 400, rx: 900 }]),
+    sub(
+        3,
+        "LogtailLogger",
+        CONTROL_LOOP,
+        &[Shape::Periodic { period_ms: 120_000, tx: 90_000, rx: 1_200, len_ms: 1_500 }],
+    ),
+    sub(
+        4,
+        "DNSForwarderDoH",
+        CONTROL_LOOP,
+        &[Shape::Bursts { mean_gap_ms: 40_000, queries: (1, 4), tx: 400, rx: 900 }],
+    ),
     sub(5, "DNSForwarderUDP", CONTROL_LOOP, &[Shape::Bursts { mean_gap_ms: 6_000, queries: (2, 12), tx: 60, rx: 180 }]),
     sub(
         6,
@@ -84,8 +104,18 @@ pub const SUBSYSTEMS: [Subsystem; 14] = [
     sub(8, "MagicsockConnUDP4", PACKET_LOOP, &[Shape::Steady { tx_per_s: 6_000, rx_per_s: 22_000, jitter_pct: 80 }]),
     sub(9, "MagicsockConnUDP6", PACKET_LOOP, &[Shape::Steady { tx_per_s: 1_500, rx_per_s: 4_000, jitter_pct: 80 }]),
     sub(10, "NetlogLogger", CONTROL_LOOP, &[Shape::Periodic { period_ms: 60_000, tx: 8_000, rx: 600, len_ms: 500 }]),
-    sub(12, "DNSForwarderTCP", CONTROL_LOOP, &[Shape::Bursts { mean_gap_ms: 90_000, queries: (1, 2), tx: 90, rx: 1_600 }]),
-    sub(13, "VideoUpload", PACKET_LOOP, &[Shape::Bulk { from_pct: 20, to_pct: 40, tx_per_s: 250_000, rx_per_s: 8_000 }]),
+    sub(
+        12,
+        "DNSForwarderTCP",
+        CONTROL_LOOP,
+        &[Shape::Bursts { mean_gap_ms: 90_000, queries: (1, 2), tx: 90, rx: 1_600 }],
+    ),
+    sub(
+        13,
+        "VideoUpload",
+        PACKET_LOOP,
+        &[Shape::Bulk { from_pct: 20, to_pct: 40, tx_per_s: 250_000, rx_per_s: 8_000 }],
+    ),
     sub(14, "PushNotifications", CONTROL_LOOP, &[Shape::Periodic { period_ms: 28_000, tx: 90, rx: 90, len_ms: 20 }]),
 ];
 

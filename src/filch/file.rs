@@ -35,8 +35,8 @@ impl LogFile {
             .map_err(io_error(format!("open {}", path.display())))?;
         let meta = file.metadata().map_err(io_error(format!("stat {}", path.display())))?;
         let mut log = LogFile { file, len: meta.len(), dirty: false, path };
-        let complete = lines::complete_len(&log.file, log.len)
-            .map_err(io_error(format!("read {}", log.path.display())))?;
+        let complete =
+            lines::complete_len(&log.file, log.len).map_err(io_error(format!("read {}", log.path.display())))?;
         let torn = log.len - complete;
         if torn > 0 {
             log.set_len(complete)?;
@@ -91,7 +91,6 @@ impl LogFile {
     }
 
     pub(super) fn at_line_start(&self, offset: u64) -> Result<bool, FilchError> {
-        lines::at_line_start(&self.file, offset)
-            .map_err(io_error(format!("read {}", self.path.display())))
+        lines::at_line_start(&self.file, offset).map_err(io_error(format!("read {}", self.path.display())))
     }
 }

@@ -168,10 +168,7 @@ mod tests {
                 spanning.clone(),
                 0,
                 READ_CHUNK,
-                vec![
-                    (Some(vec![b'z'; READ_CHUNK - 2]), READ_CHUNK as u64 - 1),
-                    (text("ab"), spanning.len() as u64),
-                ],
+                vec![(Some(vec![b'z'; READ_CHUNK - 2]), READ_CHUNK as u64 - 1), (text("ab"), spanning.len() as u64)],
             ),
         ];
         for (name, bytes, start, max, want) in cases {

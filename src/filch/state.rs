@@ -35,12 +35,7 @@ pub(super) struct State {
 impl State {
     /// The on-disk line, e.g. `sockstatlog-filch-state v1 older=2 offset=120 epoch=3`.
     pub(super) fn encode(&self) -> String {
-        format!(
-            "{HEADER} older={} offset={} epoch={}\n",
-            self.older + 1,
-            self.read_offset,
-            self.epoch
-        )
+        format!("{HEADER} older={} offset={} epoch={}\n", self.older + 1, self.read_offset, self.epoch)
     }
 
     /// Parses exactly what [`State::encode`] writes; anything else is `None`.
@@ -93,16 +88,13 @@ pub(super) fn store(dir: &Path, state: State) -> Result<(), FilchError> {
     file.write_all(state.encode().as_bytes())
         .and_then(|()| file.sync_data())
         .map_err(io_error(format!("write {}", temp.display())))?;
-    fs::rename(&temp, &path)
-        .map_err(io_error(format!("rename {} to {}", temp.display(), path.display())))?;
+    fs::rename(&temp, &path).map_err(io_error(format!("rename {} to {}", temp.display(), path.display())))?;
     sync_dir(dir)
 }
 
 /// fsyncs a directory so entries created or renamed in it are durable.
 pub(super) fn sync_dir(dir: &Path) -> Result<(), FilchError> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io_error(format!("fsync directory {}", dir.display())))
+    File::open(dir).and_then(|d| d.sync_all()).map_err(io_error(format!("fsync directory {}", dir.display())))
 }
 
 #[cfg(test)]

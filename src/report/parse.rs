@@ -103,11 +103,7 @@ fn device_files_in_order(dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
         return Err(ReportError::NotALogDir(dir.to_path_buf()));
     }
     let older = select_older(lens, mtimes);
-    Ok([older, 1 - older]
-        .into_iter()
-        .filter(|&i| lens[i] > 0)
-        .map(|i| dir.join(LOG_FILE_NAMES[i]))
-        .collect())
+    Ok([older, 1 - older].into_iter().filter(|&i| lens[i] > 0).map(|i| dir.join(LOG_FILE_NAMES[i])).collect())
 }
 
 #[derive(Default)]

@@ -124,18 +124,8 @@ pub fn build(lines: &[Vec<u8>], skipped_long_lines: u64, now: SystemTime) -> std
     debug_assert_eq!(raw.len(), len);
     let raw_len = raw.len();
     match compress(&raw)? {
-        Some(bytes) => Ok(Body {
-            bytes,
-            raw_len,
-            compressed: true,
-            entries,
-        }),
-        None => Ok(Body {
-            bytes: raw,
-            raw_len,
-            compressed: false,
-            entries,
-        }),
+        Some(bytes) => Ok(Body { bytes, raw_len, compressed: true, entries }),
+        None => Ok(Body { bytes: raw, raw_len, compressed: false, entries }),
     }
 }
 
@@ -172,10 +162,7 @@ fn long_line_error_entry(now: SystemTime) -> String {
 
 /// Length of `{"text":"<escaped line + \n>"}\n` for this line.
 fn text_entry_len(line: &[u8]) -> usize {
-    let escaped: usize = String::from_utf8_lossy(line)
-        .chars()
-        .map(escaped_char_len)
-        .sum();
+    let escaped: usize = String::from_utf8_lossy(line).chars().map(escaped_char_len).sum();
     "{\"text\":\"".len() + escaped + "\\n\"}\n".len()
 }
 
@@ -191,9 +178,7 @@ fn push_text_entry(out: &mut Vec<u8>, line: &[u8]) {
             '\t' => out.extend_from_slice(b"\\t"),
             '\u{8}' => out.extend_from_slice(b"\\b"),
             '\u{c}' => out.extend_from_slice(b"\\f"),
-            c if (c as u32) < 0x20 => {
-                out.extend_from_slice(format!("\\u{:04x}", c as u32).as_bytes())
-            }
+            c if (c as u32) < 0x20 => out.extend_from_slice(format!("\\u{:04x}", c as u32).as_bytes()),
             c => out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes()),
         }
     }
@@ -340,19 +325,10 @@ mod tests {
             ("[1,2]", "{\"text\":\"[1,2]\\n\"}\n"),
             (" {\"a\":1}", "{\"text\":\" {\\\"a\\\":1}\\n\"}\n"),
             ("{\"a\":1", "{\"text\":\"{\\\"a\\\":1\\n\"}\n"),
-            (
-                "{\"a\":1,\"a\":2}",
-                "{\"text\":\"{\\\"a\\\":1,\\\"a\\\":2}\\n\"}\n",
-            ),
-            (
-                "{\"o\":{\"k\":1,\"k\":1}}",
-                "{\"text\":\"{\\\"o\\\":{\\\"k\\\":1,\\\"k\\\":1}}\\n\"}\n",
-            ),
+            ("{\"a\":1,\"a\":2}", "{\"text\":\"{\\\"a\\\":1,\\\"a\\\":2}\\n\"}\n"),
+            ("{\"o\":{\"k\":1,\"k\":1}}", "{\"text\":\"{\\\"o\\\":{\\\"k\\\":1,\\\"k\\\":1}}\\n\"}\n"),
             ("{} {}", "{\"text\":\"{} {}\\n\"}\n"),
-            (
-                "tab\there\u{1}<&>",
-                "{\"text\":\"tab\\there\\u0001<&>\\n\"}\n",
-            ),
+            ("tab\there\u{1}<&>", "{\"text\":\"tab\\there\\u0001<&>\\n\"}\n"),
             ("back\\slash\r", "{\"text\":\"back\\\\slash\\r\\n\"}\n"),
         ];
         for (line, want) in cases {
@@ -365,25 +341,15 @@ mod tests {
     #[test]
     fn invalid_utf8_becomes_replacement_character() {
         let b = build(&[b"a\xffb".to_vec()], 0, at(0, 0)).unwrap();
-        assert_eq!(
-            String::from_utf8(b.bytes).unwrap(),
-            "[{\"text\":\"a\u{fffd}b\\n\"}\n]"
-        );
+        assert_eq!(String::from_utf8(b.bytes).unwrap(), "[{\"text\":\"a\u{fffd}b\\n\"}\n]");
     }
 
     #[test]
     fn valid_objects_are_sent_as_stored() {
-        for l in [
-            r#"{}"#,
-            r#"{"a":{"b":[1,{"c":null}]},"d":"\u00e9"}"#,
-            "{\"a\":1} ",
-        ] {
+        for l in [r#"{}"#, r#"{"a":{"b":[1,{"c":null}]},"d":"\u00e9"}"#, "{\"a\":1} "] {
             assert!(is_json_object(l.as_bytes()), "{l}");
         }
-        assert!(
-            !is_json_object(br#"{"a":1,"\u0061":2}"#),
-            "escaped duplicate"
-        );
+        assert!(!is_json_object(br#"{"a":1,"\u0061":2}"#), "escaped duplicate");
     }
 
     #[test]
@@ -403,14 +369,8 @@ mod tests {
     #[test]
     fn client_time_trims_trailing_zeros() {
         assert_eq!(client_time(at(0, 0)), "1970-01-01T00:00:00Z");
-        assert_eq!(
-            client_time(at(1_680_054_284, 508_000_000)),
-            "2023-03-29T01:44:44.508Z"
-        );
-        assert_eq!(
-            client_time(at(951_782_400, 1)),
-            "2000-02-29T00:00:00.000000001Z"
-        );
+        assert_eq!(client_time(at(1_680_054_284, 508_000_000)), "2023-03-29T01:44:44.508Z");
+        assert_eq!(client_time(at(951_782_400, 1)), "2000-02-29T00:00:00.000000001Z");
     }
 
     #[test]
@@ -438,10 +398,7 @@ mod tests {
             b.headers(),
             vec![
                 ("Content-Encoding".into(), "zstd".into()),
-                (
-                    "Orig-Content-Length".into(),
-                    (COMPRESS_MIN_BODY_BYTES + 1).to_string()
-                ),
+                ("Orig-Content-Length".into(), (COMPRESS_MIN_BODY_BYTES + 1).to_string()),
             ]
         );
         let raw = zstd::bulk::decompress(&b.bytes, 1 << 20).unwrap();
@@ -449,22 +406,14 @@ mod tests {
         // Content size in the header and a checksum (frame header descriptor bits).
         let fhd = b.bytes[4];
         assert_ne!(fhd & 0x04, 0, "checksum flag");
-        assert_eq!(
-            zstd::zstd_safe::get_frame_content_size(&b.bytes).ok(),
-            Some(Some(b.raw_len as u64))
-        );
+        assert_eq!(zstd::zstd_safe::get_frame_content_size(&b.bytes).ok(), Some(Some(b.raw_len as u64)));
     }
 
     #[test]
     fn incompressible_bodies_stay_raw() {
         let mut rng = fastrand::Rng::with_seed(7);
         let noise: String = (0..400).map(|_| rng.alphanumeric()).collect();
-        let b = build(
-            &[format!("{{\"n\":\"{noise}\"}}").into_bytes()],
-            0,
-            at(0, 0),
-        )
-        .unwrap();
+        let b = build(&[format!("{{\"n\":\"{noise}\"}}").into_bytes()], 0, at(0, 0)).unwrap();
         assert!(!b.compressed, "random text saves less than 64 bytes");
     }
 

@@ -69,10 +69,7 @@ impl Sender {
         };
         match tokio::time::timeout(timeout, fut).await {
             Ok(x) => x,
-            Err(_) => Exchange {
-                result: Err(format!("no answer within {} ms", timeout.as_millis())),
-                rx_bytes: 0,
-            },
+            Err(_) => Exchange { result: Err(format!("no answer within {} ms", timeout.as_millis())), rx_bytes: 0 },
         }
     }
 }
@@ -89,20 +86,14 @@ impl PreparedRequest {
     /// Approximate bytes this request puts on the wire: request line, headers
     /// (including the Host and Content-Length the client adds) and body.
     pub(crate) fn wire_bytes(&self) -> u64 {
-        let head: usize = self
-            .headers
-            .iter()
-            .map(|(k, v)| k.len() + v.len() + 4)
-            .sum();
+        let head: usize = self.headers.iter().map(|(k, v)| k.len() + v.len() + 4).sum();
         // "POST <url> HTTP/1.1\r\n" + "content-length: N\r\n" + final "\r\n".
         (self.url.len() + 16 + head + 24 + 2 + self.body.len()) as u64
     }
 }
 
 fn builtin_client(timeout: Duration) -> Result<reqwest::Client> {
-    let roots = rustls::RootCertStore {
-        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-    };
+    let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut tls = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -128,29 +119,15 @@ async fn send_builtin(client: &reqwest::Client, req: &PreparedRequest) -> Exchan
     }
     let mut resp = match rb.send().await {
         Ok(r) => r,
-        Err(e) => {
-            return Exchange {
-                result: Err(error_chain(&e)),
-                rx_bytes: 0,
-            }
-        }
+        Err(e) => return Exchange { result: Err(error_chain(&e)), rx_bytes: 0 },
     };
     let status = resp.status().as_u16();
     let headers: Vec<(String, String)> = resp
         .headers()
         .iter()
-        .map(|(k, v)| {
-            (
-                k.as_str().to_string(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
+        .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
         .collect();
-    let mut rx = 15
-        + headers
-            .iter()
-            .map(|(k, v)| k.len() + v.len() + 4)
-            .sum::<usize>() as u64;
+    let mut rx = 15 + headers.iter().map(|(k, v)| k.len() + v.len() + 4).sum::<usize>() as u64;
     let mut body = Vec::new();
     // Keep the first KiB for the error text. A 200 whose body breaks off is
     // still a 200: the server stored the batch before it answered.
@@ -164,26 +141,14 @@ async fn send_builtin(client: &reqwest::Client, req: &PreparedRequest) -> Exchan
             Ok(None) | Err(_) => break,
         }
     }
-    Exchange {
-        result: Ok(HttpResponse {
-            status,
-            headers,
-            body,
-        }),
-        rx_bytes: rx,
-    }
+    Exchange { result: Ok(HttpResponse { status, headers, body }), rx_bytes: rx }
 }
 
 async fn send_host(t: Arc<dyn Transport>, req: &PreparedRequest) -> Exchange {
-    let request = HttpRequest {
-        url: req.url.clone(),
-        headers: req.headers.clone(),
-        body: req.body.to_vec(),
-    };
-    let joined = tokio::task::spawn_blocking(move || {
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| t.send(request)))
-    })
-    .await;
+    let request = HttpRequest { url: req.url.clone(), headers: req.headers.clone(), body: req.body.to_vec() };
+    let joined =
+        tokio::task::spawn_blocking(move || std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| t.send(request))))
+            .await;
     let result = match joined {
         Ok(Ok(r)) => r,
         Ok(Err(_)) | Err(_) => Err("host transport panicked".to_string()),

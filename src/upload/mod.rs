@@ -133,9 +133,7 @@ pub struct Uploader {
 
 impl std::fmt::Debug for Uploader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Uploader")
-            .field("stats", &self.stats())
-            .finish()
+        f.debug_struct("Uploader").field("stats", &self.stats()).finish()
     }
 }
 
@@ -173,10 +171,7 @@ impl Uploader {
                 let _ = done_tx.send(());
             })
             .map_err(|e| Error::io("starting the upload thread", e))?;
-        Ok(Uploader {
-            shared,
-            thread: Mutex::new(Some((handle, done_rx))),
-        })
+        Ok(Uploader { shared, thread: Mutex::new(Some((handle, done_rx))) })
     }
 
     /// Wakes the uploader; returns at once. Calls while it is busy coalesce
@@ -200,12 +195,7 @@ impl Uploader {
             if left.is_zero() {
                 break;
             }
-            st = self
-                .shared
-                .changed
-                .wait_timeout(st, left)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
+            st = self.shared.changed.wait_timeout(st, left).unwrap_or_else(|e| e.into_inner()).0;
         }
         let s = st.stats;
         FlushReport {
@@ -215,11 +205,7 @@ impl Uploader {
             raw_bytes: s.raw_bytes - before.raw_bytes,
             sent_bytes: s.sent_bytes - before.sent_bytes,
             attempts: s.attempts - before.attempts,
-            last_error: if s.failures > before.failures {
-                st.last_error.clone()
-            } else {
-                None
-            },
+            last_error: if s.failures > before.failures { st.last_error.clone() } else { None },
         }
     }
 
@@ -270,34 +256,21 @@ mod tests {
     use super::*;
 
     fn cfg(base: &str, allow_http: bool) -> UploadConfig {
-        UploadConfig {
-            base_url: base.into(),
-            allow_http,
-            ..UploadConfig::default()
-        }
+        UploadConfig { base_url: base.into(), allow_http, ..UploadConfig::default() }
     }
 
     #[test]
     fn url_uses_collection_and_private_hex() {
         let id = PrivateId([0xab; 32]);
         let url = upload_url(&cfg("https://log.example/", false), &id).unwrap();
-        assert_eq!(
-            url,
-            format!(
-                "https://log.example/c/sockstats.log.tailscale.io/{}",
-                "ab".repeat(32)
-            )
-        );
+        assert_eq!(url, format!("https://log.example/c/sockstats.log.tailscale.io/{}", "ab".repeat(32)));
     }
 
     #[test]
     fn plain_http_is_refused_unless_allowed() {
         let id = PrivateId([1; 32]);
         let err = upload_url(&cfg("http://127.0.0.1:1", false), &id).unwrap_err();
-        assert!(
-            matches!(&err, Error::InvalidArgument(m) if m.contains("allow_http")),
-            "{err}"
-        );
+        assert!(matches!(&err, Error::InvalidArgument(m) if m.contains("allow_http")), "{err}");
         assert!(upload_url(&cfg("http://127.0.0.1:1", true), &id).is_ok());
         assert!(upload_url(&cfg("ftp://x", true), &id).is_err());
         assert!(upload_url(&cfg("not a url", true), &id).is_err());

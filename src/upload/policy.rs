@@ -18,13 +18,7 @@ pub const ERROR_BODY_BYTES: usize = 1 << 10;
 ///   `[0, min(cap, base·2^(failures-1))]`. The jitter spreads a fleet of
 ///   phones that lost the server at the same moment; the exponent keeps a
 ///   dead server from being hammered. `rand01` is a uniform sample in [0, 1).
-pub fn next_wait(
-    retry_after: Option<Duration>,
-    failures: u32,
-    base: Duration,
-    cap: Duration,
-    rand01: f64,
-) -> Duration {
+pub fn next_wait(retry_after: Option<Duration>, failures: u32, base: Duration, cap: Duration, rand01: f64) -> Duration {
     if let Some(ra) = retry_after.filter(|d| !d.is_zero()) {
         return ra.min(cap);
     }
@@ -53,11 +47,7 @@ pub fn status_error(sent_bytes: usize, compressed: bool, status: u16, body: &[u8
     let body = &body[..body.len().min(ERROR_BODY_BYTES)];
     let body = String::from_utf8_lossy(body);
     let body = body.trim_end();
-    let how = if compressed {
-        "compressed"
-    } else {
-        "not-compressed"
-    };
+    let how = if compressed { "compressed" } else { "not-compressed" };
     let base = format!("log upload of {sent_bytes} bytes {how} failed {status}: {body}");
     if is_rejection(status) {
         format!("server rejected the batch ({status}): {base}; retrying")
@@ -81,17 +71,9 @@ mod tests {
     #[test]
     fn retry_after_wins_and_is_capped() {
         let cases = [
-            (
-                "seconds",
-                Some(Duration::from_secs(7)),
-                Duration::from_secs(7),
-            ),
+            ("seconds", Some(Duration::from_secs(7)), Duration::from_secs(7)),
             ("over-cap", Some(Duration::from_secs(3600)), CAP),
-            (
-                "zero-falls-back",
-                Some(Duration::ZERO),
-                Duration::from_secs(1),
-            ),
+            ("zero-falls-back", Some(Duration::ZERO), Duration::from_secs(1)),
             ("absent", None, Duration::from_secs(1)),
         ];
         for (name, ra, want) in cases {
@@ -116,16 +98,8 @@ mod tests {
         let cases = [
             ("seconds", "120", Some(Duration::from_secs(120))),
             ("spaces", " 3 ", Some(Duration::from_secs(3))),
-            (
-                "date-ahead",
-                "Sun, 06 Nov 1994 08:49:47 GMT",
-                Some(Duration::from_secs(10)),
-            ),
-            (
-                "date-past",
-                "Sun, 06 Nov 1994 08:00:00 GMT",
-                Some(Duration::ZERO),
-            ),
+            ("date-ahead", "Sun, 06 Nov 1994 08:49:47 GMT", Some(Duration::from_secs(10))),
+            ("date-past", "Sun, 06 Nov 1994 08:00:00 GMT", Some(Duration::ZERO)),
             ("negative", "-1", None),
             ("garbage", "soon", None),
         ];
@@ -136,10 +110,7 @@ mod tests {
 
     #[test]
     fn error_text_matches_upstream_and_flags_rejections() {
-        assert_eq!(
-            status_error(120, true, 500, b"oops\n"),
-            "log upload of 120 bytes compressed failed 500: oops"
-        );
+        assert_eq!(status_error(120, true, 500, b"oops\n"), "log upload of 120 bytes compressed failed 500: oops");
         assert_eq!(
             status_error(9, false, 400, b"bad json"),
             "server rejected the batch (400): log upload of 9 bytes not-compressed failed 400: \

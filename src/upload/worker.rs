@@ -3,11 +3,11 @@
 
 use super::http::{PreparedRequest, Sender};
 use super::{body, policy, Shared};
-use crate::sync::lock;
 use crate::config::UploadConfig;
 use crate::counters::Counters;
 use crate::filch::{Cursor, LogFiles};
 use crate::labels::SOCKSTATLOG_LOGGER;
+use crate::sync::lock;
 use std::future::{poll_fn, Future};
 use std::pin::pin;
 use std::sync::atomic::Ordering::SeqCst;
@@ -119,12 +119,8 @@ impl Worker {
     async fn deliver(&mut self, p: &Prepared) -> Result<(), Stopped> {
         loop {
             lock(&self.shared.state).stats.attempts += 1;
-            let ex = self
-                .until_stop(self.sender.send(&p.request, self.timeout))
-                .await
-                .ok_or(Stopped)?;
-            self.counters
-                .add(SOCKSTATLOG_LOGGER, p.request.wire_bytes(), ex.rx_bytes);
+            let ex = self.until_stop(self.sender.send(&p.request, self.timeout)).await.ok_or(Stopped)?;
+            self.counters.add(SOCKSTATLOG_LOGGER, p.request.wire_bytes(), ex.rx_bytes);
             let sent = p.request.body.len();
             let (err, retry_after) = match ex.result {
                 Ok(r) if r.status == 200 => {
@@ -137,21 +133,11 @@ impl Worker {
                         .iter()
                         .find(|(k, _)| k.eq_ignore_ascii_case("retry-after"))
                         .and_then(|(_, v)| policy::parse_retry_after(v, SystemTime::now()));
-                    (
-                        policy::status_error(sent, p.compressed, r.status, &r.body),
-                        ra,
-                    )
+                    (policy::status_error(sent, p.compressed, r.status, &r.body), ra)
                 }
                 Err(e) => {
-                    let how = if p.compressed {
-                        "compressed"
-                    } else {
-                        "not-compressed"
-                    };
-                    (
-                        format!("log upload of {sent} bytes {how} failed: {e}"),
-                        None,
-                    )
+                    let how = if p.compressed { "compressed" } else { "not-compressed" };
+                    (format!("log upload of {sent} bytes {how} failed: {e}"), None)
                 }
             };
             self.failed(err, retry_after).await?;
@@ -160,11 +146,7 @@ impl Worker {
 
     fn succeeded(&mut self, p: &Prepared) {
         if let Some(since) = self.failing_since.take() {
-            eprintln!(
-                "sockstatlog: upload succeeded after {} failures and {:.1?}",
-                self.failures,
-                since.elapsed()
-            );
+            eprintln!("sockstatlog: upload succeeded after {} failures and {:.1?}", self.failures, since.elapsed());
         }
         self.failures = 0;
         self.last_logged = None;
@@ -184,13 +166,7 @@ impl Worker {
             eprintln!("sockstatlog: {err}");
             self.last_logged = Some(err.clone());
         }
-        let wait = policy::next_wait(
-            retry_after,
-            self.failures,
-            self.backoff_base,
-            self.backoff_cap,
-            fastrand::f64(),
-        );
+        let wait = policy::next_wait(retry_after, self.failures, self.backoff_base, self.backoff_cap, fastrand::f64());
         {
             let mut st = lock(&self.shared.state);
             st.stats.failures += 1;
@@ -199,9 +175,7 @@ impl Worker {
             st.last_error = Some(err);
         }
         self.shared.changed.notify_all();
-        self.until_stop(tokio::time::sleep(wait))
-            .await
-            .ok_or(Stopped)
+        self.until_stop(tokio::time::sleep(wait)).await.ok_or(Stopped)
     }
 
     /// Persists the read position; a failure means the batch will be sent
@@ -211,10 +185,7 @@ impl Worker {
         let res = lock(&self.files).commit(cursor);
         match res {
             Ok(()) => Ok(()),
-            Err(e) => {
-                self.failed(format!("committing the read position: {e}"), None)
-                    .await
-            }
+            Err(e) => self.failed(format!("committing the read position: {e}"), None).await,
         }
     }
 
@@ -227,9 +198,7 @@ impl Worker {
             if batch.lines.is_empty() && batch.skipped_long_lines == 0 {
                 // Nothing to send; step over any blank lines the batch covered
                 // (a no-op commit when there were none).
-                lock(&self.files)
-                    .commit(batch.cursor)
-                    .map_err(|e| e.to_string())?;
+                lock(&self.files).commit(batch.cursor).map_err(|e| e.to_string())?;
                 return Ok(None);
             }
             let now = SystemTime::now();
@@ -242,22 +211,12 @@ impl Worker {
                 continue;
             }
             let lines = batch.lines.iter().filter(|l| !l.is_empty()).count() as u64;
-            let b = body::build(&batch.lines, batch.skipped_long_lines, now)
-                .map_err(|e| format!("compressing: {e}"))?;
+            let b =
+                body::build(&batch.lines, batch.skipped_long_lines, now).map_err(|e| format!("compressing: {e}"))?;
             let cursor = batch.cursor;
             drop(batch);
-            let request = PreparedRequest {
-                url: self.url.clone(),
-                headers: b.headers(),
-                body: b.bytes.into(),
-            };
-            return Ok(Some(Prepared {
-                request,
-                cursor,
-                raw_len: b.raw_len,
-                compressed: b.compressed,
-                lines,
-            }));
+            let request = PreparedRequest { url: self.url.clone(), headers: b.headers(), body: b.bytes.into() };
+            return Ok(Some(Prepared { request, cursor, raw_len: b.raw_len, compressed: b.compressed, lines }));
         }
     }
 

@@ -56,9 +56,7 @@ pub fn write_log(dir: &Path, proc_id: u32, n: u64) -> Vec<String> {
 
 /// Opens the log for the uploader.
 pub fn open_log(dir: &Path) -> Arc<Mutex<LogFiles>> {
-    Arc::new(Mutex::new(
-        LogFiles::open(dir, FilchOptions::default()).unwrap(),
-    ))
+    Arc::new(Mutex::new(LogFiles::open(dir, FilchOptions::default()).unwrap()))
 }
 
 /// What the collector stored for the test ID.
@@ -98,13 +96,7 @@ pub struct RawResponse {
 
 /// Sends one request on a fresh connection (`Connection: close`) and reads
 /// the whole answer.
-pub fn raw_request(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> RawResponse {
+pub fn raw_request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> RawResponse {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
@@ -133,11 +125,7 @@ pub fn split_head(buf: &[u8]) -> Option<(usize, Vec<(String, String)>, String)> 
 }
 
 fn content_length(headers: &[(String, String)]) -> usize {
-    headers
-        .iter()
-        .find(|(k, _)| k == "content-length")
-        .and_then(|(_, v)| v.parse().ok())
-        .unwrap_or(0)
+    headers.iter().find(|(k, _)| k == "content-length").and_then(|(_, v)| v.parse().ok()).unwrap_or(0)
 }
 
 fn parse_response(buf: &[u8]) -> Option<RawResponse> {
@@ -145,11 +133,7 @@ fn parse_response(buf: &[u8]) -> Option<RawResponse> {
     let status = first.split(' ').nth(1)?.parse().ok()?;
     let n = content_length(&headers);
     let body = buf.get(end..end + n.min(buf.len() - end))?.to_vec();
-    Some(RawResponse {
-        status,
-        headers,
-        body,
-    })
+    Some(RawResponse { status, headers, body })
 }
 
 /// What the proxy does with one request.
@@ -181,10 +165,7 @@ impl Recorded {
     /// A header's value (names compared case-insensitively).
     pub fn header(&self, name: &str) -> Option<&str> {
         let name = name.to_ascii_lowercase();
-        self.headers
-            .iter()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(k, _)| *k == name).map(|(_, v)| v.as_str())
     }
 }
 
@@ -205,10 +186,7 @@ impl FaultProxy {
         let rec = recorded.clone();
         let script = Arc::new(Mutex::new(script.into_iter()));
         let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
             rt.block_on(async move {
                 let l = tokio::net::TcpListener::from_std(listener).unwrap();
                 loop {
@@ -222,11 +200,7 @@ impl FaultProxy {
                 }
             });
         });
-        FaultProxy {
-            addr,
-            recorded,
-            _thread: thread,
-        }
+        FaultProxy { addr, recorded, _thread: thread }
     }
 
     pub fn url(&self) -> String {
@@ -294,10 +268,7 @@ async fn serve_conn(
                 conn.write_all(&resp).await?;
             }
             Fault::Reply(status, hs, body) => {
-                let mut r = format!(
-                    "HTTP/1.1 {status} Whatever\r\nContent-Length: {}\r\n",
-                    body.len()
-                );
+                let mut r = format!("HTTP/1.1 {status} Whatever\r\nContent-Length: {}\r\n", body.len());
                 for (k, v) in hs {
                     r.push_str(&format!("{k}: {v}\r\n"));
                 }
@@ -311,8 +282,7 @@ async fn serve_conn(
             }
             Fault::ForwardThenShort200 => {
                 forward(upstream, &whole).await?;
-                conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nstor")
-                    .await?;
+                conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nstor").await?;
                 return Ok(());
             }
             Fault::ForwardThenDrop => {
