@@ -1,9 +1,16 @@
 // swift-tools-version:5.9
-// The sockstatlog Swift package: the Rust core as a binary XCFramework
-// (C module SockstatLogFFI) and the Swift module SockstatLog, which holds the
-// UniFFI-generated Swift plus the hand-written glue. Run build-xcframework.sh
-// on a Mac first: it produces SockstatLogFFI.xcframework and
-// Sources/SockstatLog/Generated/ (neither is committed).
+// The sockstatlog Swift package for local development: the Rust core as a
+// binary XCFramework (C module SockstatLogFFI) and the Swift module
+// SockstatLog, which holds the UniFFI-generated Swift (Generated/, a link to
+// the committed bindings/swift/SockstatLog.swift) plus the hand-written glue.
+// Run build-xcframework.sh on a Mac first: it produces SockstatLogFFI.xcframework
+// (not committed). Remote consumers use the Package.swift at the repository
+// root, which must describe the same package: scripts/test-swift.sh compares them.
+//
+// Language mode: tools 5.9, so Swift 5 mode and Xcode 15 still work. The
+// sources also compile in Swift 6 mode with complete strict-concurrency
+// checking (checked on every CI run), so a Swift 6 app importing SockstatLog
+// gets a Sendable-correct API either way.
 import PackageDescription
 
 let package = Package(
@@ -20,7 +27,10 @@ let package = Package(
         .target(
             name: "SockstatLog",
             dependencies: ["SockstatLogFFI"],
-            path: "Sources/SockstatLog"
+            path: "Sources/SockstatLog",
+            // The privacy manifest (required-reason APIs): Xcode merges it
+            // into the app's privacy report.
+            resources: [.copy("PrivacyInfo.xcprivacy")]
         ),
     ]
 )

@@ -3,8 +3,10 @@
 #   1. libsockstatlog.a for aarch64-apple-ios (devices), aarch64-apple-ios-sim
 #      and x86_64-apple-ios (simulators, merged with lipo), iOS 15+
 #   2. from the UNSTRIPPED device library (UniFFI reads its metadata symbols):
-#      SockstatLogFFI.h + module.modulemap (module SockstatLogFFI), and
-#      SockstatLog.swift into Sources/SockstatLog/Generated/
+#      SockstatLogFFI.h + module.modulemap (module SockstatLogFFI), and a check
+#      that its SockstatLog.swift is the committed bindings/swift/SockstatLog.swift
+#      (Sources/SockstatLog/Generated/SockstatLog.swift links to it, so remote
+#      consumers of the root Package.swift get it from git)
 #   3. strips debug symbols from copies and assembles SockstatLogFFI.xcframework
 # Then: swift package / Xcode can use ios/ as a local package (ios/Package.swift).
 set -euo pipefail
@@ -58,9 +60,10 @@ grep -q '^module SockstatLogFFI ' "$build/swift/SockstatLogFFI.modulemap" ||
 # in a subdirectory named after the module.
 cp "$build/swift/SockstatLogFFI.h" "$build/Headers/SockstatLogFFI/"
 cp "$build/swift/SockstatLogFFI.modulemap" "$build/Headers/SockstatLogFFI/module.modulemap"
-rm -rf "$here/Sources/SockstatLog/Generated"
-mkdir -p "$here/Sources/SockstatLog/Generated"
-cp "$build/swift/SockstatLog.swift" "$here/Sources/SockstatLog/Generated/"
+# The package compiles bindings/swift/SockstatLog.swift (through the link in
+# Sources/SockstatLog/Generated/); the device library must generate exactly it.
+cmp -s "$build/swift/SockstatLog.swift" "$root/bindings/swift/SockstatLog.swift" ||
+  die "the Swift generated from the iOS library differs from bindings/swift/SockstatLog.swift: run scripts/gen-bindings.sh and commit"
 
 echo "== strip debug symbols (packaging copies only)"
 strip -S "$build/device/libsockstatlog.a" "$build/simulator/libsockstatlog.a"
@@ -73,4 +76,4 @@ xcodebuild -create-xcframework \
   -output "$here/SockstatLogFFI.xcframework"
 
 lipo -info "$build/device/libsockstatlog.a" "$build/simulator/libsockstatlog.a"
-echo "done: ios/SockstatLogFFI.xcframework and ios/Sources/SockstatLog/Generated/SockstatLog.swift"
+echo "done: ios/SockstatLogFFI.xcframework (Swift: bindings/swift/SockstatLog.swift, up to date)"

@@ -24,5 +24,8 @@ bash scripts/test-bindings.sh
 section "Platforms: Android glue against the real Android API jar, iOS Swift syntax"
 bash scripts/test-platform.sh
 
+section "Swift: compiled (Swift 5 and 6 modes, warnings as errors) and XCTest, in a Debian trixie chroot"
+bash scripts/test-swift.sh
+
 echo
 echo "all suites passed"

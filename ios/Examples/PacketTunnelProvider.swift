@@ -1,72 +1,119 @@
 // The shape of a packet-tunnel extension using sockstatlog: not part of the
-// package (copy it into your extension target). Syntax-checked on Linux by
-// scripts/test-platform.sh; compiled only by a contributor with Xcode.
+// package (copy it and TunnelStats.swift into your extension target). Needs
+// NetworkExtension, so on the project's Linux CI it is only syntax-checked;
+// TunnelStats.swift, which holds the socket-stats logic, is compiled and
+// tested there. Correct under Swift 6 strict concurrency: every closure that
+// NetworkExtension, Network or Dispatch may run on another thread captures
+// only Sendable values.
 //
 // Memory: a packet tunnel gets 50 MiB (iOS 15+), and everything counts:
 // code, the logger's threads, buffers. So the log is capped at 1 MiB on disk,
 // packets are counted as they pass (never collected), each read costs one FFI
 // call whatever its packet count, and the upload session keeps no cache.
+//
+// Where the log lives: the app group's container, so the containing app can
+// read (`export()`) or upload the log while the tunnel is off. The directory
+// is protected "until first user authentication" (see logDirectory()).
 import Foundation
 import NetworkExtension
 import SockstatLog
 
-/// Label ids this tunnel reports under (0...12 are upstream's names).
-enum TunnelLabel {
-    static let ipv4: UInt32 = 20
-    static let ipv6: UInt32 = 21
-}
+// @unchecked Sendable: NetworkExtension calls the provider on queues of its
+// own, and the packet loop runs on another; the provider's only mutable state
+// is `session`, behind its lock.
+final class PacketTunnelProvider: NEPacketTunnelProvider, @unchecked Sendable {
+    /// The app group shared with the containing app (both targets' entitlements).
+    static let appGroup = "group.com.example.tunnel"
+    /// Seconds between attempts to start the logger while its files are
+    /// unavailable (a tunnel started at boot, before the first unlock).
+    static let retrySeconds = 60
 
-final class PacketTunnelProvider: NEPacketTunnelProvider {
-    private var logger: SockstatLogger?
-    private var pathMonitor: SockstatPathMonitor?
-    /// Flushes wait on the network: never on the provider's own queue.
-    private let flushQueue = DispatchQueue(label: "sockstatlog.flush")
+    private let session = Locked(Session())
 
-    /// Log files together, bytes: uploads drain them; 1 MiB is hours of events.
-    private static let maxLogBytes: UInt64 = 1 << 20
-    /// How long `stopTunnel` may spend writing the last events, ms.
-    private static let shutdownTimeoutMs: UInt64 = 2_000
-    /// How long an app-requested flush may upload, ms.
-    private static let flushTimeoutMs: UInt64 = 20_000
+    /// What one tunnel session holds; replaced as a whole under the lock.
+    private struct Session {
+        var stats: TunnelStats?
+        var pathMonitor: SockstatPathMonitor?
+        var retry: DispatchSourceTimer?
+    }
 
     override func startTunnel(options: [String: NSObject]?, completionHandler: @escaping (Error?) -> Void) {
         startStats()
         let settings = NEPacketTunnelNetworkSettings(tunnelRemoteAddress: "192.0.2.1")
         settings.ipv4Settings = NEIPv4Settings(addresses: ["10.0.0.2"], subnetMasks: ["255.255.255.255"])
         settings.ipv4Settings?.includedRoutes = [NEIPv4Route.default()]
+        // NetworkExtension may call this on any thread, and calls the
+        // completion handler once: handing it over is safe, though the SDK
+        // does not declare it @Sendable.
+        let done = UncheckedSendable(completionHandler)
         setTunnelNetworkSettings(settings) { [weak self] error in
             if error == nil { self?.readPackets() }
-            completionHandler(error)
+            done.value(error)
         }
     }
 
     /// Socket stats are diagnostics: a failure here never fails the tunnel.
+    /// Before the first unlock after a reboot the log files cannot be opened
+    /// (data protection), so a failed start is retried every `retrySeconds`
+    /// until it works or the tunnel stops.
     private func startStats() {
         let proto = protocolConfiguration as? NETunnelProviderProtocol
         guard let nodeId = proto?.providerConfiguration?["backendLogID"] as? String else { return }
         do {
-            let dir = FileManager.default.urls(for: .cachesDirectory, in: .userDomainMask)[0]
-                .appendingPathComponent("sockstatlog", isDirectory: true)
-            var config = defaultLoggerConfig(logDir: dir.path, backendPublicId: nodeId)
-            config.maxLogBytes = Self.maxLogBytes
-            let logger = try SockstatLogger.withTransport(config: config, transport: URLSessionUploadTransport())
-            try logger.registerLabel(label: TunnelLabel.ipv4, name: "TunnelIPv4")
-            try logger.registerLabel(label: TunnelLabel.ipv6, name: "TunnelIPv6")
-            try logger.enable()
-            let monitor = SockstatPathMonitor(logger: logger)
+            let stats = try TunnelStats(
+                logDirectory: Self.logDirectory(),
+                backendLogId: nodeId,
+                transport: URLSessionUploadTransport()
+            )
+            let monitor = SockstatPathMonitor(logger: stats.logger)
             monitor.start()
-            self.logger = logger
-            self.pathMonitor = monitor
+            session.withLock { s in
+                s.retry?.cancel()
+                s = Session(stats: stats, pathMonitor: monitor, retry: nil)
+            }
+        } catch SockstatError.InvalidLogId(let reason) {
+            NSLog("sockstatlog disabled: bad backendLogID: \(reason)") // retrying cannot help
         } catch {
-            NSLog("sockstatlog disabled: \(error)")
+            NSLog("sockstatlog not started (retrying in \(Self.retrySeconds) s): \(error)")
+            scheduleRetry()
         }
+    }
+
+    private func scheduleRetry() {
+        let timer = DispatchSource.makeTimerSource(queue: .global(qos: .utility))
+        timer.setEventHandler { [weak self] in self?.startStats() }
+        timer.schedule(deadline: .now() + .seconds(Self.retrySeconds))
+        session.withLock { s in
+            s.retry?.cancel()
+            s.retry = timer
+        }
+        timer.resume()
+    }
+
+    /// `<app group container>/sockstatlog`, created if missing, with the data
+    /// protection class set explicitly on the directory (new files inherit
+    /// it): `completeUntilFirstUserAuthentication`, so the tunnel can log
+    /// while the device is locked, as it must. Not `complete` (which an app's
+    /// Data Protection entitlement may make the default): those files become
+    /// unreadable a few seconds after every lock, and the logger's writes
+    /// and uploads would fail until the next unlock.
+    static func logDirectory() throws -> URL {
+        guard let container = FileManager.default.containerURL(forSecurityApplicationGroupIdentifier: appGroup) else {
+            throw SockstatError.Io(reason: "no container for app group \(appGroup): check both targets' entitlements")
+        }
+        let dir = container.appendingPathComponent("sockstatlog", isDirectory: true)
+        let protection: [FileAttributeKey: Any] = [.protectionKey: FileProtectionType.completeUntilFirstUserAuthentication]
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true, attributes: protection)
+        // An existing directory (an earlier version, another class) is set too.
+        try FileManager.default.setAttributes(protection, ofItemAtPath: dir.path)
+        return dir
     }
 
     /// The outbound loop: packets the apps sent, read from the tunnel interface.
     private func readPackets() {
         packetFlow.readPackets { [weak self] packets, protocols in
             guard let self else { return }
-            self.count(packets, protocols, outbound: true)
+            self.session.withLock { $0.stats }?.count(packets, protocols: protocols, outbound: true)
             // ... encrypt `packets` and send them to the peer ...
             self.readPackets()
         }
@@ -75,51 +122,29 @@ final class PacketTunnelProvider: NEPacketTunnelProvider {
     /// Inbound: packets from the peer, decrypted, handed to the apps.
     func deliver(_ packets: [Data], protocols: [NSNumber]) {
         packetFlow.writePackets(packets, withProtocols: protocols)
-        count(packets, protocols, outbound: false)
-    }
-
-    /// Sums one read's bytes per address family and pushes them in one call.
-    private func count(_ packets: [Data], _ protocols: [NSNumber], outbound: Bool) {
-        guard let logger else { return }
-        var v4: UInt64 = 0
-        var v6: UInt64 = 0
-        for (packet, family) in zip(packets, protocols) {
-            if family.int32Value == AF_INET6 { v6 += UInt64(packet.count) } else { v4 += UInt64(packet.count) }
-        }
-        let samples = [(TunnelLabel.ipv4, v4), (TunnelLabel.ipv6, v6)]
-            .filter { $0.1 > 0 }
-            .map { label, bytes in
-                CounterSample(label: label, tx: outbound ? bytes : 0, rx: outbound ? 0 : bytes, isTotal: false)
-            }
-        if !samples.isEmpty { try? logger.pushBatch(samples: samples) }
+        session.withLock { $0.stats }?.count(packets, protocols: protocols, outbound: false)
     }
 
     /// The app sends "flush" (NETunnelProviderSession.sendProviderMessage); the
     /// reply is the flush report as JSON, or nil if stats are off.
     override func handleAppMessage(_ messageData: Data, completionHandler: ((Data?) -> Void)?) {
-        guard String(data: messageData, encoding: .utf8) == "flush", let logger else {
+        guard let stats = session.withLock({ $0.stats }) else {
             completionHandler?(nil)
             return
         }
-        flushQueue.async {
-            var reply: [String: Any]
-            do {
-                let report = try logger.flush(timeoutMs: Self.flushTimeoutMs)
-                reply = ["drained": report.drained, "entries": report.entries, "batches": report.batches]
-                if let lastError = report.lastError { reply["lastError"] = lastError }
-            } catch {
-                reply = ["error": "\(error)"]
-            }
-            completionHandler?(try? JSONSerialization.data(withJSONObject: reply))
-        }
+        // Called once, from the flush queue: see startTunnel.
+        let reply = UncheckedSendable(completionHandler)
+        stats.handleAppMessage(messageData) { data in reply.value?(data) }
     }
 
     override func stopTunnel(with reason: NEProviderStopReason, completionHandler: @escaping () -> Void) {
-        pathMonitor?.stop()
-        pathMonitor = nil
-        // Writes what is pending, bounded: the system kills a slow stop.
-        try? logger?.shutdown(timeoutMs: Self.shutdownTimeoutMs)
-        logger = nil
+        let ended = session.withLock { s in
+            defer { s = Session() }
+            return s
+        }
+        ended.retry?.cancel()
+        ended.pathMonitor?.stop()
+        ended.stats?.stop() // writes what is pending, bounded
         completionHandler()
     }
 }

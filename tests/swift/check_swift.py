@@ -64,7 +64,7 @@ def self_test():
     in the sample): the checker must fail on both and pass on the originals."""
     cases = [
         (ROOT / "bindings/swift/SockstatLog.swift", lambda s: s[: s.rindex("}")] + s[s.rindex("}") + 1 :]),
-        (ROOT / "tests/swift/PacketTunnelSample.swift", lambda s: s.replace("func ", "func (", 1)),
+        (ROOT / "ios/Examples/PacketTunnelProvider.swift", lambda s: s.replace("func ", "func (", 1)),
     ]
     ok = True
     with tempfile.TemporaryDirectory() as tmp:

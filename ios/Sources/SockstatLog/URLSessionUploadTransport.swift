@@ -1,4 +1,9 @@
 import Foundation
+#if canImport(FoundationNetworking)
+// Linux: URLSession lives in swift-corelibs-foundation's FoundationNetworking
+// (this file is compiled and tested there by scripts/test-swift.sh).
+import FoundationNetworking
+#endif
 
 /// Sends the logger's uploads with `URLSession`, so they use the system's TLS,
 /// proxy and network policy. Pass it to `SockstatLogger.withTransport(config:transport:)`.
