@@ -28,9 +28,9 @@ chroot_dir=$(bash scripts/swift-chroot.sh ensure)
 echo "  $chroot_dir"
 
 section "2/5 build libsockstatlog and the collector (host)"
-cargo build --quiet --lib
+cargo build --quiet -p sockstatlog --lib
 # The reference collector the upload tests run as a child process.
-cargo build --quiet --features cli --bin sockstatlog
+cargo build --quiet -p sockstatlog-tools --bin sockstatlog
 
 section "3/5 tests/swift/ReadmeSnippet.swift is the README's Swift block"
 python3 - <<'EOF'
