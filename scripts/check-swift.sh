@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Swift syntax check (tree-sitter-swift; no Swift compiler on Linux) of the
-# generated bindings and every hand-written .swift file, plus the checker's
-# self-test. Installs the parser into .tools/venv on first use.
+# Swift syntax check (tree-sitter-swift) of the generated bindings and every
+# hand-written .swift file, plus the checker's self-test. Installs the parser
+# into .tools/venv on first use. The compiler checks are scripts/test-swift.sh;
+# this is the only check of files that need Apple-only frameworks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=.tools/venv

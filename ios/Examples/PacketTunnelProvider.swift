@@ -35,6 +35,8 @@ final class PacketTunnelProvider: NEPacketTunnelProvider, @unchecked Sendable {
         var stats: TunnelStats?
         var pathMonitor: SockstatPathMonitor?
         var retry: DispatchSourceTimer?
+        /// Set by stopTunnel: a retry that was already running must not start a logger.
+        var stopped = false
     }
 
     override func startTunnel(options: [String: NSObject]?, completionHandler: @escaping (Error?) -> Void) {
@@ -66,11 +68,13 @@ final class PacketTunnelProvider: NEPacketTunnelProvider, @unchecked Sendable {
                 transport: URLSessionUploadTransport()
             )
             let monitor = SockstatPathMonitor(logger: stats.logger)
-            monitor.start()
-            session.withLock { s in
+            let started = session.withLock { s in
+                guard !s.stopped else { return false }
                 s.retry?.cancel()
                 s = Session(stats: stats, pathMonitor: monitor, retry: nil)
+                return true
             }
+            if started { monitor.start() } else { stats.stop() }
         } catch SockstatError.InvalidLogId(let reason) {
             NSLog("sockstatlog disabled: bad backendLogID: \(reason)") // retrying cannot help
         } catch {
@@ -80,14 +84,16 @@ final class PacketTunnelProvider: NEPacketTunnelProvider, @unchecked Sendable {
     }
 
     private func scheduleRetry() {
-        let timer = DispatchSource.makeTimerSource(queue: .global(qos: .utility))
-        timer.setEventHandler { [weak self] in self?.startStats() }
-        timer.schedule(deadline: .now() + .seconds(Self.retrySeconds))
         session.withLock { s in
+            guard !s.stopped else { return }
             s.retry?.cancel()
+            // Created and resumed in one go: releasing a never-resumed source crashes.
+            let timer = DispatchSource.makeTimerSource(queue: .global(qos: .utility))
+            timer.setEventHandler { [weak self] in self?.startStats() }
+            timer.schedule(deadline: .now() + .seconds(Self.retrySeconds))
+            timer.resume()
             s.retry = timer
         }
-        timer.resume()
     }
 
     /// `<app group container>/sockstatlog`, created if missing, with the data
@@ -139,7 +145,7 @@ final class PacketTunnelProvider: NEPacketTunnelProvider, @unchecked Sendable {
 
     override func stopTunnel(with reason: NEProviderStopReason, completionHandler: @escaping () -> Void) {
         let ended = session.withLock { s in
-            defer { s = Session() }
+            defer { s = Session(stopped: true) }
             return s
         }
         ended.retry?.cancel()

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
-"""Syntax check of Swift sources without a Swift compiler (none exists for this
-Linux host): parse each file with tree-sitter-swift and report every ERROR or
-MISSING node as file:line:col. Exit status 1 if any file has one.
+"""Syntax check of Swift sources without a Swift compiler: parse each file with
+tree-sitter-swift and report every ERROR or MISSING node as file:line:col.
+Exit status 1 if any file has one. It is fast and needs no chroot, and it is
+the only check of the files that import Apple-only frameworks (Network,
+NetworkExtension); everything else is also compiled by scripts/test-swift.sh.
 
     check_swift.py FILE...      check these files
     check_swift.py              check bindings/swift/*.swift, tests/swift/**.swift, ios/**.swift
