@@ -14,7 +14,8 @@
 # URL_BASE is where the zip will be downloadable, e.g.
 # https://github.com/OWNER/sockstatlog/releases/download/v1.2.3. Upload the zip
 # there, commit the rewritten Package.swift, and tag that commit.
-# --swift: how to run `swift` (default `swift`; CI passes a chroot wrapper).
+# --swift: how to run `swift` (default `swift`, e.g. `xcrun swift`). CI runs this
+# script inside the Swift chroot on a dummy XCFramework (scripts/test-swift.sh).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")

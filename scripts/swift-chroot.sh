@@ -91,6 +91,7 @@ run() {
   [ -d "$src" ] || die "no such directory: $src"
   local root
   root=$(ensure)
+  [ -n "$root" ] && [ -f "$root/$stamp_name" ] || die "no usable chroot"
   mkdir -p "$root/work"
   local work
   work=$(mktemp -d "$root/work/run.XXXXXX")
