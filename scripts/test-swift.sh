@@ -62,7 +62,15 @@ cp -r tests/swift/xctest "$stage/pkg"
 rm -rf "$stage/pkg/.build"
 mkdir -p "$stage/pkg/Sources/SockstatLogFFI" "$stage/pkg/Sources/SockstatLog"
 cp "$stage/ffi/"* "$stage/pkg/Sources/SockstatLogFFI/"
-cp "$stage/src/"*.swift "$stage/pkg/Sources/SockstatLog/"
+# The iOS package's own layout: Generated/SockstatLog.swift stays the committed
+# link to ../../../../bindings/swift/SockstatLog.swift (here: $stage/bindings),
+# so SwiftPM builds through the link as it does for a consumer.
+mkdir -p "$stage/bindings/swift"
+cp bindings/swift/SockstatLog.swift "$stage/bindings/swift/"
+cp -a ios/Sources/SockstatLog/Generated "$stage/pkg/Sources/SockstatLog/"
+[ -L "$stage/pkg/Sources/SockstatLog/Generated/SockstatLog.swift" ] ||
+  { echo "ios/Sources/SockstatLog/Generated/SockstatLog.swift is not a link to bindings/swift/" >&2; exit 1; }
+cp ios/Sources/SockstatLog/URLSessionUploadTransport.swift "$stage/pkg/Sources/SockstatLog/"
 mkdir -p "$stage/pkg/Sources/TunnelExample"
 cp ios/Examples/TunnelStats.swift "$stage/pkg/Sources/TunnelExample/"
 cp ios/Examples/TunnelStats.swift "$stage/"

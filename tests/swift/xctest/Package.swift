@@ -4,7 +4,8 @@
 //
 // scripts/test-swift.sh stages, beside this manifest (none of it committed):
 //   Sources/SockstatLogFFI/  module.modulemap + SockstatLogFFI.h (generated)
-//   Sources/SockstatLog/     bindings/swift/SockstatLog.swift and
+//   Sources/SockstatLog/     ios/Sources/SockstatLog/Generated/ (the link to
+//                            bindings/swift/SockstatLog.swift, staged beside) and
 //                            ios/Sources/SockstatLog/URLSessionUploadTransport.swift:
 //                            one module, as in the iOS package
 //   Sources/TunnelExample/   ios/Examples/TunnelStats.swift
