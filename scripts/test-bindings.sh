@@ -13,7 +13,7 @@ need_jvm_and_venv
 
 start=$SECONDS
 section "1/4 build libsockstatlog (host, debug, unstripped)"
-cargo build --lib
+cargo build -p sockstatlog --lib
 section "2/4 bindings/ up to date, README snippets = the tested files"
 scripts/gen-bindings.sh --check
 python3 scripts/check-readme-snippets.py
