@@ -1,18 +1,19 @@
 #!/usr/bin/env bash
 # The Swift side compiled and run for real, with Swift 6.0 from a Debian
-# trixie chroot (scripts/swift-chroot.sh; built once, about 3 minutes, then
+# trixie chroot (scripts/swift-chroot.sh; built once, about 4 minutes, then
 # cached in /var/cache/sockstatlog/swift-trixie):
 #   1. the chroot (built, or reused)
 #   2. the host library and the reference collector (cargo, on the host)
-#   3. tests/swift/ReadmeSnippet.swift is the README's Swift block, verbatim
-#   4. in the chroot (tests/swift/in-chroot.sh): compile checks in Swift 5 and
+#   (scripts/check-readme-snippets.py, in test-bindings.sh, keeps
+#   tests/swift/ReadmeSnippet.swift identical to the README's Swift block)
+#   3. in the chroot (tests/swift/in-chroot.sh): compile checks in Swift 5 and
 #      Swift 6 language modes with warnings as errors (the generated bindings
 #      plus ios/Sources/SockstatLog/URLSessionUploadTransport.swift as module
 #      SockstatLog, then the README snippet against it), the check's self-test
 #      (an API mistake and a warning must fail it), and the XCTest suite
 #      (tests/swift/xctest) under SwiftPM, offline; both package manifests
 #      dumped and ios/release.sh run on a dummy XCFramework
-#   5. (host) tests/swift/check_manifests.py: the root Package.swift and
+#   4. (host) tests/swift/check_manifests.py: the root Package.swift and
 #      ios/Package.swift describe the same package; the release is right
 # Needs root (debootstrap, chroot, mount), as the rest of the test command.
 set -euo pipefail
@@ -23,31 +24,16 @@ cd "$(dirname "$0")/.."
 start=$SECONDS
 target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 
-section "1/5 Swift chroot (Debian trixie + swiftlang)"
+section "1/4 Swift chroot (Debian trixie + swiftlang)"
 chroot_dir=$(bash scripts/swift-chroot.sh ensure)
 echo "  $chroot_dir"
 
-section "2/5 build libsockstatlog and the collector (host)"
+section "2/4 build libsockstatlog and the collector (host)"
 cargo build --quiet -p sockstatlog --lib
 # The reference collector the upload tests run as a child process.
 cargo build --quiet -p sockstatlog-tools --bin sockstatlog
 
-section "3/5 tests/swift/ReadmeSnippet.swift is the README's Swift block"
-python3 - <<'EOF'
-import pathlib, re, sys
-readme = pathlib.Path("README.md").read_text()
-snippet = pathlib.Path("tests/swift/ReadmeSnippet.swift").read_text()
-m = re.search(r"// README-SNIPPET-BEGIN\n(.*?)// README-SNIPPET-END\n", snippet, re.S)
-if not m:
-    sys.exit("tests/swift/ReadmeSnippet.swift has no README-SNIPPET-BEGIN/END markers")
-blocks = re.findall(r"```swift\n(.*?)```\n", readme, re.S)
-if m.group(1) not in blocks:
-    sys.exit("README.md has no ```swift block identical to tests/swift/ReadmeSnippet.swift's marked part: "
-             "keep them the same (README first, then copy)")
-print("  identical")
-EOF
-
-section "4/5 in the chroot: compile checks (Swift 5 and 6, warnings as errors), self-test, XCTest"
+section "3/4 in the chroot: compile checks (Swift 5 and 6, warnings as errors), self-test, XCTest"
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 mkdir -p "$stage/ffi" "$stage/lib" "$stage/bin" "$stage/src"
@@ -82,7 +68,7 @@ cp -rL ios/Sources "$stage/manifests/ios/"
 cp tests/swift/in-chroot.sh "$stage/"
 bash scripts/swift-chroot.sh run "$stage" "bash in-chroot.sh"
 
-section "5/5 the package manifests agree; ios/release.sh zips, checksums and writes"
+section "4/4 the package manifests agree; ios/release.sh zips, checksums and writes"
 python3 tests/swift/check_manifests.py "$stage/out"
 
 section "swift: all passed in $((SECONDS - start)) s"

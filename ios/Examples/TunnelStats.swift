@@ -8,10 +8,9 @@ import Foundation
 import SockstatLog
 
 /// Label ids this tunnel reports under (0...12 are upstream's names).
-/// Plain Ints, converted with `.init` where the FFI's integer types are taken.
 enum TunnelLabel {
-    static let ipv4 = 20
-    static let ipv6 = 21
+    static let ipv4: Int32 = 20
+    static let ipv6: Int32 = 21
 }
 
 /// A running logger for one tunnel session: counts what the packet loop
@@ -21,11 +20,11 @@ enum TunnelLabel {
 /// (the logger is thread-safe), so NetworkExtension may call it from any queue.
 final class TunnelStats: Sendable {
     /// Log files together, bytes: uploads drain them; 1 MiB is hours of events.
-    static let maxLogBytes = 1 << 20
+    static let maxLogBytes: Int64 = 1 << 20
     /// How long `stop` may spend writing the last events, ms.
-    static let shutdownTimeoutMs = 2_000
+    static let shutdownTimeoutMs: Int64 = 2_000
     /// How long an app-requested flush may upload, ms.
-    static let flushTimeoutMs = 20_000
+    static let flushTimeoutMs: Int64 = 20_000
     /// The app's message that asks for an upload.
     static let flushMessage = Data("flush".utf8)
 
@@ -37,15 +36,15 @@ final class TunnelStats: Sendable {
     /// `backendLogId` through `transport`, with the tunnel's labels named.
     init(logDirectory: URL, backendLogId: String, transport: UploadTransport, configure: (inout LoggerConfig) -> Void = { _ in }) throws {
         var config = defaultLoggerConfig(logDir: logDirectory.path, backendPublicId: backendLogId)
-        config.maxLogBytes = .init(Self.maxLogBytes)
+        config.maxLogBytes = Self.maxLogBytes
         configure(&config)
         let logger = try SockstatLogger.withTransport(config: config, transport: transport)
         do {
-            try logger.registerLabel(label: .init(TunnelLabel.ipv4), name: "TunnelIPv4")
-            try logger.registerLabel(label: .init(TunnelLabel.ipv6), name: "TunnelIPv6")
+            try logger.registerLabel(label: TunnelLabel.ipv4, name: "TunnelIPv4")
+            try logger.registerLabel(label: TunnelLabel.ipv6, name: "TunnelIPv6")
             try logger.enable()
         } catch {
-            try? logger.shutdown(timeoutMs: .init(Self.shutdownTimeoutMs))
+            try? logger.shutdown(timeoutMs: Self.shutdownTimeoutMs)
             throw error
         }
         self.logger = logger
@@ -55,15 +54,15 @@ final class TunnelStats: Sendable {
     /// AF_INET or AF_INET6 per packet, as NEPacketTunnelFlow gives them) and
     /// pushes them in one call. Never throws: stats must not disturb the packet path.
     func count(_ packets: [Data], protocols: [NSNumber], outbound: Bool) {
-        var v4 = 0
-        var v6 = 0
+        var v4: Int64 = 0
+        var v6: Int64 = 0
         for (packet, family) in zip(packets, protocols) {
-            if family.int32Value == AF_INET6 { v6 += packet.count } else { v4 += packet.count }
+            if family.int32Value == AF_INET6 { v6 += Int64(packet.count) } else { v4 += Int64(packet.count) }
         }
         let samples = [(TunnelLabel.ipv4, v4), (TunnelLabel.ipv6, v6)]
             .filter { $0.1 > 0 }
             .map { label, bytes in
-                CounterSample(label: .init(label), tx: .init(outbound ? bytes : 0), rx: .init(outbound ? 0 : bytes), isTotal: false)
+                CounterSample(label: label, tx: outbound ? bytes : 0, rx: outbound ? 0 : bytes, isTotal: false)
             }
         if !samples.isEmpty { try? logger.pushBatch(samples: samples) }
     }
@@ -80,7 +79,7 @@ final class TunnelStats: Sendable {
         flushQueue.async {
             var answer: [String: Any]
             do {
-                let report = try logger.flush(timeoutMs: .init(Self.flushTimeoutMs))
+                let report = try logger.flush(timeoutMs: Self.flushTimeoutMs)
                 answer = ["drained": report.drained, "entries": report.entries, "batches": report.batches]
                 if let lastError = report.lastError { answer["lastError"] = lastError }
             } catch {
@@ -93,7 +92,7 @@ final class TunnelStats: Sendable {
     /// Writes what is pending, bounded (the system kills a slow stopTunnel),
     /// and stops the logger's threads. Later calls do nothing.
     func stop() {
-        try? logger.shutdown(timeoutMs: .init(Self.shutdownTimeoutMs))
+        try? logger.shutdown(timeoutMs: Self.shutdownTimeoutMs)
     }
 }
 

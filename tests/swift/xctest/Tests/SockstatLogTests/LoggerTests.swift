@@ -127,6 +127,22 @@ final class LoggerTests: XCTestCase {
         XCTAssertNotNil(invalidArgument { try logger.registerLabel(label: 300, name: "x") })
         XCTAssertNotNil(invalidArgument { try logger.registerLabel(label: 20, name: "") })
         XCTAssertNotNil(invalidArgument { try logger.registerLabel(label: 20, name: String(repeating: "n", count: 65)) })
+        // The FFI's integers are signed (Int32 labels, Int64 counts and
+        // timeouts): a negative one is rejected, naming what was wrong, never
+        // wrapped into a huge unsigned value.
+        for (what, call) in [
+            ("label", { try logger.add(label: -1, tx: 1, rx: 1) }),
+            ("tx", { try logger.add(label: 1, tx: -1, rx: 1) }),
+            ("rx", { try logger.setTotals(label: 1, txTotal: 1, rxTotal: -5) }),
+            ("batch", { try logger.pushBatch(samples: [CounterSample(label: 1, tx: 1, rx: Int64.min, isTotal: false)]) }),
+            ("timeout", { _ = try logger.flush(timeoutMs: -1) }),
+        ] as [(String, () throws -> Void)] {
+            let reason = invalidArgument(call)
+            XCTAssertFalse(reason?.isEmpty ?? true, "\(what): no InvalidArgument reason")
+        }
+        var negative = try testConfig()
+        negative.maxLogBytes = -1
+        XCTAssertNotNil(invalidArgument { _ = try SockstatLogger(config: negative) })
         try logger.shutdown(timeoutMs: 5_000)
 
         // A file where the log directory should be: an I/O error, not a crash.
@@ -204,7 +220,7 @@ final class LoggerTests: XCTestCase {
                         } else {
                             try logger.pushBatch(samples: [
                                 CounterSample(label: 5, tx: 1, rx: 2, isTotal: false),
-                                CounterSample(label: .init(100 + worker), tx: 1, rx: 0, isTotal: false),
+                                CounterSample(label: Int32(100 + worker), tx: 1, rx: 0, isTotal: false),
                             ])
                         }
                     }

@@ -375,3 +375,22 @@ func invalidArgument(
     case nil: return nil
     }
 }
+
+/// Answers every request with a fixed status, sending nothing.
+final class StatusTransport: UploadTransport, @unchecked Sendable {
+    // @unchecked: `calls` is touched under `lock` only.
+    private let status: Int32
+    private let lock = NSLock()
+    private var calls = 0
+
+    init(status: Int32) {
+        self.status = status
+    }
+
+    func send(request: UploadRequest) throws -> UploadResponse {
+        lock.withLock { calls += 1 }
+        return UploadResponse(status: status, headers: [], body: Data())
+    }
+
+    var callCount: Int { lock.withLock { calls } }
+}

@@ -26,8 +26,8 @@ final class TunnelStatsTests: XCTestCase {
 
         let lines = try linesOnDisk(dir)
         let got = totals(try events(lines))
-        XCTAssertEqual(got[TunnelLabel.ipv4], TxRx(tx: 107, rx: 40))
-        XCTAssertEqual(got[TunnelLabel.ipv6], TxRx(tx: 60, rx: 2_780))
+        XCTAssertEqual(got[Int(TunnelLabel.ipv4)], TxRx(tx: 107, rx: 40))
+        XCTAssertEqual(got[Int(TunnelLabel.ipv6)], TxRx(tx: 60, rx: 2_780))
         let labels = try lines.map { try parseEntry($0) }
             .compactMap { ($0["sockstatlog"] as? [String: Any])?["labels"] as? [String: String] }.first
         XCTAssertEqual(labels?[String(TunnelLabel.ipv4)], "TunnelIPv4")
@@ -63,7 +63,7 @@ final class TunnelStatsTests: XCTestCase {
         XCTAssertEqual(stored, try stats.logger.export())
         XCTAssertEqual(int64(answer["entries"]), Int64(stored.count))
         XCTAssertGreaterThanOrEqual(int64(answer["batches"]) ?? 0, 1)
-        XCTAssertEqual(totals(try events(stored))[TunnelLabel.ipv4], TxRx(tx: 1_000, rx: 0))
+        XCTAssertEqual(totals(try events(stored))[Int(TunnelLabel.ipv4)], TxRx(tx: 1_000, rx: 0))
         stats.stop()
     }
 

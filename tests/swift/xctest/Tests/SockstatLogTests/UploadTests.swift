@@ -24,6 +24,20 @@ final class UploadTests: XCTestCase {
         try logger.shutdown(timeoutMs: 5_000)
     }
 
+    func testAStatusOutsideHttpsRangeFromASwiftTransportIsAFailedAttempt() throws {
+        // UploadResponse.status is an Int32 (as HTTPURLResponse.statusCode is
+        // an Int): one that is no HTTP status is a transport failure, not an answer.
+        let transport = StatusTransport(status: 70_000)
+        let logger = try SockstatLogger.withTransport(config: testConfig(), transport: transport)
+        try logger.writeText(text: "never delivered")
+        let report = try logger.flush(timeoutMs: 300)
+        XCTAssertFalse(report.drained, "report: \(report)")
+        XCTAssertGreaterThanOrEqual(transport.callCount, 1)
+        XCTAssertTrue(report.lastError?.contains("70000") == true, "report: \(report)")
+        XCTAssertEqual(Int(report.entries), 0)
+        try logger.shutdown(timeoutMs: 5_000)
+    }
+
     func testURLSessionTransportDeliversToTheRealCollectorExactlyOnce() throws {
         let collector = try RealCollector()
         defer { collector.close() }
