@@ -34,14 +34,15 @@ die() { echo "swift-chroot.sh: $*" >&2; exit 1; }
 
 [ "$(id -u)" = 0 ] || die "needs root (debootstrap, chroot, mount)"
 
-sudo_apt() { apt-get update -qq && apt-get install -y -qq "$@"; }
+# Debian packages on the host (root already: see above).
+host_apt_install() { apt-get update -qq && apt-get install -y -qq "$@"; }
 
 ensure() {
   if [ -f "$chroot_dir/$stamp_name" ]; then
     echo "$chroot_dir"
     return
   fi
-  command -v debootstrap >/dev/null || sudo_apt debootstrap >&2
+  command -v debootstrap >/dev/null || host_apt_install debootstrap >&2
   mkdir -p "$cache"
   local partial=$chroot_dir.partial
   # Leftovers of a killed build or replacement: never trusted.
