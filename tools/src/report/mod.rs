@@ -71,6 +71,10 @@ pub enum ReportError {
     /// Charts could not be drawn or written.
     #[error("charts: {0}")]
     Chart(String),
+    /// The collector's database could not be read (or the arguments naming
+    /// it are wrong).
+    #[error("{0}")]
+    Database(String),
 }
 
 /// Byte totals over all labels.

@@ -12,6 +12,8 @@ use std::process::{Child, Command, Stdio};
 pub struct ChildCollector {
     pub child: Child,
     pub addr: SocketAddr,
+    /// Its stdout lines after the first (one per request it answered).
+    pub lines: std::sync::mpsc::Receiver<String>,
 }
 
 /// What to set in the child before it runs.
@@ -64,16 +66,17 @@ pub fn start(args: &[&str], setup: Setup) -> ChildCollector {
         .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
         .parse()
         .unwrap();
+    let (tx, lines) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let mut sink = String::new();
-        while out.read_line(&mut sink).map(|n| n > 0).unwrap_or(false) {
-            sink.clear();
+        let mut line = String::new();
+        while out.read_line(&mut line).map(|n| n > 0).unwrap_or(false) {
+            let _ = tx.send(std::mem::take(&mut line));
         }
     });
-    ChildCollector { child, addr }
+    ChildCollector { child, addr, lines }
 }
 
-/// `collect --listen 127.0.0.1:0 --dir DIR --quiet-free`.
+/// `collect --listen 127.0.0.1:0 --dir DIR EXTRA...`.
 pub fn start_dir(dir: &std::path::Path, extra: &[&str], setup: Setup) -> ChildCollector {
     let d = dir.to_str().unwrap();
     let mut args = vec!["collect", "--listen", "127.0.0.1:0", "--dir", d];
