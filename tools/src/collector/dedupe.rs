@@ -1,9 +1,19 @@
 //! Exactly-once bookkeeping for one stream in memory that does not grow with
 //! the number of entries: per `proc_id`, the highest `proc_seq` stored (the
 //! uploader sends a process's entries in order) and a short list of the
-//! sequence ranges below it that were skipped and so may still arrive.
+//! sequence ranges below it that were skipped and so may still arrive. The
+//! uploader's own entries (`proc_id` 0, keyed by a hash of their batch, in
+//! no order) are a small exact set instead.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
+
+/// `proc_id` of the uploader's own entries, whose `proc_seq` is a hash
+/// (the library's `upload::body::UPLOADER_PROC_ID`).
+pub const HASHED_PROC_ID: u64 = 0;
+/// Hashed keys remembered per stream: one per batch that skipped a long
+/// line, rare; past this the oldest is forgotten (a re-send of its batch
+/// after that would store its error entry again).
+pub const MAX_HASHED_KEYS: usize = 4096;
 
 /// Skipped ranges remembered per process. An uploader sends in order, so a
 /// gap only appears when a device dropped entries; 64 ranges is far more
@@ -80,12 +90,29 @@ impl ProcSeen {
 pub struct StreamSeen {
     procs: HashMap<u64, ProcSeen>,
     clock: u64,
+    hashed: HashSet<u64>,
+    hashed_order: VecDeque<u64>,
 }
 
 impl StreamSeen {
     /// True if `(proc_id, seq)` is already stored.
     pub fn contains(&self, proc_id: u64, seq: u64) -> bool {
+        if proc_id == HASHED_PROC_ID {
+            return self.hashed.contains(&seq);
+        }
         self.procs.get(&proc_id).is_some_and(|p| p.contains(seq))
+    }
+
+    /// Records a stored hashed key (`proc_id` [`HASHED_PROC_ID`]).
+    pub fn insert_hashed(&mut self, seq: u64) {
+        if self.hashed.insert(seq) {
+            self.hashed_order.push_back(seq);
+            if self.hashed_order.len() > MAX_HASHED_KEYS {
+                if let Some(old) = self.hashed_order.pop_front() {
+                    self.hashed.remove(&old);
+                }
+            }
+        }
     }
 
     /// A copy of one process's state, to stage a batch on before it is
@@ -108,6 +135,9 @@ impl StreamSeen {
 
     /// Records one stored key (used when loading a file).
     pub fn insert(&mut self, proc_id: u64, seq: u64) {
+        if proc_id == HASHED_PROC_ID {
+            return self.insert_hashed(seq);
+        }
         let mut p = self.get(proc_id);
         if !p.contains(seq) {
             p.insert(seq);
@@ -118,7 +148,7 @@ impl StreamSeen {
     /// Remembered ranges and processes: what the memory of this stream is
     /// proportional to.
     pub fn footprint(&self) -> usize {
-        self.procs.len() + self.procs.values().map(ProcSeen::gap_ranges).sum::<usize>()
+        self.procs.len() + self.procs.values().map(ProcSeen::gap_ranges).sum::<usize>() + self.hashed.len()
     }
 }
 
@@ -154,6 +184,21 @@ mod tests {
     }
 
     #[test]
+    fn hashed_keys_of_the_uploader_are_an_exact_capped_set() {
+        let mut s = StreamSeen::default();
+        for seq in [u64::MAX >> 1, 5, 1 << 40] {
+            assert!(!s.contains(HASHED_PROC_ID, seq));
+            s.insert(HASHED_PROC_ID, seq);
+        }
+        assert!(s.contains(HASHED_PROC_ID, 5) && !s.contains(HASHED_PROC_ID, 6));
+        assert!(!s.contains(HASHED_PROC_ID, 4), "no high-water mark for hashes");
+        for seq in 0..(MAX_HASHED_KEYS as u64 * 2) {
+            s.insert_hashed(seq + 1000);
+        }
+        assert_eq!(s.footprint(), MAX_HASHED_KEYS);
+    }
+
+    #[test]
     fn gaps_and_processes_are_capped() {
         let mut p = ProcSeen::default();
         for i in 0..10_000u64 {
@@ -163,10 +208,10 @@ mod tests {
         assert!(p.contains(2), "forgotten gaps count as stored: never a duplicate");
         assert!(!p.contains(19_998), "recent gaps still accept late entries");
         let mut s = StreamSeen::default();
-        for proc in 0..(MAX_PROCS_PER_STREAM as u64 + 100) {
+        for proc in 1..=(MAX_PROCS_PER_STREAM as u64 + 100) {
             s.insert(proc, 1);
         }
         assert_eq!(s.footprint(), MAX_PROCS_PER_STREAM);
-        assert!(s.contains(MAX_PROCS_PER_STREAM as u64 + 99, 1) && !s.contains(0, 1), "the oldest went");
+        assert!(s.contains(MAX_PROCS_PER_STREAM as u64 + 100, 1) && !s.contains(1, 1), "the oldest went");
     }
 }

@@ -7,7 +7,7 @@
 //! torn last line left by a crash and skips unreadable lines, counting both.
 //! Open files are an LRU with a cap; idle streams are dropped from memory.
 
-use super::dedupe::{ProcSeen, StreamSeen};
+use super::dedupe::{ProcSeen, StreamSeen, HASHED_PROC_ID};
 use super::{Batch, Counters, Limits, Refusal, Stored};
 use crate::private_fs;
 use axum::http::StatusCode;
@@ -135,10 +135,17 @@ impl DirStore {
         // Stage the batch on copies: the live state changes only once the
         // lines are durably stored.
         let mut staged: HashMap<u64, ProcSeen> = HashMap::new();
+        let mut staged_hashed: Vec<u64> = Vec::new();
         let mut out = Vec::with_capacity(batch.bytes);
         let (mut stored, mut dups, mut unkeyed) = (0u64, 0u64, 0u64);
         for e in &batch.entries {
-            if let Some((pid, seq)) = e.key {
+            if let Some((pid, seq)) = e.key.filter(|k| k.0 == HASHED_PROC_ID) {
+                if stream.seen.contains(pid, seq) || staged_hashed.contains(&seq) {
+                    dups += 1;
+                    continue;
+                }
+                staged_hashed.push(seq);
+            } else if let Some((pid, seq)) = e.key {
                 let p = staged.entry(pid).or_insert_with(|| stream.seen.get(pid));
                 if p.contains(seq) {
                     dups += 1;
@@ -176,6 +183,9 @@ impl DirStore {
         }
         for (pid, p) in staged {
             stream.seen.commit(pid, p);
+        }
+        for seq in staged_hashed {
+            stream.seen.insert_hashed(seq);
         }
         Ok(Stored { stored, duplicates: dups, unkeyed })
     }
