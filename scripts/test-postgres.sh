@@ -17,8 +17,15 @@ if [ -z "$(pg_bin)" ] || [ ! -x "$(pg_bin)/initdb" ]; then
 fi
 BIN=$(pg_bin)
 
+# `test-postgres.sh bench` runs the collector bench against the cluster
+# instead of the tests (for BENCHMARKS.md).
+mode=${1:-test}
 # Build first, so the cluster is up only while the tests run.
-cargo test -p sockstatlog-tools --test collector_postgres --no-run --quiet
+if [ "$mode" = bench ]; then
+  cargo bench -p sockstatlog-tools --bench collector --no-run --quiet
+else
+  cargo test -p sockstatlog-tools --test collector_postgres --no-run --quiet
+fi
 
 as_pg=()
 if [ "$(id -u)" = 0 ]; then
@@ -38,6 +45,10 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); p
 "${as_pg[@]}" "$BIN/initdb" -D "$tmp/data" -U sockstatlog --auth=trust -E UTF8 --no-locale >/dev/null
 "${as_pg[@]}" "$BIN/pg_ctl" -D "$tmp/data" -l "$tmp/server.log" -w \
   -o "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$tmp -c max_connections=200 -c fsync=on" start
-export SOCKSTATLOG_TEST_POSTGRES_URL="postgres://sockstatlog@127.0.0.1:$port/postgres"
+url="postgres://sockstatlog@127.0.0.1:$port/postgres"
 echo "private PostgreSQL cluster on 127.0.0.1:$port ($tmp)"
-cargo test -p sockstatlog-tools --test collector_postgres -- --include-ignored
+if [ "$mode" = bench ]; then
+  SOCKSTATLOG_BENCH_POSTGRES_URL="$url" cargo bench -p sockstatlog-tools --bench collector
+else
+  SOCKSTATLOG_TEST_POSTGRES_URL="$url" cargo test -p sockstatlog-tools --test collector_postgres -- --include-ignored
+fi

@@ -71,9 +71,9 @@ pub const MAX_CONNECTIONS: usize = 1024;
 pub const HEADER_TIMEOUT: Duration = Duration::from_secs(20);
 /// Time to receive a whole body: a 256 KiB batch at 20 kbit/s fits.
 pub const BODY_TIMEOUT: Duration = Duration::from_secs(120);
-/// Stream files kept open (an LRU): well under a default `ulimit -n` of
-/// 1024 next to [`MAX_CONNECTIONS`]... the collector raises its soft limit
-/// to the hard one at start, see `cli::collect`.
+/// Stream files kept open (an LRU): with [`MAX_CONNECTIONS`] sockets this
+/// stays near a default `ulimit -n` of 1024, and `sockstatlog collect` also
+/// raises its soft limit to the hard one at start.
 pub const MAX_OPEN_FILES: usize = 256;
 /// A stream unused this long is dropped from memory (its dedupe state is
 /// reloaded from the file if it comes back).
@@ -232,7 +232,8 @@ pub struct Stored {
 }
 
 enum Backend {
-    Dir(dir::DirStore),
+    // Boxed: one per collector, and it keeps the enum small.
+    Dir(Box<dir::DirStore>),
     Pg(pg::PgStore),
 }
 
@@ -250,7 +251,9 @@ impl App {
     async fn new(store: StoreConfig, limits: Limits, quiet: bool) -> Result<Arc<App>> {
         let counters = Arc::new(Counters::default());
         let backend = match store {
-            StoreConfig::Dir(d) => Backend::Dir(dir::DirStore::new(d, limits.clone(), counters.clone(), quiet)),
+            StoreConfig::Dir(d) => {
+                Backend::Dir(Box::new(dir::DirStore::new(d, limits.clone(), counters.clone(), quiet)))
+            }
             StoreConfig::Postgres(url) => Backend::Pg(pg::PgStore::connect(&url).await?),
         };
         Ok(Arc::new(App {
