@@ -496,33 +496,24 @@ async fn handle(
     let encoding = content_encoding(headers)?;
     let want_len = orig_content_length(headers)?;
     let (body, permit) = read_body(app, body, headers).await?;
-    let blocking = |f: Box<dyn FnOnce() -> Result<Stored, Refusal> + Send>| async move {
-        tokio::task::spawn_blocking(f)
-            .await
-            .unwrap_or_else(|e| Err(Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, format!("storing: {e}"))))
-    };
+    let joined = |e: tokio::task::JoinError| Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, format!("storing: {e}"));
     let (a, c) = (app.clone(), collection.to_string());
     match &app.backend {
-        Backend::Dir(_) => {
-            blocking(Box::new(move || {
-                let _permit = permit;
-                let batch = decode(&a, &body, encoding, want_len)?;
-                let Backend::Dir(d) = &a.backend else { unreachable!("matched above") };
-                d.append(&c, &id, &batch)
-            }))
-            .await
-        }
+        // Decoding and the file I/O on a blocking thread, holding the budget.
+        Backend::Dir(_) => tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let batch = decode(&a, &body, encoding, want_len)?;
+            let Backend::Dir(d) = &a.backend else { unreachable!("matched above") };
+            d.append(&c, &id, &batch)
+        })
+        .await
+        .map_err(joined)?,
+        // Decoding on a blocking thread; the insert is async.
         Backend::Pg(pg) => {
-            let a2 = a.clone();
-            let (tx, rx) = tokio::sync::oneshot::channel();
-            blocking(Box::new(move || {
-                let r = decode(&a2, &body, encoding, want_len);
-                let _ = tx.send(r.map(|b| (b, permit)));
-                Ok(Stored::default())
-            }))
-            .await?;
             let (batch, _permit) =
-                rx.await.map_err(|_| Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, "decoding task vanished"))??;
+                tokio::task::spawn_blocking(move || decode(&a, &body, encoding, want_len).map(|b| (b, permit)))
+                    .await
+                    .map_err(joined)??;
             pg.append(&c, &id, &batch).await
         }
     }
