@@ -4,6 +4,8 @@
 //! [`Logger`]; a 10 Hz sampler turns them into windowed events, a writer
 //! appends them every 10 s to a crash-safe two-file log, and an on-demand
 //! uploader ships the log to a logtail-compatible server.
+//!
+//! What it promises is in `docs/contract.md`; how it is built, in `ARCHITECTURE.md`.
 #![warn(missing_docs)]
 
 uniffi::setup_scaffolding!();

@@ -30,12 +30,37 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    match Top::parse().command {
+    let command = Top::parse().command;
+    if command.writes_a_stream() {
+        die_quietly_on_closed_pipe();
+    }
+    match command {
         Command::Logid(a) => cli::logid::run(a),
         Command::Replay(a) => cli::replay::run(a),
         Command::Report(a) => cli::report::run(a),
         Command::Collect(a) => cli::collect::run(a),
         Command::Upload(a) => cli::upload::run(a),
         Command::Demo(a) => cli::demo::run(a),
+    }
+}
+
+impl Command {
+    /// Subcommands whose output is a stream a reader may stop reading
+    /// (`sockstatlog report FILE | head`), as opposed to the long-running
+    /// ones (collector, demo, upload), which own their sockets and children.
+    fn writes_a_stream(&self) -> bool {
+        matches!(self, Command::Logid(_) | Command::Replay(_) | Command::Report(_))
+    }
+}
+
+/// A closed stdout ends the command the way it ends `cat` or `grep`: killed
+/// by SIGPIPE, silently, with the conventional status (128 + 13 in a shell).
+/// Rust ignores SIGPIPE before `main`, which turns the closed pipe into an
+/// `EPIPE` that `println!` reports by panicking.
+fn die_quietly_on_closed_pipe() {
+    // SAFETY: called once at start-up, before any thread exists; SIG_DFL is
+    // a valid disposition for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }

@@ -35,7 +35,7 @@ fn logid_rejects_bad_hex_with_status_2_and_the_parse_error() {
 fn replay_prints_one_event_per_line() {
     let dir = env!("CARGO_MANIFEST_DIR");
     let (code, out, _) =
-        sockstatlog(&["replay", &format!("{dir}/tests/traces/upstream_vector.jsonl"), "--poll-ms", "99"]);
+        sockstatlog(&["replay", &format!("{dir}/../tests/traces/upstream_vector.jsonl"), "--poll-ms", "99"]);
     assert_eq!(code, 0);
     assert_eq!(out, "{\"t\":1680054284508,\"d\":99,\"c\":1,\"s\":{\"3\":[672,97]}}\n");
 }
@@ -61,4 +61,24 @@ fn replay_of_a_malformed_trace_exits_2_naming_the_line() {
     let (code, _, err) = sockstatlog(&["replay", "/nonexistent/trace.jsonl"]);
     assert_eq!(code, 2);
     assert!(err.contains("/nonexistent/trace.jsonl"), "{err}");
+}
+
+/// `sockstatlog report FILE | head`: the reader goes away before the tool
+/// has written everything. The tool must end the way `cat` does, killed by
+/// SIGPIPE with nothing on stderr, not with a panic about a broken pipe.
+#[test]
+fn a_closed_stdout_ends_stream_commands_quietly_by_sigpipe() {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = env!("CARGO_MANIFEST_DIR");
+    let trace = format!("{dir}/../tests/traces/upstream_vector.jsonl");
+    let fixture = format!("{dir}/tests/fixtures/report/golden.jsonl");
+    for args in [vec!["report", fixture.as_str()], vec!["replay", trace.as_str()], vec!["logid", &"ab".repeat(32)]] {
+        // The read end is closed before the child starts, so its first write
+        // to stdout meets a closed pipe, on any machine at any load.
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = Command::new(env!("CARGO_BIN_EXE_sockstatlog")).args(&args).stdout(writer).output().unwrap();
+        assert_eq!(out.status.signal(), Some(libc::SIGPIPE), "{args:?}: {:?}", out.status);
+        assert!(out.stderr.is_empty(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
 }

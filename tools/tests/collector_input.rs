@@ -28,7 +28,9 @@ fn malformed_uploads_are_refused_with_a_reason_and_nothing_is_stored() {
     let big = vec![b' '; MAX_BODY_BYTES + 1];
     let zbomb = zstd(&vec![b' '; MAX_BODY_BYTES + 10]);
     let p = path();
-    let cases: Vec<(&str, &str, String, Vec<(&str, &str)>, Vec<u8>, u16, &str)> = vec![
+    // (name, method, path, headers, body, expected status, expected message)
+    type Case<'a> = (&'a str, &'a str, String, Vec<(&'a str, &'a str)>, Vec<u8>, u16, &'a str);
+    let cases: Vec<Case> = vec![
         ("wrong-path", "POST", "/upload".into(), vec![], good.clone().into(), 404, "no such endpoint"),
         ("short-id", "POST", format!("/c/{COLLECTION}/abcd"), vec![], good.clone().into(), 404, "invalid hex length"),
         (

@@ -1,7 +1,7 @@
 //! The per-label bar chart: bytes (tx and rx stacked) beside the radio high
 //! time charged to each label, one row per label, largest first.
 
-use super::charts::{DrawResult, PALETTE};
+use super::style::{DrawResult, PALETTE};
 use super::text::{binary_unit, human_bytes, tick};
 use super::Report;
 use plotters::coord::Shift;

@@ -11,6 +11,7 @@
 
 use super::bars::{draw_bars, Bars};
 use super::radio::split_window;
+use super::style::{DrawResult, PALETTE};
 use super::text::{binary_unit, human_duration, tick};
 use super::{Report, ReportError};
 use plotters::coord::Shift;
@@ -36,19 +37,6 @@ const BUCKET_SECONDS: [i64; 13] = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 
 const MAX_BUCKETS: i64 = 300;
 /// Size of the throughput chart, pixels.
 const THROUGHPUT_SIZE: (u32, u32) = (1200, 600);
-/// Tableau 10: distinguishable, and readable on white.
-pub(super) const PALETTE: [RGBColor; 10] = [
-    RGBColor(31, 119, 180),
-    RGBColor(255, 127, 14),
-    RGBColor(44, 160, 44),
-    RGBColor(214, 39, 40),
-    RGBColor(148, 103, 189),
-    RGBColor(140, 86, 75),
-    RGBColor(227, 119, 194),
-    RGBColor(127, 127, 127),
-    RGBColor(188, 189, 34),
-    RGBColor(23, 190, 207),
-];
 /// The shading of cellular periods.
 const CELLULAR_SHADE: RGBColor = RGBColor(255, 226, 150);
 
@@ -58,8 +46,6 @@ pub struct ChartOptions {
     /// A TrueType font for the text; default: the first of [`DEFAULT_FONT_PATHS`].
     pub font: Option<PathBuf>,
 }
-
-pub(super) type DrawResult = Result<(), Box<dyn Error>>;
 
 /// Writes `throughput.svg`/`.png` and `labels.svg`/`.png` into `dir`
 /// (created if needed) and returns their paths.

@@ -32,6 +32,7 @@ mod bars;
 pub mod charts;
 pub mod parse;
 pub mod radio;
+mod style;
 pub mod table;
 pub mod text;
 

@@ -119,8 +119,12 @@ pub fn raw_request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str,
     parse_response(&buf).expect("a complete HTTP response")
 }
 
-/// Splits an HTTP/1.1 message head from its body; `None` if incomplete.
-pub fn split_head(buf: &[u8]) -> Option<(usize, Vec<(String, String)>, String)> {
+/// Header names (lower case) and values, in the order received.
+pub type Headers = Vec<(String, String)>;
+
+/// Splits an HTTP/1.1 message head from its body: (body offset, headers,
+/// first line); `None` if incomplete.
+pub fn split_head(buf: &[u8]) -> Option<(usize, Headers, String)> {
     let end = buf.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
     let head = String::from_utf8_lossy(&buf[..end - 4]).into_owned();
     let mut lines = head.split("\r\n");
