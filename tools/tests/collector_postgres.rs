@@ -205,7 +205,11 @@ fn two_collectors_share_one_database_and_a_failover_mid_upload_stores_every_entr
     let report = up.flush(Duration::from_secs(120));
     assert!(report.drained, "{report:?}");
     up.shutdown(Duration::from_secs(5));
-    assert!(b.lines.try_iter().any(|l| l.starts_with("stored ")), "B took over");
+    // B printed its "stored" lines before answering; its reader thread may
+    // still be forwarding them, so wait for one rather than peek.
+    let took_over =
+        std::iter::from_fn(|| b.lines.recv_timeout(Duration::from_secs(60)).ok()).any(|l| l.starts_with("stored "));
+    assert!(took_over, "B took over");
     let row = &query(
         &url,
         "SELECT count(*), count(DISTINCT proc_seq), min(proc_seq), max(proc_seq) FROM sockstatlog_entries \
