@@ -22,6 +22,9 @@ bash scripts/check-deps.sh
 section "Rust: unit, integration, property and CLI tests (library and tools)"
 cargo test --workspace
 
+section "Collector: the PostgreSQL store against a private cluster (installs postgresql if missing)"
+bash scripts/test-postgres.sh
+
 section "Rust: benches type-check (running them is for BENCHMARKS.md, not CI)"
 cargo check --workspace --benches --quiet
 

@@ -87,7 +87,7 @@ fn framed_len(lines: &[Vec<u8>], error: Option<&str>) -> usize {
 
 /// Body length before compression for these lines (what `build` would frame).
 pub fn raw_len(lines: &[Vec<u8>], skipped_long_lines: u64, now: SystemTime) -> usize {
-    let error = (skipped_long_lines > 0).then(|| long_line_error_entry(now));
+    let error = (skipped_long_lines > 0).then(|| long_line_error_entry(lines, skipped_long_lines, now));
     framed_len(lines, error.as_deref())
 }
 
@@ -95,7 +95,7 @@ pub fn raw_len(lines: &[Vec<u8>], skipped_long_lines: u64, now: SystemTime) -> u
 /// entry when lines were skipped, and compresses if that pays off. Empty lines
 /// are left out, as upstream does.
 pub fn build(lines: &[Vec<u8>], skipped_long_lines: u64, now: SystemTime) -> std::io::Result<Body> {
-    let error = (skipped_long_lines > 0).then(|| long_line_error_entry(now));
+    let error = (skipped_long_lines > 0).then(|| long_line_error_entry(lines, skipped_long_lines, now));
     let len = framed_len(lines, error.as_deref());
     let mut raw = Vec::with_capacity(len);
     raw.push(b'[');
@@ -152,9 +152,29 @@ pub fn compress(raw: &[u8]) -> std::io::Result<Option<Vec<u8>>> {
     }
 }
 
-fn long_line_error_entry(now: SystemTime) -> String {
+/// `proc_id` of the entries the uploader itself makes (the long-line error
+/// entry): writers draw theirs from 1 up, so 0 is never a writer's.
+pub const UPLOADER_PROC_ID: u32 = 0;
+
+/// The error entry for `skipped` long lines, keyed (`proc_id` 0, `proc_seq`
+/// a hash of the batch it rides in) so that a collector recognises it when
+/// a batch is re-sent after a lost acknowledgement, as it does every other
+/// entry: the same lines and count always give the same key.
+fn long_line_error_entry(lines: &[Vec<u8>], skipped: u64, now: SystemTime) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for l in lines {
+        h.update((l.len() as u64).to_le_bytes());
+        h.update(l);
+    }
+    h.update(skipped.to_le_bytes());
+    let digest = h.finalize();
+    // 63 bits: a positive i64 for any store, unique enough among a log's
+    // few error entries.
+    let seq = u64::from_le_bytes(digest[..8].try_into().expect("8 bytes")) >> 1;
     format!(
-        "{{\"logtail\":{{\"client_time\":\"{}\",\"error\":{{\"detail\":\"reading ringbuffer: {}\"}}}}}}\n",
+        "{{\"logtail\":{{\"client_time\":\"{}\",\"proc_id\":{UPLOADER_PROC_ID},\"proc_seq\":{seq},\
+         \"error\":{{\"detail\":\"reading ringbuffer: {}\"}}}}}}\n",
         client_time(now),
         crate::filch::FilchError::LineTooLong
     )
@@ -355,12 +375,23 @@ mod tests {
     #[test]
     fn skipped_long_lines_add_one_error_entry() {
         let b = build(&lines(&[r#"{"a":1}"#]), 3, at(1_680_054_284, 508_000_000)).unwrap();
-        assert_eq!(
-            String::from_utf8(b.bytes).unwrap(),
-            "[{\"a\":1}\n,{\"logtail\":{\"client_time\":\"2023-03-29T01:44:44.508Z\",\
-             \"error\":{\"detail\":\"reading ringbuffer: filch: line too long\"}}}\n]"
+        let text = String::from_utf8(b.bytes).unwrap();
+        assert!(
+            text.starts_with("[{\"a\":1}\n,{\"logtail\":{\"client_time\":\"2023-03-29T01:44:44.508Z\",\"proc_id\":0,")
         );
+        assert!(text.ends_with(",\"error\":{\"detail\":\"reading ringbuffer: filch: line too long\"}}}\n]"), "{text}");
         assert_eq!(b.entries, 2);
+        // The key is the batch's: the same lines give the same key, other
+        // lines another.
+        let key = |ls: &[&str], n| {
+            let t = String::from_utf8(build(&lines(ls), n, at(5, 0)).unwrap().bytes).unwrap();
+            let v: serde_json::Value = serde_json::from_str(&t).unwrap();
+            let lt = &v.as_array().unwrap().last().unwrap()["logtail"];
+            (lt["proc_id"].as_u64().unwrap(), lt["proc_seq"].as_u64().unwrap())
+        };
+        assert_eq!(key(&[r#"{"a":1}"#], 3), key(&[r#"{"a":1}"#], 3));
+        assert_ne!(key(&[r#"{"a":1}"#], 3).1, key(&[r#"{"a":2}"#], 3).1);
+        assert_ne!(key(&[r#"{"a":1}"#], 3).1, key(&[r#"{"a":1}"#], 4).1);
         let only = build(&[], 1, at(0, 0)).unwrap();
         assert_eq!(only.entries, 1);
         assert!(only.bytes.starts_with(b"[{\"logtail\""));

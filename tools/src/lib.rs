@@ -9,4 +9,5 @@
 pub mod cli;
 pub mod collector;
 pub mod demo;
+pub mod private_fs;
 pub mod report;

@@ -64,3 +64,48 @@ fn the_command_exits_2_and_prints_file_and_line() {
     assert!(stderr.contains("malformed.jsonl:4: not JSON"), "{stderr}");
     assert!(out.stdout.is_empty());
 }
+
+fn report_cmd(path: &Path, out: Option<&Path>) -> std::process::Output {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_sockstatlog"));
+    cmd.arg("report").arg(path);
+    if let Some(o) = out {
+        cmd.arg("--out").arg(o);
+    }
+    cmd.output().unwrap()
+}
+
+/// Logs pulled off devices are hostile input: whatever the values, the
+/// report ends with 0 or 2 (never a panic or an abort), in memory and time
+/// bounded by the input.
+#[test]
+fn hostile_values_end_in_a_report_or_a_line_numbered_error_never_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let ev = |t: i64, d: i64| format!("{{\"t\":{t},\"d\":{d},\"c\":1,\"s\":{{\"2\":[1,2]}}}}\n");
+    let long_name = format!("{{\"sockstatlog\":{{\"labels\":{{\"2\":\"{}\"}}}}}}\n{}", "n".repeat(65_536), ev(0, 100));
+    let cases: Vec<(&str, String, i32, &str)> = vec![
+        ("long-label-name", long_name, 0, "label names cut to 64 characters: 1"),
+        ("huge-window", format!("{}{}", ev(1000, 100), ev(2000, 100_000_000_000_000)), 2, ":2: event: duration"),
+        ("long-window", ev(1000, 10_000_000_000), 2, ":1: event: duration"),
+        ("far-apart", format!("{}{}", ev(0, 100), ev(9_000_000_000_000_000_000, 100)), 2, ":2: event: start"),
+        ("overflowing-end", ev(i64::MAX - 10, 100), 2, ":1: event: start"),
+    ];
+    for (name, text, code, msg) in cases {
+        let path = write(dir.path(), &format!("{name}.jsonl"), &text);
+        let out = report_cmd(&path, Some(&dir.path().join(name)));
+        let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert_eq!(out.status.code(), Some(code), "{name}: {all}");
+        assert!(all.contains(msg), "{name}: {all}");
+    }
+}
+
+#[test]
+fn windows_at_the_ends_of_the_time_range_chart_in_bounded_buckets() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "{{\"t\":0,\"d\":100,\"c\":1,\"s\":{{\"2\":[1,2]}}}}\n{{\"t\":{},\"d\":100,\"s\":{{\"2\":[1,2]}}}}\n",
+        sockstatlog_tools::report::parse::MAX_T_MS
+    );
+    let path = write(dir.path(), "span.jsonl", &text);
+    let out = report_cmd(&path, Some(&dir.path().join("charts")));
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+}

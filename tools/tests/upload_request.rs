@@ -211,3 +211,46 @@ fn a_host_transport_is_used_instead_of_the_builtin_client() {
     assert!(calls[0].headers.iter().any(|(k, v)| k == "Content-Encoding" && v == "zstd"));
     up.shutdown(Duration::from_secs(2));
 }
+
+/// Every entry the library sends carries (proc_id, proc_seq), the
+/// uploader's own error entry too (proc_id 0, a hash of its batch): a batch
+/// re-sent after a lost acknowledgement stores nothing twice.
+#[test]
+fn a_resent_batch_with_an_error_entry_stores_it_once() {
+    let (logdir, outdir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let content = format!("{}\n{}\n{}\n", entry(3, 1), "x".repeat(70 << 10), entry(3, 2));
+    std::fs::write(logdir.path().join("sockstats.log1.txt"), content).unwrap();
+    let col = collector(outdir.path());
+    let proxy = FaultProxy::start(col.addr(), vec![Fault::ForwardThenDrop]);
+    let report = upload_all(&proxy.url(), logdir.path(), 256 << 10);
+    assert!(report.drained, "{report:?}");
+    assert_eq!(proxy.requests().len(), 2, "stored, answer lost, re-sent");
+    let stored = stored_lines(outdir.path());
+    assert_eq!(stored.len(), 3, "{stored:?}");
+    let error: serde_json::Value = serde_json::from_str(&stored[2]).unwrap();
+    assert_eq!(error["logtail"]["proc_id"], 0);
+    assert!(error["logtail"]["proc_seq"].as_u64().is_some());
+    let st = col.stats();
+    assert_eq!((st.duplicates, st.unkeyed), (3, 0));
+}
+
+/// The logger's own lines (header, events, text) all carry both keys.
+#[test]
+fn every_line_the_logger_writes_carries_proc_id_and_proc_seq() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = sockstatlog::Config::new(dir.path(), sockstatlog::logid::PublicId([7; 32]));
+    c.poll_interval = Duration::from_millis(10);
+    let logger = sockstatlog::Logger::new(c).unwrap();
+    logger.enable().unwrap();
+    logger.add(2, 100, 200).unwrap();
+    logger.write_text("a text line").unwrap();
+    logger.disable().unwrap();
+    let lines = logger.export().unwrap();
+    logger.shutdown(Duration::from_secs(5)).unwrap();
+    assert!(lines.len() >= 3, "{lines:?}");
+    for l in &lines {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        assert!(v["logtail"]["proc_id"].as_u64().is_some_and(|p| p > 0), "{l}");
+        assert!(v["logtail"]["proc_seq"].as_u64().is_some(), "{l}");
+    }
+}

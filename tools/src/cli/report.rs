@@ -1,6 +1,8 @@
-//! `sockstatlog report PATH`: summarise a device log directory, an exported
-//! file or a collector file per label, with radio attribution, as a table or
-//! JSON, and optionally as charts. The work is in [`crate::report`].
+//! `sockstatlog report PATH` (or `--postgres URL --log-id HEX`): summarise a
+//! device log directory, an exported file, a collector file or a device's
+//! entries in the collector's database per label, with radio attribution, as
+//! a table or JSON, and optionally as charts. The work is in
+//! [`crate::report`].
 
 use crate::report::{self, ChartOptions};
 use std::path::PathBuf;
@@ -8,10 +10,17 @@ use std::process::ExitCode;
 
 /// Arguments of `sockstatlog report`.
 #[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("input").required(true).args(["path", "postgres"])))]
 pub struct Args {
     /// A device log directory (sockstats.log1.txt/.log2.txt, read without
     /// modifying it), an exported file, or a collector file (JSON Lines).
-    pub path: PathBuf,
+    pub path: Option<PathBuf>,
+    /// Read from the collector's PostgreSQL database instead.
+    #[arg(long, value_name = "URL", requires = "log_id")]
+    pub postgres: Option<String>,
+    /// The device's private log ID (64 hex, as in the collector's URL path).
+    #[arg(long, value_name = "HEX", requires = "postgres")]
+    pub log_id: Option<String>,
     /// Print the report as JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -26,7 +35,12 @@ pub struct Args {
 /// Runs the subcommand: 0 on success, 2 when the input is unreadable or
 /// malformed, 1 when the charts could not be written.
 pub fn run(args: Args) -> ExitCode {
-    let report = match report::build(&args.path) {
+    let built = match (&args.path, &args.postgres, &args.log_id) {
+        (Some(path), None, _) => report::build(path),
+        (None, Some(url), Some(id)) => from_postgres(url, id),
+        _ => Err(report::ReportError::Database("give a PATH, or --postgres URL with --log-id HEX".into())),
+    };
+    let report = match built {
         Ok(r) => r,
         Err(e) => {
             eprintln!("sockstatlog report: {e}");
@@ -58,4 +72,22 @@ pub fn run(args: Args) -> ExitCode {
         }
     }
     ExitCode::SUCCESS
+}
+
+/// The device's entries from the collector's database, read as a collector
+/// file would be.
+fn from_postgres(url: &str, log_id: &str) -> Result<report::Report, report::ReportError> {
+    let id = sockstatlog::logid::PrivateId::parse(log_id)
+        .map_err(|e| report::ReportError::Database(format!("--log-id: {e}")))?
+        .to_hex();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| report::ReportError::Database(format!("starting runtime: {e}")))?;
+    let data = rt
+        .block_on(crate::collector::pg::read_log(url, &id))
+        .map_err(|e| report::ReportError::Database(e.to_string()))?;
+    let name = PathBuf::from(format!("postgres:{id}"));
+    let trace = report::parse::read_trace_bytes(&name, &data)?;
+    Ok(report::summarise(&name, trace))
 }

@@ -107,6 +107,10 @@ pub fn is_loopback(url: &str) -> bool {
 pub fn run(opts: &Options, progress: &mut dyn FnMut(Progress)) -> Result<Outcome, DemoError> {
     let log_dir = opts.dir.join("log");
     let collector_dir = opts.dir.join("collector");
+    // The demo's outputs (log, collected copy, report) are private, 0700,
+    // whatever the umask; each part creates its files 0600.
+    crate::private_fs::create_dir_all(&opts.dir)
+        .map_err(|e| sockstatlog::error::Error::io(format!("creating {}", opts.dir.display()), e))?;
     let collector = match &opts.url {
         Some(_) => None,
         None => Some(Collector::start(([127, 0, 0, 1], 0).into(), &collector_dir, true)?),

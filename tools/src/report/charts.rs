@@ -51,7 +51,7 @@ pub struct ChartOptions {
 /// (created if needed) and returns their paths.
 pub fn write_charts(report: &Report, dir: &Path, opts: &ChartOptions) -> Result<Vec<PathBuf>, ReportError> {
     load_font(opts.font.as_deref())?;
-    std::fs::create_dir_all(dir).map_err(|source| ReportError::Io { path: dir.to_path_buf(), source })?;
+    crate::private_fs::create_dir_all(dir).map_err(|source| ReportError::Io { path: dir.to_path_buf(), source })?;
     let series = Throughput::from_report(report);
     let bars = Bars::from_report(report);
     let bars_size = bars.size();
@@ -60,6 +60,10 @@ pub fn write_charts(report: &Report, dir: &Path, opts: &ChartOptions) -> Result<
         let svg = dir.join(format!("{name}.svg"));
         let png = dir.join(format!("{name}.png"));
         let fail = |path: &Path, e: Box<dyn Error>| ReportError::Chart(format!("{}: {e}", path.display()));
+        // Created 0600 first: the backends truncate and keep the mode.
+        for p in [&svg, &png] {
+            crate::private_fs::create_file(p).map_err(|source| ReportError::Io { path: p.clone(), source })?;
+        }
         draw(&SVGBackend::new(&svg, size).into_drawing_area()).map_err(|e| fail(&svg, e))?;
         draw(&BitMapBackend::new(&png, size).into_drawing_area()).map_err(|e| fail(&png, e))?;
         written.extend([svg, png]);
@@ -111,10 +115,12 @@ impl Throughput {
     fn from_report(report: &Report) -> Self {
         let start = report.start_ms.unwrap_or(0);
         let span_s = report.span_ms().unwrap_or(0) as f64 / 1000.0;
+        // Past the largest round width, whatever width keeps MAX_BUCKETS:
+        // the bucket count never follows the span.
         let bucket_s = BUCKET_SECONDS
             .into_iter()
             .find(|&b| span_s / b as f64 <= MAX_BUCKETS as f64)
-            .unwrap_or(BUCKET_SECONDS[BUCKET_SECONDS.len() - 1]);
+            .unwrap_or_else(|| (span_s / MAX_BUCKETS as f64).ceil() as i64);
         let buckets = (span_s / bucket_s as f64).ceil().max(1.0) as usize;
         let shown: Vec<u8> = report.labels.iter().take(MAX_SERIES).map(|r| r.id).collect();
         let slot_of: BTreeMap<u8, usize> = shown.iter().enumerate().map(|(i, &id)| (id, i)).collect();

@@ -72,6 +72,10 @@ pub enum ReportError {
     /// Charts could not be drawn or written.
     #[error("charts: {0}")]
     Chart(String),
+    /// The collector's database could not be read (or the arguments naming
+    /// it are wrong).
+    #[error("{0}")]
+    Database(String),
 }
 
 /// Byte totals over all labels.
@@ -114,6 +118,9 @@ pub struct Report {
     pub duplicates: u64,
     /// Torn last lines of device files, skipped.
     pub torn_lines: u64,
+    /// Label names cut to the longest kept (hostile or broken headers).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub clamped_names: u64,
     /// Poll interval of the logger (header), ms.
     pub poll_ms: u64,
     /// Start of the first window, Unix ms.
@@ -177,6 +184,7 @@ pub fn summarise(source: &Path, trace: Trace) -> Report {
         events: trace.windows.len() as u64,
         duplicates: trace.duplicates,
         torn_lines: trace.torn_lines,
+        clamped_names: trace.clamped_names,
         poll_ms: trace.poll_ms,
         start_ms,
         end_ms,
@@ -185,4 +193,8 @@ pub fn summarise(source: &Path, trace: Trace) -> Report {
         radio,
         trace,
     }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }

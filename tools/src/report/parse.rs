@@ -19,6 +19,24 @@ use std::path::{Path, PathBuf};
 pub use sockstatlog::filch::LOG_NAMES as LOG_FILE_NAMES;
 /// Poll interval assumed when no header says otherwise: the logger's default.
 pub const DEFAULT_POLL_MS: u64 = 100;
+/// Latest window start accepted, Unix ms: the end of year 9999. Past it a
+/// `t` is corruption, and window ends and spans could overflow.
+pub const MAX_T_MS: i64 = 253_402_300_799_999;
+/// Longest window accepted, ms: windows are a poll interval, or several
+/// merged when the writer fell behind; an hour-long one means a broken
+/// clock, and would make the radio model split it into 3600 seconds.
+pub const MAX_WINDOW_MS: i64 = 3_600_000;
+/// Window-seconds (the seconds windows touch, summed) the report may
+/// materialise per input line, plus [`SECONDS_ALLOWANCE`]: real logs touch
+/// under 2 seconds per line, so this bounds the radio model's and charts'
+/// memory and time by the input's size whatever the values.
+pub const SECONDS_PER_LINE: u64 = 8;
+/// Window-seconds allowed on top of [`SECONDS_PER_LINE`]: one day, so a
+/// short log of long windows is still reported.
+pub const SECONDS_ALLOWANCE: u64 = 86_400;
+/// Longest label name kept, characters (longer ones are cut and counted):
+/// a table column and a chart legend entry.
+pub const MAX_LABEL_NAME_CHARS: usize = 64;
 
 /// One event: a window `[t, t+d)` in Unix milliseconds and its per-label bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,6 +74,8 @@ pub struct Trace {
     pub duplicates: u64,
     /// Unterminated last lines of a device file (a crash mid-write), skipped.
     pub torn_lines: u64,
+    /// Label names cut to [`MAX_LABEL_NAME_CHARS`].
+    pub clamped_names: u64,
 }
 
 impl Trace {
@@ -77,6 +97,14 @@ pub fn read_trace(path: &Path) -> Result<Trace, ReportError> {
         let data = read(path)?;
         reader.read_lines(path, &data, false)?;
     }
+    Ok(reader.finish())
+}
+
+/// Reads JSON Lines already in memory (e.g. from the database); `name`
+/// stands for the file in messages.
+pub fn read_trace_bytes(name: &Path, data: &[u8]) -> Result<Trace, ReportError> {
+    let mut reader = Reader::default();
+    reader.read_lines(name, data, false)?;
     Ok(reader.finish())
 }
 
@@ -111,6 +139,9 @@ struct Reader {
     trace: Trace,
     poll_ms: Option<u64>,
     seen: HashSet<(u64, u64)>,
+    /// Lines read so far (all files) and window-seconds they touch.
+    lines: u64,
+    window_seconds: u64,
 }
 
 impl Reader {
@@ -130,6 +161,7 @@ impl Reader {
         }
         for (i, line) in lines.iter().enumerate() {
             let malformed = |msg: String| ReportError::Malformed { path: file.to_path_buf(), line: i + 1, msg };
+            self.lines += 1;
             let text = std::str::from_utf8(line).map_err(|_| malformed("not UTF-8".into()))?;
             if text.trim().is_empty() {
                 continue;
@@ -156,6 +188,17 @@ impl Reader {
         }
         if entry.contains_key("s") {
             let window = event(entry)?;
+            // Seconds it touches (+1 for a boundary): what the radio model
+            // and the charts will split it into.
+            self.window_seconds += window.d as u64 / 1000 + 2;
+            let budget = self.lines * SECONDS_PER_LINE + SECONDS_ALLOWANCE;
+            if self.window_seconds > budget {
+                return Err(format!(
+                    "windows so far cover {} seconds, over the {budget} this many lines can hold \
+                     ({SECONDS_PER_LINE} per line + {SECONDS_ALLOWANCE}): not a real log",
+                    self.window_seconds
+                ));
+            }
             self.trace.windows.push(window);
         }
         Ok(())
@@ -170,7 +213,14 @@ impl Reader {
             for (id, name) in labels {
                 let id = label(id)?;
                 let name = name.as_str().ok_or_else(|| format!("header: name of label {id} is not a string"))?;
-                self.trace.names.insert(id, name.to_string());
+                let name = if name.chars().count() > MAX_LABEL_NAME_CHARS {
+                    self.trace.clamped_names += 1;
+                    let cut: String = name.chars().take(MAX_LABEL_NAME_CHARS - 1).collect();
+                    format!("{cut}…")
+                } else {
+                    name.to_string()
+                };
+                self.trace.names.insert(id, name);
             }
         }
         Ok(())
@@ -198,6 +248,12 @@ fn event(entry: &Map<String, Value>) -> Result<Window, String> {
     let (t, d) = (int("t")?, int("d")?);
     if d < 0 {
         return Err(format!("event: negative duration {d}"));
+    }
+    if !(0..=MAX_T_MS).contains(&t) {
+        return Err(format!("event: start {t} is outside 0..={MAX_T_MS} (Unix ms up to year 9999)"));
+    }
+    if d > MAX_WINDOW_MS {
+        return Err(format!("event: duration {d} ms is over {MAX_WINDOW_MS} (one hour)"));
     }
     let cellular = match entry.get("c") {
         None => false,
@@ -259,6 +315,22 @@ mod tests {
     fn an_unterminated_last_line_of_a_device_file_is_a_torn_write() {
         let t = read_str("{\"t\":0,\"d\":100,\"s\":{\"0\":[1,1]}}\n{\"t\":100,\"d\"", true).unwrap();
         assert_eq!((t.windows.len(), t.torn_lines), (1, 1));
+    }
+
+    #[test]
+    fn out_of_range_values_are_refused_with_their_line_or_clamped_and_counted() {
+        let long = "x".repeat(65_536);
+        let t = read_str(&format!("{{\"sockstatlog\":{{\"labels\":{{\"3\":\"{long}\"}}}}}}\n"), false).unwrap();
+        assert_eq!((t.name(3).chars().count(), t.clamped_names), (MAX_LABEL_NAME_CHARS, 1));
+        let err = read_str("{\"t\":0,\"d\":1,\"s\":{}}\n{\"t\":0,\"d\":100000000000000,\"c\":1,\"s\":{}}", false);
+        assert!(err.unwrap_err().to_string().starts_with("x.jsonl:2: event: duration"));
+        let err = read_str("{\"t\":9000000000000000000,\"d\":1,\"s\":{}}", false).unwrap_err();
+        assert!(err.to_string().starts_with("x.jsonl:1: event: start"), "{err}");
+        // Hour-long windows one after another: over the per-line budget.
+        let lines: String =
+            (0..100).map(|i| format!("{{\"t\":{},\"d\":3600000,\"c\":1,\"s\":{{}}}}\n", i * 3_600_000)).collect();
+        let err = read_str(&lines, false).unwrap_err().to_string();
+        assert!(err.contains("not a real log"), "{err}");
     }
 
     #[test]

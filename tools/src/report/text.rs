@@ -70,6 +70,14 @@ pub fn render_text(report: &Report) -> String {
     if report.duplicates > 0 || report.torn_lines > 0 {
         let _ = writeln!(out, "skipped: duplicate entries {}, torn lines {}", report.duplicates, report.torn_lines);
     }
+    if report.clamped_names > 0 {
+        let _ = writeln!(
+            out,
+            "label names cut to {} characters: {}",
+            super::parse::MAX_LABEL_NAME_CHARS,
+            report.clamped_names
+        );
+    }
     let name_width = report.labels.iter().map(|r| r.name.len()).chain([5]).max().unwrap_or(5);
     let _ = writeln!(
         out,
