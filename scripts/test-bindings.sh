@@ -13,7 +13,7 @@ need_jvm_and_venv
 
 start=$SECONDS
 section "1/4 build libsockstatlog (host, debug, unstripped)"
-cargo build --lib
+cargo build -p sockstatlog --lib
 section "2/4 bindings/ up to date"
 scripts/gen-bindings.sh --check
 section "3/4 Kotlin + JNI tests on the JVM"

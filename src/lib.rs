@@ -15,6 +15,7 @@ pub mod error;
 pub mod ffi;
 pub mod filch;
 pub mod interface;
+#[cfg(not(target_vendor = "apple"))]
 mod jni;
 pub mod labels;
 pub mod logger;
@@ -26,15 +27,6 @@ pub(crate) mod sync;
 pub mod upload;
 pub mod wire;
 pub mod writer;
-
-#[cfg(feature = "cli")]
-pub mod cli;
-#[cfg(feature = "cli")]
-pub mod collector;
-#[cfg(feature = "cli")]
-pub mod demo;
-#[cfg(feature = "cli")]
-pub mod report;
 
 pub use config::{Config, UploadConfig};
 pub use error::{Error, Result};

@@ -61,7 +61,7 @@ const val COLLECTION = "sockstats.log.tailscale.io"
 
 /**
  * The project's reference collector (`sockstatlog collect`, built with
- * `cargo build --features cli --bin sockstatlog`) run as a child process on
+ * `cargo build -p sockstatlog-tools --bin sockstatlog`) run as a child process on
  * 127.0.0.1 with a free port and a fresh temp `--dir`. The binary is found in
  * the directory named by the `sockstatlog.bindir` system property
  * (scripts/test-kotlin.sh passes the cargo target's debug directory).
@@ -185,7 +185,7 @@ class RealCollector : AutoCloseable {
             val bin = File(bindir, "sockstatlog")
             if (!bin.canExecute()) {
                 throw AssertionError(
-                    "collector binary $bin is missing; build it with `cargo build --features cli --bin sockstatlog` " +
+                    "collector binary $bin is missing; build it with `cargo build -p sockstatlog-tools --bin sockstatlog` " +
                         "(scripts/test-kotlin.sh does) or point -Dsockstatlog.bindir at its directory",
                 )
             }
