@@ -347,9 +347,12 @@ impl LogFiles {
             return self.persist();
         }
         if self.commits_since_durable > 0 {
-            match &mut self.state_file {
-                Some(file) => file.sync()?,
-                None => return self.persist(),
+            let linked = match &mut self.state_file {
+                Some(file) => file.sync(&self.dir)?,
+                None => false,
+            };
+            if !linked {
+                return self.persist();
             }
             self.commits_since_durable = 0;
             self.bytes_since_durable = 0;

@@ -122,7 +122,7 @@ pub(super) struct StateFile {
     len: usize,
     /// The file was created by [`open_for_rewrite`] and its directory entry
     /// is not durable yet: the first [`StateFile::sync`] fsyncs the directory too.
-    new_entry: Option<std::path::PathBuf>,
+    new_entry: bool,
 }
 
 impl StateFile {
@@ -141,14 +141,22 @@ impl StateFile {
         Ok(true)
     }
 
-    /// Makes the rewrites so far durable.
-    pub(super) fn sync(&mut self) -> Result<(), FilchError> {
+    /// Makes the rewrites so far durable. Returns `false` when `dir`'s state
+    /// file is no longer this file (deleted or replaced underneath): the
+    /// rewrites went nowhere, and the caller must store the state afresh.
+    pub(super) fn sync(&mut self, dir: &Path) -> Result<bool, FilchError> {
+        use std::os::unix::fs::MetadataExt;
         self.file.sync_data().map_err(io_error(format!("fsync {STATE_NAME}")))?;
-        if let Some(dir) = &self.new_entry {
-            sync_dir(dir)?;
-            self.new_entry = None;
+        let ours = self.file.metadata().map_err(io_error(format!("stat {STATE_NAME}")))?;
+        let linked =
+            fs::symlink_metadata(dir.join(STATE_NAME)).is_ok_and(|m| m.dev() == ours.dev() && m.ino() == ours.ino());
+        if !linked {
+            return Ok(false);
         }
-        Ok(())
+        if std::mem::take(&mut self.new_entry) {
+            sync_dir(dir)?;
+        }
+        Ok(true)
     }
 }
 
@@ -172,7 +180,7 @@ pub(super) fn open_for_rewrite(dir: &Path) -> Result<StateFile, FilchError> {
     // A file longer than any valid line can't be overwritten safely; an
     // impossible length makes the next rewrite a durable store's job.
     let len = if len <= MAX_STATE_BYTES { len as usize } else { usize::MAX };
-    Ok(StateFile { file, len, new_entry: created.then(|| dir.to_path_buf()) })
+    Ok(StateFile { file, len, new_entry: created })
 }
 
 /// True when `dir` has no state file at all (as opposed to an unreadable or
@@ -201,7 +209,7 @@ pub(super) fn store(dir: &Path, state: State) -> Result<StateFile, FilchError> {
     fs::rename(&temp, &path).map_err(io_error(format!("rename {} to {}", temp.display(), path.display())))?;
     sync_dir(dir)?;
     // The handle now names the renamed file.
-    Ok(StateFile { file, len: line.len(), new_entry: None })
+    Ok(StateFile { file, len: line.len(), new_entry: false })
 }
 
 /// fsyncs a directory so entries created or renamed in it are durable.
