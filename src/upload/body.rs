@@ -180,7 +180,13 @@ pub fn compress(raw: &[u8]) -> std::io::Result<Option<Vec<u8>>> {
     // buffer zstd would otherwise want.
     let mut out = Vec::with_capacity(raw.len() - COMPRESS_MIN_SAVING_BYTES - 1);
     match c.compress_to_buffer(raw, &mut out) {
-        Ok(_) => Ok(Some(out)),
+        Ok(_) => {
+            // The frame is ~10x smaller than the buffer; the request holds it
+            // while the next batch is read and compressed (see the worker),
+            // so give the rest back now.
+            out.shrink_to_fit();
+            Ok(Some(out))
+        }
         Err(_) => Ok(None), // did not fit: not worth it
     }
 }
