@@ -186,6 +186,8 @@ impl LogFiles {
             counters.torn_bytes += torn;
             Ok(file)
         };
+        // Whether opening creates a file, i.e. whether the directory needs an fsync.
+        let existed = LOG_NAMES.iter().all(|name| dir.join(name).symlink_metadata().is_ok());
         let files = [open_one(0)?, open_one(1)?];
         let saved = state::load(dir).filter(|s| s.is_consistent_with(&files[s.older]));
         let fallback = State { older: select_older([files[0].len, files[1].len], mtimes), read_offset: 0, epoch: 0 };
@@ -210,8 +212,8 @@ impl LogFiles {
             // A stale state naming the file we now append to could become
             // "consistent" again as that file grows: replace it before writing.
             log.persist()?;
-        } else {
-            // Files may have just been created; make their directory entries durable.
+        } else if !existed {
+            // Files were just created; make their directory entries durable.
             state::sync_dir(dir)?;
         }
         Ok(log)

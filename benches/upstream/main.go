@@ -349,7 +349,7 @@ func compare(args []string) error {
 			if sr.entries != entries || sr.rejected != 0 {
 				return fmt.Errorf("side %d round %d: sink holds %d of %d entries, %d requests rejected", side, r, sr.entries, entries, sr.rejected)
 			}
-			add("up-wall", "upload 5 MiB two-file log: wall time", "ms", "same input copied per run; upstream: filch.New + logtail.NewLogger (its uploader drains at once), done at the sink's last 200; ours: LogFiles::open + Uploader::start + flush, which returns after the read position is durable", side, res.figures["ns"]/1e6)
+			add("up-wall", "upload 5 MiB two-file log: wall time", "ms", "same input copied per run; upstream: filch.New + logtail.NewLogger (its uploader drains at once), done at the sink's last 200; ours: LogFiles::open + Uploader::start + flush, which returns once the last batch is committed (its fdatasync follows)", side, res.figures["ns"]/1e6)
 			add("up-cpu", "upload: CPU time (user + sys, whole process)", "ms", "", side, float64(res.cpu.Microseconds())/1e3)
 			add("up-rss", "upload: peak RSS (VmHWM of the whole process)", "KiB", "", side, res.figures["hwm_kib"])
 			add("up-req", "upload: requests", "", "", side, float64(sr.requests))

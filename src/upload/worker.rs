@@ -86,6 +86,18 @@ impl Worker {
                 }
                 lock(&self.shared.state).drained_seq = seq;
                 self.shared.changed.notify_all();
+                // The flush is complete for its caller; making the read
+                // position durable (one fdatasync) need not delay it. A failure
+                // is retried by the next commit or flush.
+                let res = lock(&self.files).sync_read_position();
+                if let Err(e) = res {
+                    let err = format!("committing the read position: {e}");
+                    if self.last_logged.as_deref() != Some(err.as_str()) {
+                        eprintln!("sockstatlog: {err}");
+                        self.last_logged = Some(err.clone());
+                    }
+                    lock(&self.shared.state).last_error = Some(err);
+                }
             }
         });
         // Stopping mid-drain: make the commits so far durable (best effort; a
@@ -97,8 +109,8 @@ impl Worker {
         self.shared.changed.notify_all();
     }
 
-    /// Uploads batches until the log is empty, then makes the read position
-    /// durable (commits in between are mostly cheap, see `filch`). While one
+    /// Uploads batches until the log is empty (commits are mostly cheap, see
+    /// `filch`; `run` makes the position durable afterwards). While one
     /// batch is in flight the next one is read and compressed on a helper
     /// thread, so the server's time and ours overlap.
     async fn drain(&mut self) -> Result<(), Stopped> {
@@ -117,16 +129,7 @@ impl Worker {
             };
             let prepared = match next {
                 Ok(Some(p)) => p,
-                Ok(None) => {
-                    let res = lock(&self.files).sync_read_position();
-                    match res {
-                        Ok(()) => return Ok(()),
-                        Err(e) => {
-                            self.failed(format!("committing the read position: {e}"), None).await?;
-                            continue;
-                        }
-                    }
-                }
+                Ok(None) => return Ok(()),
                 Err(e) => {
                     self.failed(format!("reading the log: {e}"), None).await?;
                     continue;
