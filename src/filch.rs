@@ -49,15 +49,17 @@ const FILE_MODE: u32 = 0o600;
 /// Owner only, for the same reason as [`FILE_MODE`].
 const DIR_MODE: u32 = 0o700;
 /// Commits between two fsyncs of the read position: a power loss re-sends at
-/// most this many acknowledged batches (the server drops them), while a
-/// flush of the full 5 MiB log (20 batches of 256 KiB) costs 3 fdatasyncs of
-/// the state file (plus the rotation's store) instead of 20 rounds of fsync
-/// + rename + directory fsync.
-pub const DURABLE_EVERY_COMMITS: u32 = 8;
+/// most this many acknowledged batches (the server drops them). A rotation
+/// stores the position durably anyway, so with the default 256 KiB batches and
+/// 2.5 MiB files the bound that matters is one file (10 batches), and a flush
+/// of the full 5 MiB log makes no periodic fsync at all, only the rotation's
+/// store and one fdatasync at the end, instead of 20 rounds of fsync + rename
+/// + directory fsync.
+pub const DURABLE_EVERY_COMMITS: u32 = 16;
 /// Bytes of committed log between two fsyncs of the read position, whatever
-/// the batch size: 2 MiB is eight default 256 KiB batches, the same bound in
-/// bytes (and about one log file: the rotation in between stores durably).
-pub const DURABLE_EVERY_BYTES: u64 = 2 << 20;
+/// the batch size: 4 MiB is sixteen default 256 KiB batches, the same bound in
+/// bytes, for logs configured with larger files.
+pub const DURABLE_EVERY_BYTES: u64 = 4 << 20;
 
 /// Why the on-disk log refused or failed an operation.
 #[derive(Debug, thiserror::Error)]
