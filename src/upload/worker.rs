@@ -211,8 +211,9 @@ impl Worker {
     }
 
     /// Commits the read position (durably only at the log's policy points);
-    /// a failure means the batch will be sent again (the server drops the duplicates), after a backoff so a broken
-    /// disk does not turn into a tight upload loop.
+    /// a failure means the batch will be sent again (the server drops the
+    /// duplicates), after a backoff so a broken disk does not turn into a
+    /// tight upload loop.
     async fn commit(&mut self, cursor: Cursor) -> Result<(), Stopped> {
         let res = lock(&self.files).commit(cursor);
         match res {
