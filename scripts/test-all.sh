@@ -28,6 +28,11 @@ bash scripts/test-postgres.sh
 section "Rust: benches type-check (running them is for BENCHMARKS.md, not CI)"
 cargo check --workspace --benches --quiet
 
+section "Go: the side-by-side harness against upstream (benches/upstream) type-checks"
+# Running it is for BENCHMARKS.md (benches/upstream/run.sh), not CI. Modules
+# come from the Go module proxy once, then from the cache in ~/go.
+(cd benches/upstream && GOFLAGS=-mod=mod go vet ./... && GOFLAGS=-mod=mod go test ./...)
+
 section "Bindings: generated code up to date, Kotlin + JNI on the JVM, Swift syntax"
 bash scripts/test-bindings.sh
 

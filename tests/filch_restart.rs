@@ -214,7 +214,10 @@ fn deleting_the_directory_underneath_gives_io_errors_not_panics() {
     log.append(b"a\n").unwrap();
     let batch = log.peek(WHOLE_FILE).unwrap();
     fs::remove_dir_all(&dir).unwrap();
-    match log.commit(batch.cursor) {
+    // The commit may only rewrite the state file it has open (now unlinked);
+    // making it durable finds the file gone and fails storing it afresh.
+    let durable = log.commit(batch.cursor).and_then(|()| log.sync_read_position());
+    match durable {
         Err(FilchError::Io { context, .. }) => assert!(context.contains(STATE), "{context}"),
         other => panic!("want an io error, got {other:?}"),
     }

@@ -1,12 +1,23 @@
 //! The read-position file `<dir>/sockstats.state`: which log file is older, how
 //! far into it the uploader has committed, and the rotation epoch. One line of
-//! versioned text, replaced atomically so a crash leaves either the old or the
-//! new state, never a mix.
+//! versioned, checksummed text, written two ways:
+//!
+//! - **durably** ([`store`]): a temp file, fsync, rename over the old one and
+//!   fsync of the directory, so even a power loss leaves either the old or the
+//!   new state, never a mix;
+//! - **cheaply** ([`StateFile::overwrite`]): the new line written in place
+//!   over the old one, no fsync. Any process crash still finds it (it is in the
+//!   page cache); a power loss may find an older line or, if the write tore, a
+//!   line whose checksum fails, which [`load`] rejects like any corrupt state.
+//!   [`StateFile::sync`] then makes such a rewrite durable with one fdatasync.
+//!
+//! The caller (the log) decides which one a change needs: a change of the
+//! older file or epoch needs [`store`], a grown offset only a rewrite.
 
 use super::{io_error, FilchError, FILE_MODE};
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::Path;
 
 /// Shares the log files' `sockstats.` prefix so one glob finds everything the
@@ -15,8 +26,16 @@ pub(super) const STATE_NAME: &str = "sockstats.state";
 /// Written in full and fsynced before it is renamed over [`STATE_NAME`].
 const TEMP_NAME: &str = "sockstats.state.tmp";
 /// Names the format so a future layout can be told apart (and rejected by this
-/// build, which then falls back to upstream's file selection).
-const HEADER: &str = "sockstatlog-filch-state v1";
+/// build, which then falls back to upstream's file selection). v2 is v1 plus a
+/// checksum, needed since the line is also rewritten in place.
+const HEADER: &str = "sockstatlog-filch-state v2";
+/// The previous format (no checksum, only ever replaced by rename), still
+/// accepted so an upgrade keeps its read position.
+const HEADER_V1: &str = "sockstatlog-filch-state v1";
+/// Separates the fields from the checksum: FNV-1a (32 bit) of everything
+/// before it, as 8 lowercase hex digits. A fixed width keeps the line's length
+/// non-decreasing while only the offset grows (see [`StateFile::overwrite`]).
+const CHECK_FIELD: &str = " check=";
 /// Bytes: a valid state line is under 100 bytes; reading at most this much
 /// keeps a corrupt, huge state file from costing memory at open.
 const MAX_STATE_BYTES: u64 = 256;
@@ -32,15 +51,37 @@ pub(super) struct State {
     pub(super) epoch: u64,
 }
 
+/// FNV-1a, 32 bit: enough to tell a torn or mixed line from a written one.
+fn checksum(bytes: &[u8]) -> u32 {
+    bytes.iter().fold(0x811c_9dc5u32, |h, &b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193))
+}
+
 impl State {
-    /// The on-disk line, e.g. `sockstatlog-filch-state v1 older=2 offset=120 epoch=3`.
+    /// The on-disk line, e.g.
+    /// `sockstatlog-filch-state v2 older=2 offset=120 epoch=3 check=0a1b2c3d`.
     pub(super) fn encode(&self) -> String {
-        format!("{HEADER} older={} offset={} epoch={}\n", self.older + 1, self.read_offset, self.epoch)
+        let fields = format!("{HEADER} older={} offset={} epoch={}", self.older + 1, self.read_offset, self.epoch);
+        format!("{fields}{CHECK_FIELD}{:08x}\n", checksum(fields.as_bytes()))
     }
 
-    /// Parses exactly what [`State::encode`] writes; anything else is `None`.
+    /// Parses exactly what [`State::encode`] writes (or the v1 line of earlier
+    /// builds); anything else, including a line whose checksum fails, is `None`.
     pub(super) fn decode(text: &str) -> Option<State> {
-        let fields = text.strip_prefix(HEADER)?.strip_suffix('\n')?.strip_prefix(' ')?;
+        let line = text.strip_suffix('\n')?;
+        if let Some(v1) = line.strip_prefix(HEADER_V1) {
+            return Self::decode_fields(v1);
+        }
+        let (fields, check) = line.rsplit_once(CHECK_FIELD)?;
+        let valid = check.len() == 8 && check.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        if !valid || u32::from_str_radix(check, 16).ok()? != checksum(fields.as_bytes()) {
+            return None;
+        }
+        Self::decode_fields(fields.strip_prefix(HEADER)?)
+    }
+
+    /// The ` older=… offset=… epoch=…` part after the header.
+    fn decode_fields(fields: &str) -> Option<State> {
+        let fields = fields.strip_prefix(' ')?;
         let mut fields = fields.split(' ');
         let mut field = |name: &str| -> Option<u64> {
             let value = fields.next()?.strip_prefix(name)?.strip_prefix('=')?;
@@ -73,9 +114,85 @@ pub(super) fn load(dir: &Path) -> Option<State> {
     State::decode(&text)
 }
 
+/// The open state file, for cheap in-place rewrites between durable stores.
+#[derive(Debug)]
+pub(super) struct StateFile {
+    file: File,
+    /// Length of the line the file holds now.
+    len: usize,
+    /// The file was created by [`open_for_rewrite`] and its directory entry
+    /// is not durable yet: the first [`StateFile::sync`] fsyncs the directory too.
+    new_entry: bool,
+}
+
+impl StateFile {
+    /// Writes `state` over the current line in place, without fsync. Returns
+    /// `false` (writing nothing) when the new line is shorter than the old
+    /// one: the leftover tail would make the file unreadable, so the caller
+    /// stores durably instead. Between two durable stores only the offset
+    /// grows, so that never happens in practice.
+    pub(super) fn overwrite(&mut self, state: State) -> Result<bool, FilchError> {
+        let line = state.encode();
+        if line.len() < self.len {
+            return Ok(false);
+        }
+        self.file.write_all_at(line.as_bytes(), 0).map_err(io_error(format!("rewrite {STATE_NAME}")))?;
+        self.len = line.len();
+        Ok(true)
+    }
+
+    /// Makes the rewrites so far durable. Returns `false` when `dir`'s state
+    /// file is no longer this file (deleted or replaced underneath): the
+    /// rewrites went nowhere, and the caller must store the state afresh.
+    pub(super) fn sync(&mut self, dir: &Path) -> Result<bool, FilchError> {
+        use std::os::unix::fs::MetadataExt;
+        self.file.sync_data().map_err(io_error(format!("fsync {STATE_NAME}")))?;
+        let ours = self.file.metadata().map_err(io_error(format!("stat {STATE_NAME}")))?;
+        let linked =
+            fs::symlink_metadata(dir.join(STATE_NAME)).is_ok_and(|m| m.dev() == ours.dev() && m.ino() == ours.ino());
+        if !linked {
+            return Ok(false);
+        }
+        if std::mem::take(&mut self.new_entry) {
+            sync_dir(dir)?;
+        }
+        Ok(true)
+    }
+}
+
+/// Opens the state file in `dir` for in-place rewrites without a durable
+/// store first, creating it if missing. Only for a log whose state file is
+/// absent or holds a valid state of the current epoch: then whatever a power
+/// loss leaves (no file, an empty or torn one, that older state) either fails
+/// to load or names the same older file at an offset no further on, so at
+/// worst lines are re-sent.
+pub(super) fn open_for_rewrite(dir: &Path) -> Result<StateFile, FilchError> {
+    let path = dir.join(STATE_NAME);
+    let created = is_absent(dir);
+    let file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(FILE_MODE)
+        .open(&path)
+        .map_err(io_error(format!("open {}", path.display())))?;
+    let len = file.metadata().map_err(io_error(format!("stat {}", path.display())))?.len();
+    // A file longer than any valid line can't be overwritten safely; an
+    // impossible length makes the next rewrite a durable store's job.
+    let len = if len <= MAX_STATE_BYTES { len as usize } else { usize::MAX };
+    Ok(StateFile { file, len, new_entry: created })
+}
+
+/// True when `dir` has no state file at all (as opposed to an unreadable or
+/// malformed one): a log written by upstream, or by a build before the state.
+pub(super) fn is_absent(dir: &Path) -> bool {
+    matches!(fs::symlink_metadata(dir.join(STATE_NAME)), Err(e) if e.kind() == std::io::ErrorKind::NotFound)
+}
+
 /// Replaces the state in `dir` durably: temp file, fsync, rename, fsync of the
-/// directory (without the last step the rename itself may not survive power loss).
-pub(super) fn store(dir: &Path, state: State) -> Result<(), FilchError> {
+/// directory (without the last step the rename itself may not survive power
+/// loss). Returns the new file, open, for later [`StateFile::overwrite`]s.
+pub(super) fn store(dir: &Path, state: State) -> Result<StateFile, FilchError> {
     let temp = dir.join(TEMP_NAME);
     let path = dir.join(STATE_NAME);
     let mut file = OpenOptions::new()
@@ -85,11 +202,14 @@ pub(super) fn store(dir: &Path, state: State) -> Result<(), FilchError> {
         .mode(FILE_MODE)
         .open(&temp)
         .map_err(io_error(format!("create {}", temp.display())))?;
-    file.write_all(state.encode().as_bytes())
+    let line = state.encode();
+    file.write_all(line.as_bytes())
         .and_then(|()| file.sync_data())
         .map_err(io_error(format!("write {}", temp.display())))?;
     fs::rename(&temp, &path).map_err(io_error(format!("rename {} to {}", temp.display(), path.display())))?;
-    sync_dir(dir)
+    sync_dir(dir)?;
+    // The handle now names the renamed file.
+    Ok(StateFile { file, len: line.len(), new_entry: false })
 }
 
 /// fsyncs a directory so entries created or renamed in it are durable.
@@ -118,7 +238,10 @@ mod tests {
         let cases = [
             ("empty", ""),
             ("no newline", "sockstatlog-filch-state v1 older=1 offset=0 epoch=0"),
-            ("future version", "sockstatlog-filch-state v2 older=1 offset=0 epoch=0\n"),
+            ("future version", "sockstatlog-filch-state v3 older=1 offset=0 epoch=0\n"),
+            ("v2 without a checksum", "sockstatlog-filch-state v2 older=1 offset=0 epoch=0\n"),
+            ("v2 with a wrong checksum", "sockstatlog-filch-state v2 older=1 offset=0 epoch=0 check=00000000\n"),
+            ("v2 checksum in upper case", "sockstatlog-filch-state v2 older=1 offset=0 epoch=0 check=ABCDEF01\n"),
             ("older zero", "sockstatlog-filch-state v1 older=0 offset=0 epoch=0\n"),
             ("older three", "sockstatlog-filch-state v1 older=3 offset=0 epoch=0\n"),
             ("negative offset", "sockstatlog-filch-state v1 older=1 offset=-1 epoch=0\n"),
@@ -137,10 +260,42 @@ mod tests {
     }
 
     #[test]
+    fn a_line_torn_or_mixed_anywhere_fails_its_checksum() {
+        // What a power loss during an in-place rewrite can leave: a prefix of
+        // the new line over the rest of the old one.
+        let old = State { older: 0, read_offset: 199_999, epoch: 4 }.encode();
+        let new = State { older: 0, read_offset: 200_100, epoch: 4 }.encode();
+        assert_eq!(old.len(), new.len());
+        for cut in 1..new.len() {
+            let mixed = format!("{}{}", &new[..cut], &old[cut..]);
+            if mixed != old && mixed != new {
+                assert_eq!(State::decode(&mixed), None, "cut at {cut}: {mixed:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_v1_line_of_an_earlier_build_still_loads() {
+        let v1 = "sockstatlog-filch-state v1 older=2 offset=120 epoch=3\n";
+        assert_eq!(State::decode(v1), Some(State { older: 1, read_offset: 120, epoch: 3 }));
+    }
+
+    #[test]
+    fn an_in_place_rewrite_replaces_the_line_and_refuses_to_shrink_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut file = store(dir.path(), State { older: 0, read_offset: 10, epoch: 1 }).unwrap();
+        let longer = State { older: 0, read_offset: 12_345, epoch: 1 };
+        assert!(file.overwrite(longer).unwrap());
+        assert_eq!(load(dir.path()), Some(longer));
+        assert!(!file.overwrite(State { older: 0, read_offset: 0, epoch: 1 }).unwrap(), "shorter line");
+        assert_eq!(load(dir.path()), Some(longer));
+    }
+
+    #[test]
     fn a_stored_state_loads_back_and_leaves_no_temp_file() {
         let dir = tempfile::tempdir().unwrap();
         let state = State { older: 1, read_offset: 42, epoch: 3 };
-        store(dir.path(), state).unwrap();
+        let _ = store(dir.path(), state).unwrap();
         assert_eq!(load(dir.path()), Some(state));
         assert!(!dir.path().join(TEMP_NAME).exists());
     }

@@ -51,82 +51,115 @@ impl Body {
 }
 
 /// How one stored line appears in the body.
-#[derive(Debug)]
-enum Entry<'a> {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Entry {
+    /// Empty: left out, as upstream does.
+    Skip,
     /// A JSON object, sent as stored.
-    Object(&'a [u8]),
-    /// Anything else, wrapped as `{"text":"…"}`.
-    Text(&'a [u8]),
+    Object,
+    /// Anything else, wrapped as `{"text":…}`.
+    Text,
 }
 
-fn classify(line: &[u8]) -> Entry<'_> {
-    if is_json_object(line) {
-        Entry::Object(line)
+fn classify(line: &[u8]) -> Entry {
+    if line.is_empty() {
+        Entry::Skip
+    } else if is_json_object(line) {
+        Entry::Object
     } else {
-        Entry::Text(line)
+        Entry::Text
     }
 }
 
-/// The exact body length the framing will produce, to size buffers once.
-fn framed_len(lines: &[Vec<u8>], error: Option<&str>) -> usize {
-    let mut n = 2; // [ ]
+/// A batch's lines, each classified once (validating JSON is most of the
+/// cost of a body), with the exact framed length: size the batch with
+/// [`Framing::raw_len`], then [`Framing::build`] it without re-validating.
+#[derive(Debug)]
+pub struct Framing<'a> {
+    lines: &'a [Vec<u8>],
+    kinds: Vec<Entry>,
+    error: Option<String>,
+    len: usize,
+}
+
+/// Classifies the lines and computes the body length; `now` stamps the
+/// long-line error entry when lines were skipped.
+pub fn frame(lines: &[Vec<u8>], skipped_long_lines: u64, now: SystemTime) -> Framing<'_> {
+    let error = (skipped_long_lines > 0).then(|| long_line_error_entry(lines, skipped_long_lines, now));
+    let kinds: Vec<Entry> = lines.iter().map(|l| classify(l)).collect();
+    let mut len = 2; // [ ]
     let mut count = 0usize;
-    for line in lines.iter().filter(|l| !l.is_empty()) {
-        n += match classify(line) {
-            Entry::Object(l) => l.len() + 1,
-            Entry::Text(l) => text_entry_len(l),
+    for (line, kind) in lines.iter().zip(&kinds) {
+        len += match kind {
+            Entry::Skip => continue,
+            Entry::Object => line.len() + 1,
+            Entry::Text => text_entry_len(line),
         };
         count += 1;
     }
-    if let Some(e) = error {
-        n += e.len();
+    if let Some(e) = &error {
+        len += e.len();
         count += 1;
     }
-    n + count.saturating_sub(1) // commas
+    Framing { lines, kinds, error, len: len + count.saturating_sub(1) } // commas
+}
+
+impl Framing<'_> {
+    /// Body length before compression.
+    pub fn raw_len(&self) -> usize {
+        self.len
+    }
+
+    /// Frames the lines as upstream's JSON array, appends the long-line error
+    /// entry when lines were skipped, and compresses if that pays off.
+    pub fn build(&self) -> std::io::Result<Body> {
+        let mut raw = Vec::with_capacity(self.len);
+        raw.push(b'[');
+        let mut entries = 0u64;
+        let sep = |raw: &mut Vec<u8>, entries: &mut u64| {
+            if *entries > 0 {
+                raw.push(b',');
+            }
+            *entries += 1;
+        };
+        for (line, kind) in self.lines.iter().zip(&self.kinds) {
+            match kind {
+                Entry::Skip => continue,
+                Entry::Object => {
+                    sep(&mut raw, &mut entries);
+                    raw.extend_from_slice(line);
+                    raw.push(b'\n');
+                }
+                Entry::Text => {
+                    sep(&mut raw, &mut entries);
+                    push_text_entry(&mut raw, line);
+                }
+            }
+        }
+        if let Some(e) = &self.error {
+            sep(&mut raw, &mut entries);
+            raw.extend_from_slice(e.as_bytes());
+        }
+        raw.push(b']');
+        debug_assert_eq!(raw.len(), self.len);
+        let raw_len = raw.len();
+        match compress(&raw)? {
+            Some(bytes) => Ok(Body { bytes, raw_len, compressed: true, entries }),
+            None => Ok(Body { bytes: raw, raw_len, compressed: false, entries }),
+        }
+    }
 }
 
 /// Body length before compression for these lines (what `build` would frame).
 pub fn raw_len(lines: &[Vec<u8>], skipped_long_lines: u64, now: SystemTime) -> usize {
-    let error = (skipped_long_lines > 0).then(|| long_line_error_entry(lines, skipped_long_lines, now));
-    framed_len(lines, error.as_deref())
+    frame(lines, skipped_long_lines, now).raw_len()
 }
 
 /// Frames the lines as upstream's JSON array, appends the long-line error
 /// entry when lines were skipped, and compresses if that pays off. Empty lines
 /// are left out, as upstream does.
 pub fn build(lines: &[Vec<u8>], skipped_long_lines: u64, now: SystemTime) -> std::io::Result<Body> {
-    let error = (skipped_long_lines > 0).then(|| long_line_error_entry(lines, skipped_long_lines, now));
-    let len = framed_len(lines, error.as_deref());
-    let mut raw = Vec::with_capacity(len);
-    raw.push(b'[');
-    let mut entries = 0u64;
-    let sep = |raw: &mut Vec<u8>, entries: &mut u64| {
-        if *entries > 0 {
-            raw.push(b',');
-        }
-        *entries += 1;
-    };
-    for line in lines.iter().filter(|l| !l.is_empty()) {
-        sep(&mut raw, &mut entries);
-        match classify(line) {
-            Entry::Object(l) => {
-                raw.extend_from_slice(l);
-                raw.push(b'\n');
-            }
-            Entry::Text(l) => push_text_entry(&mut raw, l),
-        }
-    }
-    if let Some(e) = &error {
-        sep(&mut raw, &mut entries);
-        raw.extend_from_slice(e.as_bytes());
-    }
-    raw.push(b']');
-    debug_assert_eq!(raw.len(), len);
-    let raw_len = raw.len();
-    match compress(&raw)? {
-        Some(bytes) => Ok(Body { bytes, raw_len, compressed: true, entries }),
-        None => Ok(Body { bytes: raw, raw_len, compressed: false, entries }),
-    }
+    frame(lines, skipped_long_lines, now).build()
 }
 
 /// The zstd frame for `raw` if the rule says to compress: raw over
@@ -147,7 +180,13 @@ pub fn compress(raw: &[u8]) -> std::io::Result<Option<Vec<u8>>> {
     // buffer zstd would otherwise want.
     let mut out = Vec::with_capacity(raw.len() - COMPRESS_MIN_SAVING_BYTES - 1);
     match c.compress_to_buffer(raw, &mut out) {
-        Ok(_) => Ok(Some(out)),
+        Ok(_) => {
+            // The frame is ~10x smaller than the buffer; the request holds it
+            // while the next batch is read and compressed (see the worker),
+            // so give the rest back now.
+            out.shrink_to_fit();
+            Ok(Some(out))
+        }
         Err(_) => Ok(None), // did not fit: not worth it
     }
 }

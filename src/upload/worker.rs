@@ -86,18 +86,48 @@ impl Worker {
                 }
                 lock(&self.shared.state).drained_seq = seq;
                 self.shared.changed.notify_all();
+                // The flush is complete for its caller; making the read
+                // position durable (one fdatasync) need not delay it. A failure
+                // is retried by the next commit or flush.
+                let res = lock(&self.files).sync_read_position();
+                if let Err(e) = res {
+                    let err = format!("committing the read position: {e}");
+                    if self.last_logged.as_deref() != Some(err.as_str()) {
+                        eprintln!("sockstatlog: {err}");
+                        self.last_logged = Some(err.clone());
+                    }
+                    lock(&self.shared.state).last_error = Some(err);
+                }
             }
         });
+        // Stopping mid-drain: make the commits so far durable (best effort; a
+        // failure only means a power loss could re-send a few batches).
+        let _ = lock(&self.files).sync_read_position();
         // Don't wait for a host transport call still blocking a helper thread.
         rt.shutdown_background();
         lock(&self.shared.state).exited = true;
         self.shared.changed.notify_all();
     }
 
-    /// Uploads batches until the log is empty.
+    /// Uploads batches until the log is empty (commits are mostly cheap, see
+    /// `filch`; `run` makes the position durable afterwards). While one
+    /// batch is in flight the next one is read and compressed on a helper
+    /// thread, so the server's time and ours overlap.
     async fn drain(&mut self) -> Result<(), Stopped> {
+        let mut ahead: Option<tokio::task::JoinHandle<Result<Option<Prepared>, String>>> = None;
         loop {
-            let prepared = match self.next_batch() {
+            // A read-ahead batch that failed or came back empty is simply
+            // prepared again below; one read before a rotation is stale.
+            let ready = match ahead.take() {
+                Some(handle) => handle.await.ok().and_then(Result::ok).flatten(),
+                None => None,
+            };
+            let ready = ready.filter(|p| lock(&self.files).is_current(p.cursor));
+            let next = match ready {
+                Some(p) => Ok(Some(p)),
+                None => self.next_batch(),
+            };
+            let prepared = match next {
                 Ok(Some(p)) => p,
                 Ok(None) => return Ok(()),
                 Err(e) => {
@@ -110,6 +140,8 @@ impl Worker {
                 self.commit(prepared.cursor).await?;
                 continue;
             }
+            let (files, url, max_body, after) = (self.files.clone(), self.url.clone(), self.max_body, prepared.cursor);
+            ahead = Some(tokio::task::spawn_blocking(move || prepare(&files, &url, max_body, Some(after))));
             self.deliver(&prepared).await?;
             self.commit(prepared.cursor).await?;
         }
@@ -178,9 +210,10 @@ impl Worker {
         self.until_stop(tokio::time::sleep(wait)).await.ok_or(Stopped)
     }
 
-    /// Persists the read position; a failure means the batch will be sent
-    /// again (the server drops the duplicates), after a backoff so a broken
-    /// disk does not turn into a tight upload loop.
+    /// Commits the read position (durably only at the log's policy points);
+    /// a failure means the batch will be sent again (the server drops the
+    /// duplicates), after a backoff so a broken disk does not turn into a
+    /// tight upload loop.
     async fn commit(&mut self, cursor: Cursor) -> Result<(), Stopped> {
         let res = lock(&self.files).commit(cursor);
         match res {
@@ -190,34 +223,9 @@ impl Worker {
     }
 
     /// The next batch from disk, framed and compressed, or `None` when the
-    /// log is empty. The log's mutex is held only while reading it.
+    /// log is empty.
     fn next_batch(&self) -> Result<Option<Prepared>, String> {
-        let mut budget = self.max_body;
-        loop {
-            let batch = lock(&self.files).peek(budget).map_err(|e| e.to_string())?;
-            if batch.lines.is_empty() && batch.skipped_long_lines == 0 {
-                // Nothing to send; step over any blank lines the batch covered
-                // (a no-op commit when there were none).
-                lock(&self.files).commit(batch.cursor).map_err(|e| e.to_string())?;
-                return Ok(None);
-            }
-            let now = SystemTime::now();
-            let len = body::raw_len(&batch.lines, batch.skipped_long_lines, now);
-            // Text conversion can inflate odd lines (control bytes escape to
-            // 6 bytes); re-read fewer lines rather than send a huge body.
-            let fits = len <= self.max_body + MAX_OVERSHOOT_BYTES;
-            if !fits && batch.lines.len() > 1 && budget > MIN_PEEK_BYTES {
-                budget /= 2;
-                continue;
-            }
-            let lines = batch.lines.iter().filter(|l| !l.is_empty()).count() as u64;
-            let b =
-                body::build(&batch.lines, batch.skipped_long_lines, now).map_err(|e| format!("compressing: {e}"))?;
-            let cursor = batch.cursor;
-            drop(batch);
-            let request = PreparedRequest { url: self.url.clone(), headers: b.headers(), body: b.bytes.into() };
-            return Ok(Some(Prepared { request, cursor, raw_len: b.raw_len, compressed: b.compressed, lines }));
-        }
+        prepare(&self.files, &self.url, self.max_body, None)
     }
 
     /// Runs `f` unless shutdown is signalled first (`None` then).
@@ -234,5 +242,52 @@ impl Worker {
             f.as_mut().poll(cx).map(Some)
         })
         .await
+    }
+}
+
+/// Reads, frames and compresses one batch: the oldest uncommitted lines, or
+/// with `after` the lines just after that (not yet committed) batch. `None`
+/// when the log is empty, or, with `after`, when nothing can be read ahead
+/// (see `LogFiles::peek_after`). The log's mutex is held only while reading.
+fn prepare(
+    files: &Mutex<LogFiles>,
+    url: &str,
+    max_body: usize,
+    after: Option<Cursor>,
+) -> Result<Option<Prepared>, String> {
+    let mut budget = max_body;
+    loop {
+        let batch = match after {
+            None => lock(files).peek(budget).map_err(|e| e.to_string())?,
+            Some(c) => match lock(files).peek_after(c, budget).map_err(|e| e.to_string())? {
+                Some(b) => b,
+                None => return Ok(None),
+            },
+        };
+        if batch.lines.is_empty() && batch.skipped_long_lines == 0 {
+            if after.is_none() {
+                // Nothing to send; step over any blank lines the batch covered
+                // (a no-op commit when there were none).
+                lock(files).commit(batch.cursor).map_err(|e| e.to_string())?;
+            }
+            return Ok(None);
+        }
+        let now = SystemTime::now();
+        let framing = body::frame(&batch.lines, batch.skipped_long_lines, now);
+        let len = framing.raw_len();
+        // Text conversion can inflate odd lines (control bytes escape to
+        // 6 bytes); re-read fewer lines rather than send a huge body.
+        let fits = len <= max_body + MAX_OVERSHOOT_BYTES;
+        if !fits && batch.lines.len() > 1 && budget > MIN_PEEK_BYTES {
+            budget /= 2;
+            continue;
+        }
+        let lines = batch.lines.iter().filter(|l| !l.is_empty()).count() as u64;
+        let b = framing.build().map_err(|e| format!("compressing: {e}"))?;
+        drop(framing);
+        let cursor = batch.cursor;
+        drop(batch);
+        let request = PreparedRequest { url: url.to_string(), headers: b.headers(), body: b.bytes.into() };
+        return Ok(Some(Prepared { request, cursor, raw_len: b.raw_len, compressed: b.compressed, lines }));
     }
 }
