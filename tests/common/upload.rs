@@ -143,6 +143,9 @@ pub enum Fault {
     Forward,
     /// Answer with this status, headers and body; the collector never sees it.
     Reply(u16, Vec<(String, String)>, String),
+    /// Answer with this status and a `Retry-After` HTTP-date this far ahead
+    /// of the moment the answer is sent (not of when the script was written).
+    ReplyRetryAt(u16, Duration),
     /// Read half of the body, then reset the connection.
     ResetMidBody,
     /// Read the request and say nothing for this long, then close.
@@ -274,6 +277,11 @@ async fn serve_conn(
                 }
                 r.push_str("\r\n");
                 r.push_str(&body);
+                conn.write_all(r.as_bytes()).await?;
+            }
+            Fault::ReplyRetryAt(status, ahead) => {
+                let date = httpdate::fmt_http_date(std::time::SystemTime::now() + ahead);
+                let r = format!("HTTP/1.1 {status} Whatever\r\nContent-Length: 0\r\nRetry-After: {date}\r\n\r\n");
                 conn.write_all(r.as_bytes()).await?;
             }
             Fault::Stall(d) => {
