@@ -192,8 +192,9 @@ impl SockstatLogger {
         Ok(self.inner.stats()?)
     }
 
-    /// The handle for `dev.sockstatlog.FastCounters` (JNI); valid for the life
-    /// of the process, harmless after shutdown.
+    /// The handle for `dev.sockstatlog.FastCounters` (JNI): an opaque,
+    /// checked number, the same on every call. Once the logger is shut down
+    /// or freed, pushes through it return `false`.
     pub fn fast_counters_handle(&self) -> Result<u64, SockstatError> {
         Ok(self.inner.fast_counters_handle()?)
     }

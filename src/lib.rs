@@ -12,6 +12,7 @@ pub mod config;
 pub mod counters;
 pub mod engine;
 pub mod error;
+mod fast_handles;
 pub mod ffi;
 pub mod filch;
 pub mod interface;

@@ -11,6 +11,7 @@ use crate::config::Config;
 use crate::counters::Counters;
 use crate::engine::{lock, Clock, Counts, EngineState, Shared};
 use crate::error::{Error, Result};
+use crate::fast_handles::{self, FastHandle};
 use crate::filch::{FilchOptions, LogFiles};
 use crate::interface::InterfaceKind;
 use crate::labels::{label_id, LabelNames};
@@ -94,6 +95,9 @@ struct Handle {
     shared: Arc<Shared>,
     threads: Mutex<Vec<JoinHandle<()>>>,
     private_id: PrivateId,
+    /// The JNI fast path's entry for these counters, made at the first ask;
+    /// released at shutdown, and in any case when this is dropped.
+    fast: Mutex<Option<FastHandle>>,
 }
 
 impl Logger {
@@ -132,7 +136,6 @@ impl Logger {
             counts: Counts::default(),
             closed: AtomicBool::new(false),
             stop: AtomicBool::new(false),
-            fast_handle: OnceLock::new(),
             config,
         });
         let spawn = |name: &str, body: Box<dyn FnOnce() + Send>| {
@@ -146,7 +149,7 @@ impl Logger {
         shared.counters.set_sampler_thread(sampler.thread().clone());
         let s = shared.clone();
         let writer = spawn("sockstatlog-writer", Box::new(move || s.run_writer()))?;
-        let handle = Handle { shared, threads: Mutex::new(vec![sampler, writer]), private_id };
+        let handle = Handle { shared, threads: Mutex::new(vec![sampler, writer]), private_id, fast: Mutex::new(None) };
         Ok(Logger { handle: Arc::new(handle) })
     }
 
@@ -304,13 +307,22 @@ impl Logger {
         })
     }
 
-    /// A handle for the JNI fast path: the address of this logger's counters,
-    /// which are deliberately never freed (one 16 KiB block per logger) so
-    /// that a stale handle can never dangle; after shutdown pushes through it
-    /// are ignored.
+    /// A handle for the JNI fast path: an opaque number (an index into a
+    /// process-wide table and a generation), the same on every call. After
+    /// shutdown, or once the logger is freed, pushes through it return
+    /// `false`, and the table keeps nothing of this logger.
     pub fn fast_counters_handle(&self) -> Result<u64> {
         let s = self.shared()?;
-        Ok(*s.fast_handle.get_or_init(|| Arc::into_raw(s.counters.clone()) as u64))
+        let mut fast = lock(&self.handle.fast);
+        if fast.is_none() {
+            *fast = FastHandle::register(s.counters.clone());
+        }
+        fast.as_ref().map(FastHandle::value).ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "fast_counters_handle: {} loggers already hold one; shut one down first",
+                fast_handles::SLOTS
+            ))
+        })
     }
 
     /// Closes the open window, writes everything pending, and stops the
@@ -330,6 +342,10 @@ impl Handle {
         let deadline = Instant::now() + timeout;
         s.disable();
         let written = s.write_pending();
+        // JNI pushes in flight finish before this returns; later ones get `false`.
+        if let Some(fast) = lock(&self.fast).as_ref() {
+            fast.release();
+        }
         s.counters.close();
         s.stop.store(true, SeqCst);
         s.wake_sampler();
