@@ -40,7 +40,7 @@ pub mod report;
 pub use config::{Config, UploadConfig};
 pub use error::{Error, Result};
 pub use interface::InterfaceKind;
-pub use logger::{CounterSample, Logger, LoggerStats};
+pub use logger::{export_log_dir, CounterSample, Logger, LoggerStats};
 pub use upload::{FlushReport, HttpRequest, HttpResponse, Transport};
 
 /// The README's Rust snippets, compiled as doctests so they cannot rot.

@@ -22,7 +22,7 @@ use crate::upload::{FlushReport, Transport, Uploader};
 use crate::wire;
 use crate::writer::WriterState;
 use std::sync::atomic::{AtomicBool, Ordering::*};
-use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, OnceLock, TryLockError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -364,6 +364,13 @@ impl Handle {
         if let Some(u) = s.uploader.get() {
             u.shutdown(deadline.saturating_duration_since(Instant::now()));
         }
+        // Give the directory up for the next logger. A thread still inside
+        // the log (a stuck disk) keeps it until this logger is freed.
+        match s.files.try_lock() {
+            Ok(mut f) => f.close(),
+            Err(TryLockError::Poisoned(p)) => p.into_inner().close(),
+            Err(TryLockError::WouldBlock) => {}
+        }
         written
     }
 }
@@ -372,4 +379,12 @@ impl Drop for Handle {
     fn drop(&mut self) {
         let _ = self.shutdown(DROP_SHUTDOWN_TIMEOUT);
     }
+}
+
+/// Every line in the log directory `dir`, oldest first, without a logger and
+/// without touching the directory: it works while another process's logger
+/// holds it (see [`crate::filch::export_dir`]).
+pub fn export_log_dir(dir: &std::path::Path) -> Result<Vec<String>> {
+    let lines = crate::filch::export_dir(dir, FilchOptions::default().max_line_bytes)?;
+    Ok(lines.into_iter().map(|l| String::from_utf8_lossy(&l).into_owned()).collect())
 }
