@@ -283,6 +283,25 @@ class LoggerTest {
     }
 
     @Test
+    fun `one logger per directory, and a held directory still exports`() {
+        val dir = Files.createTempDirectory("sockstatlog-kt-lock")
+        SockstatLogger(testConfig(dir)).use { logger ->
+            logger.enable()
+            logger.add(5u, 10uL, 20uL)
+            logger.writeText("from kotlin")
+            logger.disable()
+            val second = assertFailsWith<SockstatException.DirectoryInUse> { SockstatLogger(testConfig(dir)) }
+            assertEquals(dir.toString(), second.dir)
+            // The iOS app / a second process reads without a logger.
+            assertEquals(logger.export(), exportLogDir(dir.toString()))
+            logger.shutdown(5_000uL)
+            // Shut down (not yet closed): the directory is free again.
+            SockstatLogger(testConfig(dir)).use { it.shutdown(5_000uL) }
+        }
+        assertFailsWith<SockstatException.Io> { exportLogDir(dir.resolve("missing").toString()) }
+    }
+
+    @Test
     fun `every call after shutdown fails with Closed`() {
         val logger = SockstatLogger(testConfig())
         logger.enable()
