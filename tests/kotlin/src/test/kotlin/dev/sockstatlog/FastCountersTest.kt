@@ -97,7 +97,7 @@ class FastCountersTest {
             val got = totals(events(logger.export()))
             assertEquals(null, got[1], "no forged push landed")
             assertEquals(5L to 6L, got[2])
-            logger.shutdown(5_000uL)
+            logger.shutdown(5_000L)
         }
     }
 
@@ -105,7 +105,7 @@ class FastCountersTest {
     fun `a handle is never reused by the next logger`() {
         val first = SockstatLogger(testConfig())
         val old = first.fastCountersHandle().toLong()
-        first.shutdown(5_000uL)
+        first.shutdown(5_000L)
         first.close()
         SockstatLogger(testConfig()).use { second ->
             val h = second.fastCountersHandle().toLong()
@@ -117,7 +117,7 @@ class FastCountersTest {
             val got = totals(events(second.export()))
             assertEquals(null, got[3])
             assertEquals(1L to 1L, got[4])
-            second.shutdown(5_000uL)
+            second.shutdown(5_000L)
         }
     }
 
