@@ -113,8 +113,6 @@ pub struct Shared {
     pub closed: AtomicBool,
     /// Tells the threads to exit.
     pub stop: AtomicBool,
-    /// The raw pointer handed to the JNI fast path, created once.
-    pub fast_handle: OnceLock<u64>,
 }
 
 pub(crate) use crate::sync::lock;

@@ -41,6 +41,14 @@ pub enum SockstatError {
         /// What was being done, and the OS error.
         reason: String,
     },
+    /// Another logger (in this process or another) holds the log directory.
+    /// One logger per directory: shut the other one down first, or use
+    /// another directory; `export_log_dir` still reads it.
+    #[error("log directory {dir} is in use by another logger")]
+    DirectoryInUse {
+        /// The directory.
+        dir: String,
+    },
     /// The logger was shut down; every call after `shutdown` gets this.
     #[error("logger is shut down")]
     Closed,
@@ -63,6 +71,8 @@ impl From<crate::Error> for SockstatError {
             e @ E::Io { .. } => SockstatError::Io { reason: e.to_string() },
             E::Filch(e @ FilchError::LineTooLong) => SockstatError::InvalidArgument { reason: e.to_string() },
             E::Filch(e @ FilchError::Io { .. }) => SockstatError::Io { reason: e.to_string() },
+            E::Filch(FilchError::DirInUse { dir }) => SockstatError::DirectoryInUse { dir: dir.display().to_string() },
+            E::Filch(FilchError::Closed) => SockstatError::Closed,
             E::Closed => SockstatError::Closed,
             E::Upload(reason) => SockstatError::Upload { reason },
         }
@@ -196,8 +206,9 @@ impl SockstatLogger {
         Ok(self.inner.stats()?.into())
     }
 
-    /// The handle for `dev.sockstatlog.FastCounters` (JNI, a Java `long`);
-    /// valid for the life of the process, harmless after shutdown.
+    /// The handle for `dev.sockstatlog.FastCounters` (JNI, a Java `long`):
+    /// an opaque, checked number (positive), the same on every call. Once
+    /// the logger is shut down or freed, pushes through it return `false`.
     pub fn fast_counters_handle(&self) -> Result<i64, SockstatError> {
         // The same 64 bits the JNI side reads back from its `jlong`: a
         // bit-for-bit cast, not a range conversion.
@@ -217,6 +228,15 @@ impl SockstatLogger {
 #[uniffi::export]
 pub fn default_logger_config(log_dir: String, backend_public_id: String) -> LoggerConfig {
     LoggerConfig::with_defaults(log_dir, backend_public_id)
+}
+
+/// Every log line in `log_dir`, oldest first, without a logger: nothing in
+/// the directory is created, locked or changed, so this reads a directory
+/// another process's logger holds (an iOS app reading its extension's
+/// app-group directory). A line being written right now is left out.
+#[uniffi::export]
+pub fn export_log_dir(log_dir: String) -> Result<Vec<String>, SockstatError> {
+    Ok(crate::logger::export_log_dir(std::path::Path::new(&log_dir))?)
 }
 
 /// The sockstat private and public log IDs of a node, from its backend

@@ -25,7 +25,14 @@
 //!   that the power loss tore the in-place write, the torn line fails its
 //!   checksum and reading restarts at the start of the older file (at most
 //!   half the log, re-sent).
+//!
+//! One log at a time owns a directory: [`LogFiles::open`] takes an exclusive
+//! lock (`sockstats.lock`, see the `dir` submodule) that [`LogFiles::close`]
+//! or dropping the log gives back. Reading a directory another log holds is
+//! [`export_dir`], which opens nothing for writing. No file is ever opened
+//! through a symlink, and the directory and files get owner-only modes.
 
+mod dir;
 mod file;
 mod lines;
 mod state;
@@ -33,10 +40,9 @@ mod state;
 use file::LogFile;
 use lines::Line;
 use state::State;
-use std::fs::DirBuilder;
+use std::fs::File;
 use std::io;
 use std::ops::ControlFlow;
-use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -67,6 +73,15 @@ pub enum FilchError {
     /// A line (including its `\n`) is longer than the line limit; nothing was written.
     #[error("filch: line too long")]
     LineTooLong,
+    /// Another log (in this process or another) holds the directory's lock.
+    #[error("filch: log directory {} is in use by another logger (it holds {})", .dir.display(), dir::LOCK_NAME)]
+    DirInUse {
+        /// The directory.
+        dir: PathBuf,
+    },
+    /// The log was closed ([`LogFiles::close`]); it touches its directory no more.
+    #[error("filch: the log is closed")]
+    Closed,
     /// An OS error, with what was being done.
     #[error("filch: {context}: {source}")]
     Io {
@@ -148,6 +163,8 @@ pub struct LogFiles {
     bytes_since_durable: u64,
     /// Only the counters; the byte totals are derived from the file lengths.
     counters: FilchStats,
+    /// The directory's lock, held while this is open; `None` once closed.
+    lock: Option<File>,
 }
 
 impl Default for FilchOptions {
@@ -174,12 +191,11 @@ impl LogFiles {
     /// the files; otherwise upstream's rule picks the older file (the only
     /// non-empty one, else the one with the earlier mtime, log2 on a tie) and
     /// reading restarts at its beginning.
+    ///
+    /// Fails with [`FilchError::DirInUse`] while another log holds `dir`.
     pub fn open(dir: &Path, opts: FilchOptions) -> Result<LogFiles, FilchError> {
-        DirBuilder::new()
-            .recursive(true)
-            .mode(DIR_MODE)
-            .create(dir)
-            .map_err(io_error(format!("create log directory {}", dir.display())))?;
+        dir::prepare(dir)?;
+        let lock = dir::lock(dir)?;
         let mut counters = FilchStats::default();
         let mut mtimes = [None; 2];
         let mut open_one = |i: usize| -> Result<LogFile, FilchError> {
@@ -209,6 +225,7 @@ impl LogFiles {
             commits_since_durable: 0,
             bytes_since_durable: 0,
             counters,
+            lock: Some(lock),
         };
         if log.state_pending {
             // A stale state naming the file we now append to could become
@@ -226,6 +243,7 @@ impl LogFiles {
     /// A missing final `\n` is added. If any line is over the line limit,
     /// nothing is written. Not durable until [`LogFiles::sync`].
     pub fn append(&mut self, data: &[u8]) -> Result<(), FilchError> {
+        self.check_open()?;
         if data.is_empty() {
             return Ok(());
         }
@@ -248,6 +266,7 @@ impl LogFiles {
 
     /// fsyncs the file(s) written since the last sync.
     pub fn sync(&mut self) -> Result<(), FilchError> {
+        self.check_open()?;
         self.files.iter_mut().try_for_each(LogFile::sync)
     }
 
@@ -257,6 +276,7 @@ impl LogFiles {
     /// [`LogFiles::commit`]. A batch never spans both files. A batch with no
     /// lines but with skipped long lines still has a cursor worth committing.
     pub fn peek(&mut self, max_bytes: usize) -> Result<Batch, FilchError> {
+        self.check_open()?;
         self.persist_if_pending()?;
         if self.read_offset >= self.files[self.older].len && self.files[self.newer()].len > 0 {
             // Everything in the older file is committed: nothing is lost.
@@ -324,6 +344,7 @@ impl LogFiles {
     /// start inside the older file, or points behind the current read offset,
     /// is ignored too.
     pub fn commit(&mut self, cursor: Cursor) -> Result<(), FilchError> {
+        self.check_open()?;
         let older = &self.files[self.older];
         if cursor.epoch != self.epoch || cursor.end <= self.read_offset || cursor.end > older.len {
             return Ok(());
@@ -367,6 +388,7 @@ impl LogFiles {
     /// Every line still on disk, oldest first, including committed lines the
     /// older file still holds. Lines over the limit are left out.
     pub fn export(&mut self) -> Result<Vec<Vec<u8>>, FilchError> {
+        self.check_open()?;
         let mut out = Vec::new();
         for i in [self.older, self.newer()] {
             self.files[i].scan(0, self.opts.max_line_bytes, |line, _| {
@@ -377,6 +399,20 @@ impl LogFiles {
             })?;
         }
         Ok(out)
+    }
+
+    /// Gives the directory up: releases its lock, and every later call fails
+    /// with [`FilchError::Closed`], so a log kept alive by a straggling
+    /// thread never writes into a directory the next log owns.
+    pub fn close(&mut self) {
+        self.lock = None;
+    }
+
+    fn check_open(&self) -> Result<(), FilchError> {
+        match self.lock {
+            Some(_) => Ok(()),
+            None => Err(FilchError::Closed),
+        }
     }
 
     /// Current counters.
@@ -488,6 +524,47 @@ impl State {
     fn is_consistent_with(&self, older: &LogFile) -> bool {
         self.read_offset <= older.len && older.at_line_start(self.read_offset).unwrap_or(false)
     }
+}
+
+/// Every line in the log directory `dir`, oldest first, as
+/// [`LogFiles::export`] would return them, without opening the log: nothing
+/// is created, locked, cut or written, so it works on a directory another
+/// process's log holds (an iOS app reading its extension's app-group
+/// directory) and on a read-only copy. The order comes from the state file
+/// when it is consistent, else from upstream's rule. A torn last line (one
+/// being written right now) is left out, as are lines over `max_line_bytes`
+/// and files that are symlinks. While a writer rotates, a line may be missed
+/// or seen twice: the result is a snapshot, not a transaction.
+pub fn export_dir(dir: &Path, max_line_bytes: usize) -> Result<Vec<Vec<u8>>, FilchError> {
+    std::fs::metadata(dir).map_err(io_error(format!("open log directory {}", dir.display())))?;
+    let mut files: [Option<(File, u64)>; 2] = [None, None];
+    let mut mtimes = [None; 2];
+    for (i, name) in LOG_NAMES.iter().enumerate() {
+        let path = dir.join(name);
+        if let Some(file) = dir::open_read_only(&path)? {
+            let meta = file.metadata().map_err(io_error(format!("stat {}", path.display())))?;
+            mtimes[i] = meta.modified().ok();
+            let complete =
+                lines::complete_len(&file, meta.len()).map_err(io_error(format!("read {}", path.display())))?;
+            files[i] = Some((file, complete));
+        }
+    }
+    let lens = files.each_ref().map(|f| f.as_ref().map_or(0, |(_, len)| *len));
+    let older = match state::load(dir) {
+        Some(s) if s.read_offset <= lens[s.older] => s.older,
+        _ => select_older(lens, mtimes),
+    };
+    let mut out = Vec::new();
+    for (file, len) in [older, 1 - older].into_iter().filter_map(|i| files[i].as_ref()) {
+        lines::scan(file, 0, *len, max_line_bytes, |line, _| {
+            if let Line::Text(text @ [_, ..]) = line {
+                out.push(text.to_vec());
+            }
+            ControlFlow::Continue(())
+        })
+        .map_err(io_error(format!("read log in {}", dir.display())))?;
+    }
+    Ok(out)
 }
 
 /// Upstream's choice of the older file without a state: the only non-empty

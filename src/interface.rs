@@ -1,6 +1,7 @@
 //! The current default interface and whether it is cellular: the host tells us
 //! the interface's name and, if it knows, its kind; for `Unknown` we infer the
-//! kind from the name as upstream does, plus MediaTek's `ccmni`.
+//! kind from the name as upstream does, plus MediaTek's `ccmni`, Android's
+//! 464XLAT (`v4-`) interfaces and names in any case.
 
 /// What kind of link the default route uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -23,11 +24,30 @@ pub enum InterfaceKind {
 /// modems (`ww`), iOS (`pdp_ip0`), and MediaTek (`ccmni`), which upstream misses.
 pub const CELLULAR_PREFIXES: [&str; 4] = ["rmnet", "ww", "pdp", "ccmni"];
 
+/// The prefix Android's CLAT (464XLAT) puts before the cellular interface it
+/// stacks on: on IPv6-only cellular the default IPv4 interface is
+/// `v4-rmnet_data0`, which is as cellular as `rmnet_data0`.
+const CLAT_PREFIX: &str = "v4-";
+
+/// Whether `name` (after any CLAT prefix, in any case) starts with a cellular prefix.
+fn has_cellular_name(name: &str) -> bool {
+    let base = strip_prefix_ignore_case(name, CLAT_PREFIX).unwrap_or(name);
+    CELLULAR_PREFIXES.iter().any(|p| strip_prefix_ignore_case(base, p).is_some())
+}
+
+/// `s` without `prefix`, compared ASCII case-insensitively (interface names
+/// are ASCII; a non-ASCII name simply matches nothing).
+fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = s.as_bytes().get(..prefix.len())?;
+    // The head matched ASCII bytes, so `prefix.len()` is a char boundary.
+    head.eq_ignore_ascii_case(prefix.as_bytes()).then(|| &s[prefix.len()..])
+}
+
 impl InterfaceKind {
     /// Resolves `Unknown` from the interface name; other kinds are kept.
     pub fn resolve(self, name: &str) -> InterfaceKind {
         match self {
-            InterfaceKind::Unknown if CELLULAR_PREFIXES.iter().any(|p| name.starts_with(p)) => InterfaceKind::Cellular,
+            InterfaceKind::Unknown if has_cellular_name(name) => InterfaceKind::Cellular,
             other => other,
         }
     }
@@ -74,8 +94,17 @@ mod tests {
             ("wwan0", true),
             ("pdp_ip0", true),
             ("ccmni1", true),
+            ("v4-rmnet_data0", true),
+            ("V4-RMNET_DATA0", true),
+            ("RMNET_DATA0", true),
+            ("Pdp_Ip0", true),
+            ("v4-wlan0", false),
+            ("v4-", false),
+            ("v4", false),
+            ("rmne", false),
             ("wlan0", false),
             ("en0", false),
+            ("é", false),
             ("", false),
         ];
         for (name, cellular) in cases {

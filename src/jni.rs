@@ -3,15 +3,18 @@
 //! a handle clone, a status struct, reflection-driven marshalling) matters.
 //! A JNI call with primitive arguments costs tens of nanoseconds.
 //!
-//! The handle is `SockstatLogger.fastCountersHandle()`: a pointer to the
-//! logger's counters, leaked on purpose by the core so that it stays valid
-//! for the life of the process. After shutdown the counters are closed and
-//! pushes are ignored (the methods return `false`). A zero handle, a label
-//! above 255, a negative byte count or arrays of different lengths throw
-//! `IllegalArgumentException`; nothing unwinds into the JVM (`with_env`
-//! catches panics and the policy turns them into a `RuntimeException`).
+//! The handle is `SockstatLogger.fastCountersHandle()`: an opaque number
+//! looked up in a process-wide table (`crate::fast_handles`), never
+//! dereferenced. A number that is not a live handle (never issued, forged,
+//! off by one, or of a logger that was shut down or freed) makes every call
+//! return `false` before anything else is looked at; no value can crash the
+//! process. With a live handle, a label above 255, a negative byte count or
+//! arrays of different lengths throw `IllegalArgumentException`; nothing
+//! unwinds into the JVM (`with_env` catches panics and the policy turns them
+//! into a `RuntimeException`).
 
 use crate::counters::Counters;
+use crate::fast_handles::TABLE;
 use ::jni::errors::ThrowRuntimeExAndDefault;
 use ::jni::objects::{JClass, JIntArray, JLongArray};
 use ::jni::strings::JNIString;
@@ -62,16 +65,6 @@ where
     .resolve::<ThrowRuntimeExAndDefault>()
 }
 
-/// The counters behind a handle.
-fn counters<'a>(handle: jlong) -> Result<&'a Counters, Invalid> {
-    if handle == 0 {
-        return Err(Invalid("FastCounters: handle is 0 (use SockstatLogger.fastCountersHandle())".into()));
-    }
-    // SAFETY: a non-zero handle comes from `Logger::fast_counters_handle`,
-    // an `Arc<Counters>` the core never releases, so it is valid for 'static.
-    Ok(unsafe { &*(handle as usize as *const Counters) })
-}
-
 fn label(label: jint) -> Result<u8, Invalid> {
     u8::try_from(label).map_err(|_| Invalid(format!("FastCounters: label {label} is not in 0..=255")))
 }
@@ -92,13 +85,16 @@ fn push_one(
     rx: jlong,
 ) -> jboolean {
     let checked = || -> Result<bool, Invalid> {
-        let (c, l) = (counters(handle)?, label(label_id)?);
-        let (tx, rx) = (bytes("tx", tx)?, bytes("rx", rx)?);
-        if c.is_closed() {
-            return Ok(false);
-        }
-        apply(c, l, tx, rx);
-        Ok(true)
+        // A handle that is not live: `false`, whatever the other arguments.
+        let pushed = TABLE.with(handle as u64, |c| -> Result<bool, Invalid> {
+            let (l, tx, rx) = (label(label_id)?, bytes("tx", tx)?, bytes("rx", rx)?);
+            if c.is_closed() {
+                return Ok(false);
+            }
+            apply(c, l, tx, rx);
+            Ok(true)
+        });
+        pushed.unwrap_or(Ok(false))
     };
     match std::panic::catch_unwind(checked) {
         Ok(Ok(applied)) => applied,
@@ -145,48 +141,58 @@ pub extern "system" fn Java_dev_sockstatlog_FastCounters_addMany<'l>(
     tx: JLongArray<'l>,
     rx: JLongArray<'l>,
 ) -> jboolean {
-    guarded(&mut env, |env| {
-        let c = counters(handle)?;
-        if labels.is_null() || tx.is_null() || rx.is_null() {
-            return Err(Invalid("FastCounters.addMany: null array".into()).into());
-        }
-        let n = labels.len(env)?;
-        if tx.len(env)? != n || rx.len(env)? != n {
-            return Err(Invalid(format!(
-                "FastCounters.addMany: array lengths differ (labels {n}, tx {}, rx {})",
-                tx.len(env)?,
-                rx.len(env)?
-            ))
-            .into());
-        }
-        if c.is_closed() {
-            return Ok(false);
-        }
-        let (mut l, mut t, mut r) = ([0 as jint; CHUNK], [0 as jlong; CHUNK], [0 as jlong; CHUNK]);
-        // Pass 1 checks everything (all-or-nothing); a call of at most CHUNK
-        // elements is applied from the copy it already made, larger ones are
-        // read again in pass 2.
-        for apply in [false, true] {
-            if apply && n <= CHUNK {
-                for i in 0..n {
-                    c.add(l[i] as u8, t[i] as u64, r[i] as u64); // checked in pass 1
-                }
-                break;
+    // The arrays are read while the handle is held, so a release waits for
+    // this call (microseconds for a large one) rather than freeing under it.
+    guarded(&mut env, |env| TABLE.with(handle as u64, |c| add_many(env, c, &labels, &tx, &rx)).unwrap_or(Ok(false)))
+}
+
+/// `addMany` with a live handle's counters.
+fn add_many(
+    env: &mut Env<'_>,
+    c: &Counters,
+    labels: &JIntArray<'_>,
+    tx: &JLongArray<'_>,
+    rx: &JLongArray<'_>,
+) -> Result<bool, Failure> {
+    if labels.is_null() || tx.is_null() || rx.is_null() {
+        return Err(Invalid("FastCounters.addMany: null array".into()).into());
+    }
+    let n = labels.len(env)?;
+    if tx.len(env)? != n || rx.len(env)? != n {
+        return Err(Invalid(format!(
+            "FastCounters.addMany: array lengths differ (labels {n}, tx {}, rx {})",
+            tx.len(env)?,
+            rx.len(env)?
+        ))
+        .into());
+    }
+    if c.is_closed() {
+        return Ok(false);
+    }
+    let (mut l, mut t, mut r) = ([0 as jint; CHUNK], [0 as jlong; CHUNK], [0 as jlong; CHUNK]);
+    // Pass 1 checks everything (all-or-nothing); a call of at most CHUNK
+    // elements is applied from the copy it already made, larger ones are
+    // read again in pass 2.
+    for apply in [false, true] {
+        if apply && n <= CHUNK {
+            for i in 0..n {
+                c.add(l[i] as u8, t[i] as u64, r[i] as u64); // checked in pass 1
             }
-            for start in (0..n).step_by(CHUNK) {
-                let len = CHUNK.min(n - start);
-                let at = start as i32; // n fits: it came from a Java int
-                labels.get_region(env, at, &mut l[..len])?;
-                tx.get_region(env, at, &mut t[..len])?;
-                rx.get_region(env, at, &mut r[..len])?;
-                for i in 0..len {
-                    let (li, ti, ri) = (label(l[i])?, bytes("tx", t[i])?, bytes("rx", r[i])?);
-                    if apply {
-                        c.add(li, ti, ri);
-                    }
+            break;
+        }
+        for start in (0..n).step_by(CHUNK) {
+            let len = CHUNK.min(n - start);
+            let at = start as i32; // n fits: it came from a Java int
+            labels.get_region(env, at, &mut l[..len])?;
+            tx.get_region(env, at, &mut t[..len])?;
+            rx.get_region(env, at, &mut r[..len])?;
+            for i in 0..len {
+                let (li, ti, ri) = (label(l[i])?, bytes("tx", t[i])?, bytes("rx", r[i])?);
+                if apply {
+                    c.add(li, ti, ri);
                 }
             }
         }
-        Ok(true)
-    })
+    }
+    Ok(true)
 }

@@ -14,6 +14,7 @@ pub mod config;
 pub mod counters;
 pub mod engine;
 pub mod error;
+mod fast_handles;
 pub mod ffi;
 pub mod filch;
 pub mod interface;
@@ -33,7 +34,7 @@ pub mod writer;
 pub use config::{Config, UploadConfig};
 pub use error::{Error, Result};
 pub use interface::InterfaceKind;
-pub use logger::{CounterSample, Logger, LoggerStats};
+pub use logger::{export_log_dir, CounterSample, Logger, LoggerStats};
 pub use upload::{FlushReport, HttpRequest, HttpResponse, Transport};
 
 /// The README's Rust snippets, compiled as doctests so they cannot rot.

@@ -11,6 +11,7 @@ use crate::config::Config;
 use crate::counters::Counters;
 use crate::engine::{lock, Clock, Counts, EngineState, Shared};
 use crate::error::{Error, Result};
+use crate::fast_handles::{self, FastHandle};
 use crate::filch::{FilchOptions, LogFiles};
 use crate::interface::InterfaceKind;
 use crate::labels::{label_id, LabelNames};
@@ -21,7 +22,7 @@ use crate::upload::{FlushReport, Transport, Uploader};
 use crate::wire;
 use crate::writer::WriterState;
 use std::sync::atomic::{AtomicBool, Ordering::*};
-use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, OnceLock, TryLockError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -94,6 +95,9 @@ struct Handle {
     shared: Arc<Shared>,
     threads: Mutex<Vec<JoinHandle<()>>>,
     private_id: PrivateId,
+    /// The JNI fast path's entry for these counters, made at the first ask;
+    /// released at shutdown, and in any case when this is dropped.
+    fast: Mutex<Option<FastHandle>>,
 }
 
 impl Logger {
@@ -132,7 +136,6 @@ impl Logger {
             counts: Counts::default(),
             closed: AtomicBool::new(false),
             stop: AtomicBool::new(false),
-            fast_handle: OnceLock::new(),
             config,
         });
         let spawn = |name: &str, body: Box<dyn FnOnce() + Send>| {
@@ -146,7 +149,7 @@ impl Logger {
         shared.counters.set_sampler_thread(sampler.thread().clone());
         let s = shared.clone();
         let writer = spawn("sockstatlog-writer", Box::new(move || s.run_writer()))?;
-        let handle = Handle { shared, threads: Mutex::new(vec![sampler, writer]), private_id };
+        let handle = Handle { shared, threads: Mutex::new(vec![sampler, writer]), private_id, fast: Mutex::new(None) };
         Ok(Logger { handle: Arc::new(handle) })
     }
 
@@ -304,13 +307,22 @@ impl Logger {
         })
     }
 
-    /// A handle for the JNI fast path: the address of this logger's counters,
-    /// which are deliberately never freed (one 16 KiB block per logger) so
-    /// that a stale handle can never dangle; after shutdown pushes through it
-    /// are ignored.
+    /// A handle for the JNI fast path: an opaque number (an index into a
+    /// process-wide table and a generation), the same on every call. After
+    /// shutdown, or once the logger is freed, pushes through it return
+    /// `false`, and the table keeps nothing of this logger.
     pub fn fast_counters_handle(&self) -> Result<u64> {
         let s = self.shared()?;
-        Ok(*s.fast_handle.get_or_init(|| Arc::into_raw(s.counters.clone()) as u64))
+        let mut fast = lock(&self.handle.fast);
+        if fast.is_none() {
+            *fast = FastHandle::register(s.counters.clone());
+        }
+        fast.as_ref().map(FastHandle::value).ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "fast_counters_handle: {} loggers already hold one; shut one down first",
+                fast_handles::SLOTS
+            ))
+        })
     }
 
     /// Closes the open window, writes everything pending, and stops the
@@ -330,6 +342,10 @@ impl Handle {
         let deadline = Instant::now() + timeout;
         s.disable();
         let written = s.write_pending();
+        // JNI pushes in flight finish before this returns; later ones get `false`.
+        if let Some(fast) = lock(&self.fast).as_ref() {
+            fast.release();
+        }
         s.counters.close();
         s.stop.store(true, SeqCst);
         s.wake_sampler();
@@ -348,6 +364,13 @@ impl Handle {
         if let Some(u) = s.uploader.get() {
             u.shutdown(deadline.saturating_duration_since(Instant::now()));
         }
+        // Give the directory up for the next logger. A thread still inside
+        // the log (a stuck disk) keeps it until this logger is freed.
+        match s.files.try_lock() {
+            Ok(mut f) => f.close(),
+            Err(TryLockError::Poisoned(p)) => p.into_inner().close(),
+            Err(TryLockError::WouldBlock) => {}
+        }
         written
     }
 }
@@ -356,4 +379,12 @@ impl Drop for Handle {
     fn drop(&mut self) {
         let _ = self.shutdown(DROP_SHUTDOWN_TIMEOUT);
     }
+}
+
+/// Every line in the log directory `dir`, oldest first, without a logger and
+/// without touching the directory: it works while another process's logger
+/// holds it (see [`crate::filch::export_dir`]).
+pub fn export_log_dir(dir: &std::path::Path) -> Result<Vec<String>> {
+    let lines = crate::filch::export_dir(dir, FilchOptions::default().max_line_bytes)?;
+    Ok(lines.into_iter().map(|l| String::from_utf8_lossy(&l).into_owned()).collect())
 }

@@ -1,8 +1,11 @@
 //! Kill tests of the on-disk log. The test re-runs its own binary as a child
 //! that appends numbered lines (and, in some modes, peeks and commits them),
-//! reporting on stdout what it synced and committed; the parent SIGKILLs it at
-//! a random moment, then reopens a copy of the log and checks that nothing
-//! torn, repeated, reordered, lost or already committed comes back.
+//! reporting on stdout what it synced and committed; the parent SIGKILLs it
+//! right after reading a random number of its `synced` reports (progress the
+//! child signalled, never a number of milliseconds), so the kill lands
+//! somewhere in the child's next steps. It then reopens a copy of the log and
+//! checks that nothing torn, repeated, reordered, lost or already committed
+//! comes back.
 //!
 //! Reproduce a failure with `FILCH_CRASH_SEED=<seed printed on failure>`.
 
@@ -15,8 +18,7 @@ use sockstatlog::filch::{FilchOptions, LogFiles};
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::Duration;
-use std::{env, fs, thread};
+use std::{env, fs};
 
 /// Set in the child's environment: `<mode> <dir> <first number> <seed>`.
 const CHILD_ENV: &str = "FILCH_CRASH_CHILD";
@@ -24,11 +26,14 @@ const CHILD_ENV: &str = "FILCH_CRASH_CHILD";
 const SEED_ENV: &str = "FILCH_CRASH_SEED";
 /// The test function the child runs (libtest `--exact` filter).
 const CHILD_TEST: &str = "the_child_process_runs_only_when_asked";
-/// Kill rounds, spread over the modes; with the delays below about 10 s.
+/// Kill rounds, spread over the modes.
 const ROUNDS: usize = 21;
-/// Milliseconds before the kill: from before the child's first write (it
-/// needs a few ms to start) to well into its run.
-const KILL_DELAY_MS: std::ops::Range<u64> = 5..300;
+/// The kill follows the child's n-th `synced` report, n drawn from this
+/// range: from its first batch to well into its run.
+const KILL_AFTER_SYNCS: std::ops::RangeInclusive<u64> = 1..=MOST_SYNCS;
+/// The last round of each mode waits this many syncs, so every mode gets far
+/// enough (the rotating one through several rotations) whatever the seed.
+const MOST_SYNCS: u64 = 80;
 /// Lines per appended batch.
 const MAX_BATCH_LINES: usize = 40;
 /// Bytes: no round comes near this, so the no-drop modes never rotate as writers.
@@ -134,8 +139,9 @@ struct Reported {
     dropped: u64,
 }
 
-/// Spawns a child, kills it after `delay_ms`, and folds its reports into `seen`.
-fn run_round(mode: Mode, dir: &Path, seed: u64, delay_ms: u64, seen: &mut Reported) {
+/// Spawns a child, kills it right after its `kill_after`-th `synced` report,
+/// and folds its reports into `seen`.
+fn run_round(mode: Mode, dir: &Path, seed: u64, kill_after: u64, seen: &mut Reported) {
     let first = seen.highest.map_or(0, |h| h + 1);
     let mut child = Command::new(env::current_exe().unwrap())
         .args(["--exact", CHILD_TEST, "--nocapture", "--test-threads=1", "-q"])
@@ -143,17 +149,26 @@ fn run_round(mode: Mode, dir: &Path, seed: u64, delay_ms: u64, seen: &mut Report
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let reader = thread::spawn(move || BufReader::new(stdout).lines().map_while(Result::ok).collect::<Vec<_>>());
-    thread::sleep(Duration::from_millis(delay_ms));
-    if let Some(status) = child.try_wait().unwrap() {
-        panic!("the child exited by itself before the kill: {status}");
+    let mut reports = Vec::new();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines().map_while(Result::ok);
+    let mut syncs = 0;
+    for line in lines.by_ref() {
+        syncs += u64::from(line.starts_with("synced "));
+        reports.push(line);
+        if syncs == kill_after {
+            break;
+        }
+    }
+    if syncs < kill_after {
+        panic!("the child exited by itself after {syncs} syncs: {:?}", child.wait());
     }
     child.kill().unwrap();
     child.wait().unwrap();
+    // What it reported before the kill landed is still in the pipe.
+    reports.extend(lines);
     // Cumulative within one child: keep its last report.
     let mut dropped = 0;
-    for report in reader.join().unwrap() {
+    for report in reports {
         let Some((what, n)) = report.split_once(' ') else { continue };
         let Ok(n) = n.parse::<u64>() else { continue };
         let last = match what {
@@ -238,9 +253,10 @@ fn killed_writers_and_readers_leave_a_consistent_log() {
     for round in 0..ROUNDS {
         let (i, mode) = (round % Mode::ALL.len(), Mode::ALL[round % Mode::ALL.len()]);
         let dir = root.path().join(mode.name());
-        let delay = rng.u64(KILL_DELAY_MS);
-        let ctx = format!("{SEED_ENV}={seed} round {round} ({}, killed after {delay} ms)", mode.name());
-        run_round(mode, &dir, rng.u64(..), delay, &mut seen[i]);
+        let last_of_mode = round + Mode::ALL.len() >= ROUNDS;
+        let syncs = if last_of_mode { MOST_SYNCS } else { rng.u64(KILL_AFTER_SYNCS) };
+        let ctx = format!("{SEED_ENV}={seed} round {round} ({}, killed after {syncs} syncs)", mode.name());
+        run_round(mode, &dir, rng.u64(..), syncs, &mut seen[i]);
         check(mode, &dir, &root.path().join("scratch"), &mut seen[i], &ctx);
     }
     for (mode, s) in Mode::ALL.iter().zip(seen) {

@@ -216,18 +216,38 @@ fn many_threads_pushing_through_the_logger_lose_nothing() {
     }
 }
 
+/// Set in the environment of the child that runs the full-disk test.
+const FULL_DISK_CHILD: &str = "SOCKSTATLOG_FULL_DISK_CHILD";
+/// Bytes a file of the child may grow to: room for the read-position file
+/// (under 100 bytes), none for a header entry (several hundred).
+const FULL_DISK_FILE_LIMIT: u64 = 128;
+
 #[test]
 fn a_full_disk_is_counted_and_reported_and_the_logger_keeps_going() {
-    let dir = tempfile::tempdir().unwrap();
-    // Both log files are /dev/full: every write fails with ENOSPC.
-    for name in ["sockstats.log1.txt", "sockstats.log2.txt"] {
-        std::os::unix::fs::symlink("/dev/full", dir.path().join(name)).unwrap();
+    // Every append fails: a file-size limit in a child process (the log never
+    // opens files through symlinks, so /dev/full can't stand in for a file).
+    if std::env::var_os(FULL_DISK_CHILD).is_none() {
+        let status = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "a_full_disk_is_counted_and_reported_and_the_logger_keeps_going", "--test-threads=1"])
+            .env(FULL_DISK_CHILD, "1")
+            .status()
+            .unwrap();
+        assert!(status.success(), "the child failed: {status}");
+        return;
     }
+    let limit = libc::rlimit { rlim_cur: FULL_DISK_FILE_LIMIT, rlim_max: FULL_DISK_FILE_LIMIT };
+    // SAFETY: plain syscalls on this (child) process: writes past the limit
+    // fail with EFBIG instead of raising SIGXFSZ.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+        assert_eq!(libc::setrlimit(libc::RLIMIT_FSIZE, &limit), 0);
+    }
+    let dir = tempfile::tempdir().unwrap();
     let logger = Logger::new(config(dir.path())).unwrap();
     logger.enable().unwrap();
     logger.add(1, 10, 10).unwrap();
     let err = logger.disable().unwrap_err();
-    assert!(err.to_string().contains("No space left"), "{err}");
+    assert!(err.to_string().contains("File too large"), "{err}");
     let stats = logger.stats().unwrap();
     assert!(stats.write_errors >= 1, "{stats:?}");
     // Still usable, and shutting down reports the failed final write.

@@ -620,8 +620,9 @@ public protocol SockstatLoggerProtocol: AnyObject, Sendable {
     func export() throws  -> [String]
     
     /**
-     * The handle for `dev.sockstatlog.FastCounters` (JNI, a Java `long`);
-     * valid for the life of the process, harmless after shutdown.
+     * The handle for `dev.sockstatlog.FastCounters` (JNI, a Java `long`):
+     * an opaque, checked number (positive), the same on every call. Once
+     * the logger is shut down or freed, pushes through it return `false`.
      */
     func fastCountersHandle() throws  -> Int64
     
@@ -816,8 +817,9 @@ open func export()throws  -> [String]  {
 }
     
     /**
-     * The handle for `dev.sockstatlog.FastCounters` (JNI, a Java `long`);
-     * valid for the life of the process, harmless after shutdown.
+     * The handle for `dev.sockstatlog.FastCounters` (JNI, a Java `long`):
+     * an opaque, checked number (positive), the same on every call. Once
+     * the logger is shut down or freed, pushes through it return `false`.
      */
 open func fastCountersHandle()throws  -> Int64  {
     return try  FfiConverterInt64.lift(try rustCallWithError(FfiConverterTypeSockstatError_lift) {
@@ -2242,6 +2244,16 @@ enum SockstatError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError 
          */reason: String
     )
     /**
+     * Another logger (in this process or another) holds the log directory.
+     * One logger per directory: shut the other one down first, or use
+     * another directory; `export_log_dir` still reads it.
+     */
+    case DirectoryInUse(
+        /**
+         * The directory.
+         */dir: String
+    )
+    /**
      * The logger was shut down; every call after `shutdown` gets this.
      */
     case Closed
@@ -2291,8 +2303,11 @@ public struct FfiConverterTypeSockstatError: FfiConverterRustBuffer {
         case 3: return .Io(
             reason: try FfiConverterString.read(from: &buf)
             )
-        case 4: return .Closed
-        case 5: return .Upload(
+        case 4: return .DirectoryInUse(
+            dir: try FfiConverterString.read(from: &buf)
+            )
+        case 5: return .Closed
+        case 6: return .Upload(
             reason: try FfiConverterString.read(from: &buf)
             )
 
@@ -2322,12 +2337,17 @@ public struct FfiConverterTypeSockstatError: FfiConverterRustBuffer {
             FfiConverterString.write(reason, into: &buf)
             
         
-        case .Closed:
+        case let .DirectoryInUse(dir):
             writeInt(&buf, Int32(4))
+            FfiConverterString.write(dir, into: &buf)
+            
+        
+        case .Closed:
+            writeInt(&buf, Int32(5))
         
         
         case let .Upload(reason):
-            writeInt(&buf, Int32(5))
+            writeInt(&buf, Int32(6))
             FfiConverterString.write(reason, into: &buf)
             
         }
@@ -2462,6 +2482,20 @@ public func defaultLoggerConfig(logDir: String, backendPublicId: String) -> Logg
 })
 }
 /**
+ * Every log line in `log_dir`, oldest first, without a logger: nothing in
+ * the directory is created, locked or changed, so this reads a directory
+ * another process's logger holds (an iOS app reading its extension's
+ * app-group directory). A line being written right now is left out.
+ */
+public func exportLogDir(logDir: String)throws  -> [String]  {
+    return try  FfiConverterSequenceString.lift(try rustCallWithError(FfiConverterTypeSockstatError_lift) {
+        uniffiCallStatus in
+    uniffi_sockstatlog_fn_func_export_log_dir(
+        FfiConverterString.lower(logDir),uniffiCallStatus
+    )
+})
+}
+/**
  * The sockstat private and public log IDs of a node, from its backend
  * public log ID (64 hex characters).
  */
@@ -2492,6 +2526,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_sockstatlog_checksum_func_default_logger_config() != 49627) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_sockstatlog_checksum_func_export_log_dir() != 37665) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_sockstatlog_checksum_func_sockstat_log_id() != 43887) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -2507,7 +2544,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_sockstatlog_checksum_method_sockstatlogger_export() != 64031) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_sockstatlog_checksum_method_sockstatlogger_fast_counters_handle() != 1745) {
+    if (uniffi_sockstatlog_checksum_method_sockstatlogger_fast_counters_handle() != 44399) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_sockstatlog_checksum_method_sockstatlogger_flush() != 18695) {

@@ -384,6 +384,11 @@ RustBuffer uniffi_sockstatlog_fn_method_uploadtransport_send(uint64_t ptr, RustB
 RustBuffer uniffi_sockstatlog_fn_func_default_logger_config(RustBuffer log_dir, RustBuffer backend_public_id, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SOCKSTATLOG_FN_FUNC_EXPORT_LOG_DIR
+#define UNIFFI_FFIDEF_UNIFFI_SOCKSTATLOG_FN_FUNC_EXPORT_LOG_DIR
+RustBuffer uniffi_sockstatlog_fn_func_export_log_dir(RustBuffer log_dir, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_SOCKSTATLOG_FN_FUNC_SOCKSTAT_LOG_ID
 #define UNIFFI_FFIDEF_UNIFFI_SOCKSTATLOG_FN_FUNC_SOCKSTAT_LOG_ID
 RustBuffer uniffi_sockstatlog_fn_func_sockstat_log_id(RustBuffer backend_public_id, RustCallStatus *_Nonnull out_status
@@ -652,6 +657,12 @@ void ffi_sockstatlog_rust_future_complete_void(uint64_t handle, RustCallStatus *
 #ifndef UNIFFI_FFIDEF_UNIFFI_SOCKSTATLOG_CHECKSUM_FUNC_DEFAULT_LOGGER_CONFIG
 #define UNIFFI_FFIDEF_UNIFFI_SOCKSTATLOG_CHECKSUM_FUNC_DEFAULT_LOGGER_CONFIG
 uint16_t uniffi_sockstatlog_checksum_func_default_logger_config(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SOCKSTATLOG_CHECKSUM_FUNC_EXPORT_LOG_DIR
+#define UNIFFI_FFIDEF_UNIFFI_SOCKSTATLOG_CHECKSUM_FUNC_EXPORT_LOG_DIR
+uint16_t uniffi_sockstatlog_checksum_func_export_log_dir(void
     
 );
 #endif

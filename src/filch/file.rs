@@ -3,11 +3,10 @@
 //! file's length kept in memory so stats and rotation checks need no syscalls.
 
 use super::lines::{self, Line};
-use super::{io_error, FilchError, FILE_MODE};
+use super::{dir, io_error, FilchError};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::ops::ControlFlow;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 use std::time::SystemTime;
 
@@ -26,13 +25,8 @@ impl LogFile {
     /// Opens or creates the file, cutting off a torn tail. Returns the file,
     /// its mtime from *before* any cut (which would change it), and the bytes cut.
     pub(super) fn open(path: PathBuf) -> Result<(LogFile, Option<SystemTime>, u64), FilchError> {
-        let file = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create(true)
-            .mode(FILE_MODE)
-            .open(&path)
-            .map_err(io_error(format!("open {}", path.display())))?;
+        // Never through a symlink: a planted link is replaced, its target untouched.
+        let file = dir::open_replacing_symlink(&path, OpenOptions::new().read(true).append(true).create(true))?;
         let meta = file.metadata().map_err(io_error(format!("stat {}", path.display())))?;
         let mut log = LogFile { file, len: meta.len(), dirty: false, path };
         let complete =

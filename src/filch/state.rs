@@ -17,7 +17,7 @@
 use super::{io_error, FilchError, FILE_MODE};
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
-use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::os::unix::fs::{FileExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 /// Shares the log files' `sockstats.` prefix so one glob finds everything the
@@ -108,7 +108,8 @@ impl State {
 /// The state in `dir`, or `None` when it is missing, unreadable or malformed
 /// (the caller then falls back to upstream's selection and rewrites it).
 pub(super) fn load(dir: &Path) -> Option<State> {
-    let file = File::open(dir.join(STATE_NAME)).ok()?;
+    // A symlink is not read through: it loads as no state.
+    let file = super::dir::open_read_only(&dir.join(STATE_NAME)).ok()??;
     let mut text = String::new();
     file.take(MAX_STATE_BYTES).read_to_string(&mut text).ok()?;
     State::decode(&text)
@@ -174,7 +175,9 @@ pub(super) fn open_for_rewrite(dir: &Path) -> Result<StateFile, FilchError> {
         .create(true)
         .truncate(false)
         .mode(FILE_MODE)
+        .custom_flags(libc::O_NOFOLLOW)
         .open(&path)
+        .and_then(|f| f.set_permissions(std::fs::Permissions::from_mode(FILE_MODE)).map(|()| f))
         .map_err(io_error(format!("open {}", path.display())))?;
     let len = file.metadata().map_err(io_error(format!("stat {}", path.display())))?.len();
     // A file longer than any valid line can't be overwritten safely; an
@@ -195,15 +198,26 @@ pub(super) fn is_absent(dir: &Path) -> bool {
 pub(super) fn store(dir: &Path, state: State) -> Result<StateFile, FilchError> {
     let temp = dir.join(TEMP_NAME);
     let path = dir.join(STATE_NAME);
+    // Whatever is at the temp name (a leftover, or a planted symlink whose
+    // target must not be overwritten) is unlinked, and the file created
+    // exclusively: O_EXCL never follows a symlink.
+    match fs::remove_file(&temp) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(io_error(format!("remove {}", temp.display()))(e));
+        }
+        _ => {}
+    }
     let mut file = OpenOptions::new()
         .write(true)
-        .create(true)
-        .truncate(true)
+        .create_new(true)
         .mode(FILE_MODE)
+        .custom_flags(libc::O_NOFOLLOW)
         .open(&temp)
         .map_err(io_error(format!("create {}", temp.display())))?;
     let line = state.encode();
-    file.write_all(line.as_bytes())
+    // The umask may have narrowed the creation mode.
+    file.set_permissions(std::fs::Permissions::from_mode(FILE_MODE))
+        .and_then(|()| file.write_all(line.as_bytes()))
         .and_then(|()| file.sync_data())
         .map_err(io_error(format!("write {}", temp.display())))?;
     fs::rename(&temp, &path).map_err(io_error(format!("rename {} to {}", temp.display(), path.display())))?;

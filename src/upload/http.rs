@@ -2,6 +2,24 @@
 //! [`Transport`] when it provides one. Both paths get the same per-attempt
 //! timeout and return the same [`HttpResponse`] shape.
 //!
+//! ## Redirects, plain http, stuck transports
+//!
+//! The built-in client never follows a redirect: a 3xx comes back as the
+//! answer and the worker treats it like any other non-200 (retried, nothing
+//! committed). Following a 301/302/303 would re-send the POST as a GET with
+//! no body, and a 200 from the target would commit lines no server received;
+//! a 307/308 would hand the body to a host nobody configured. The client is
+//! also `https_only` unless the config allows plain http, so neither a
+//! redirect nor a misconfiguration can downgrade. A host transport gets the
+//! same rule from the worker (only 200 commits), and should not follow
+//! redirects itself (ours on Android and iOS don't).
+//!
+//! A host transport call runs on a blocking helper thread, and at most one
+//! is outstanding: when an attempt times out while the host is still inside
+//! `send`, the next attempt waits for that call to return instead of
+//! starting another one. A transport that never returns thus costs one
+//! thread and one body, not one per retry.
+//!
 //! ## TLS and root certificates
 //!
 //! The built-in client speaks TLS through rustls on the `ring` provider with
@@ -39,7 +57,13 @@ pub(crate) enum Sender {
     Builtin(reqwest::Client),
     /// The host's transport, run on a blocking thread so a stuck call can be
     /// abandoned at its timeout or at shutdown.
-    Host(Arc<dyn Transport>),
+    Host {
+        /// The host's implementation.
+        transport: Arc<dyn Transport>,
+        /// One permit: held by the blocking call in flight, released when the
+        /// host's `send` returns (not when the attempt gives up on it).
+        idle: Arc<tokio::sync::Semaphore>,
+    },
 }
 
 /// What one attempt produced on the wire, for byte accounting.
@@ -51,24 +75,43 @@ pub(crate) struct Exchange {
 }
 
 impl Sender {
-    /// The built-in client, or the host transport if given.
-    pub(crate) fn new(transport: Option<Arc<dyn Transport>>, timeout: Duration) -> Result<Sender> {
+    /// The built-in client (plain http only if `allow_http`), or the host
+    /// transport if given.
+    pub(crate) fn new(transport: Option<Arc<dyn Transport>>, timeout: Duration, allow_http: bool) -> Result<Sender> {
         match transport {
-            Some(t) => Ok(Sender::Host(t)),
-            None => Ok(Sender::Builtin(builtin_client(timeout)?)),
+            Some(transport) => Ok(Sender::Host { transport, idle: Arc::new(tokio::sync::Semaphore::new(1)) }),
+            None => Ok(Sender::Builtin(builtin_client(timeout, allow_http)?)),
         }
     }
 
     /// One attempt, bounded by `timeout` whichever path is used.
     pub(crate) async fn send(&self, req: &PreparedRequest, timeout: Duration) -> Exchange {
+        // Set once the host transport was actually called, to tell "no
+        // answer" from "the previous call still has not returned".
+        let mut called = false;
         let fut = async {
             match self {
                 Sender::Builtin(c) => send_builtin(c, req).await,
-                Sender::Host(t) => send_host(t.clone(), req).await,
+                Sender::Host { transport, idle } => {
+                    // Never closed, so acquiring can only wait, not fail.
+                    let Ok(permit) = idle.clone().acquire_owned().await else {
+                        return Exchange { result: Err("host transport unavailable".into()), rx_bytes: 0 };
+                    };
+                    called = true;
+                    send_host(transport.clone(), permit, req).await
+                }
             }
         };
         match tokio::time::timeout(timeout, fut).await {
             Ok(x) => x,
+            Err(_) if matches!(self, Sender::Host { .. }) && !called => Exchange {
+                result: Err(format!(
+                    "the host transport has not returned from an earlier attempt after {} more ms; \
+                     not calling it again until it does",
+                    timeout.as_millis()
+                )),
+                rx_bytes: 0,
+            },
             Err(_) => Exchange { result: Err(format!("no answer within {} ms", timeout.as_millis())), rx_bytes: 0 },
         }
     }
@@ -92,7 +135,7 @@ impl PreparedRequest {
     }
 }
 
-fn builtin_client(timeout: Duration) -> Result<reqwest::Client> {
+fn builtin_client(timeout: Duration, allow_http: bool) -> Result<reqwest::Client> {
     let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut tls = rustls::ClientConfig::builder_with_provider(provider)
@@ -105,6 +148,9 @@ fn builtin_client(timeout: Duration) -> Result<reqwest::Client> {
     reqwest::Client::builder()
         .tls_backend_preconfigured(tls)
         .no_proxy()
+        // A 3xx is a failed attempt, never followed (see the module docs).
+        .redirect(reqwest::redirect::Policy::none())
+        .https_only(!allow_http)
         .timeout(timeout)
         .pool_max_idle_per_host(MAX_IDLE_CONNECTIONS)
         .pool_idle_timeout(IDLE_TIMEOUT)
@@ -144,11 +190,19 @@ async fn send_builtin(client: &reqwest::Client, req: &PreparedRequest) -> Exchan
     Exchange { result: Ok(HttpResponse { status, headers, body }), rx_bytes: rx }
 }
 
-async fn send_host(t: Arc<dyn Transport>, req: &PreparedRequest) -> Exchange {
+/// Calls the host transport on a blocking thread that holds `permit` until
+/// the host returns, even if this attempt stops waiting first.
+async fn send_host(
+    t: Arc<dyn Transport>,
+    permit: tokio::sync::OwnedSemaphorePermit,
+    req: &PreparedRequest,
+) -> Exchange {
     let request = HttpRequest { url: req.url.clone(), headers: req.headers.clone(), body: req.body.to_vec() };
-    let joined =
-        tokio::task::spawn_blocking(move || std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| t.send(request))))
-            .await;
+    let joined = tokio::task::spawn_blocking(move || {
+        let _in_flight = permit;
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| t.send(request)))
+    })
+    .await;
     let result = match joined {
         Ok(Ok(r)) => r,
         Ok(Err(_)) | Err(_) => Err("host transport panicked".to_string()),

@@ -53,8 +53,11 @@ pub struct HttpResponse {
 /// A way to send upload requests other than the built-in HTTP client, e.g.
 /// through URLSession or OkHttp so the upload bypasses the host's own tunnel.
 /// Called on a blocking helper thread of the uploader; it may block, and
-/// should enforce its own timeout (the uploader stops waiting for it after
-/// `attempt_timeout` and retries).
+/// should enforce its own timeout. The uploader stops waiting for it after
+/// `attempt_timeout`, but never calls it again while an earlier call is still
+/// running: a call that never returns stops uploads (one thread, one body),
+/// it does not multiply. Only a 200 counts as stored: a redirect is a failed
+/// attempt, so the transport should not follow redirects itself.
 pub trait Transport: Send + Sync {
     /// Sends one request. `Err` is a transport failure (no HTTP answer); it is
     /// retried like a 5xx.
@@ -148,7 +151,7 @@ impl Uploader {
         transport: Option<Arc<dyn Transport>>,
     ) -> Result<Uploader> {
         let url = upload_url(config, &private_id)?;
-        let sender = http::Sender::new(transport, config.attempt_timeout)?;
+        let sender = http::Sender::new(transport, config.attempt_timeout, config.allow_http)?;
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_io()
             .enable_time()

@@ -82,3 +82,47 @@ fn a_closed_stdout_ends_stream_commands_quietly_by_sigpipe() {
         assert!(out.stderr.is_empty(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
     }
 }
+
+/// A logger that wrote a few entries and still holds its directory.
+fn running_logger(dir: &std::path::Path) -> sockstatlog::Logger {
+    let logger =
+        sockstatlog::Logger::new(sockstatlog::Config::new(dir, sockstatlog::logid::PublicId([0xab; 32]))).unwrap();
+    logger.enable().unwrap();
+    logger.add(2, 1200, 800).unwrap();
+    logger.disable().unwrap();
+    logger
+}
+
+#[test]
+fn report_reads_a_directory_a_running_logger_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let logger = running_logger(dir.path());
+    let (code, out, err) = sockstatlog(&["report", "--json", dir.path().to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("\"tx\": 1200"), "{out}");
+    logger.shutdown(std::time::Duration::from_secs(5)).unwrap();
+}
+
+#[test]
+fn upload_refuses_a_held_directory_naming_it_and_uploads_a_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    let logger = running_logger(dir.path());
+    let d = dir.path().to_str().unwrap();
+    // Nothing listens on port 9: the copy's upload below fails to connect,
+    // which is enough to show it opened the log (exit 1, not 2).
+    let args = ["upload", "--allow-http", "--timeout", "1", "--backend-log-id", &"ab".repeat(32), "--url"];
+    let (code, _, err) = sockstatlog(&[&args[..], &["http://127.0.0.1:9", "--dir", d]].concat());
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("in use by another logger") && err.contains(d), "{err}");
+
+    let copy = tempfile::tempdir().unwrap();
+    for e in std::fs::read_dir(dir.path()).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), copy.path().join(e.file_name())).unwrap();
+    }
+    let (code, out, err) =
+        sockstatlog(&[&args[..], &["http://127.0.0.1:9", "--dir", copy.path().to_str().unwrap()]].concat());
+    assert_eq!(code, 1, "opened the copy (its lock file is not held), could not reach the server: {out} {err}");
+    assert!(out.contains("uploading") && out.contains("NOT drained"), "{out}");
+    logger.shutdown(std::time::Duration::from_secs(5)).unwrap();
+}

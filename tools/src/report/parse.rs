@@ -113,12 +113,17 @@ fn read(path: &Path) -> Result<Vec<u8>, ReportError> {
 }
 
 /// The non-empty log files of a device directory, oldest first, in the
-/// order the on-disk log itself would read them ([`select_older`]).
+/// order the on-disk log itself would read them ([`select_older`]). A log
+/// file that is a symlink is refused, as the log itself refuses it.
 fn device_files_in_order(dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
     let (mut lens, mut mtimes) = ([0u64; 2], [None; 2]);
     for (i, name) in LOG_FILE_NAMES.iter().enumerate() {
         let path = dir.join(name);
-        match fs::metadata(&path) {
+        match fs::symlink_metadata(&path) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                let source = std::io::Error::new(std::io::ErrorKind::InvalidInput, "a symlink, not followed");
+                return Err(ReportError::Io { path, source });
+            }
             Ok(meta) => {
                 lens[i] = meta.len();
                 mtimes[i] = Some(meta.modified().map_err(|source| ReportError::Io { path: path.clone(), source })?);

@@ -155,6 +155,9 @@ pub enum Fault {
     Forward,
     /// Answer with this status, headers and body; the collector never sees it.
     Reply(u16, Vec<(String, String)>, String),
+    /// Answer with this status and a `Retry-After` HTTP-date this far ahead
+    /// of the moment the answer is sent (not of when the script was written).
+    ReplyRetryAt(u16, Duration),
     /// Read half of the body, then reset the connection.
     ResetMidBody,
     /// Read the request and say nothing for this long, then close.
@@ -186,7 +189,44 @@ impl Recorded {
 pub struct FaultProxy {
     pub addr: SocketAddr,
     pub recorded: Arc<Mutex<Vec<Recorded>>>,
+    /// Requests whose body was read, and answers relayed back, so far.
+    pub progress: Arc<Progress>,
     _thread: std::thread::JoinHandle<()>,
+}
+
+/// How far the proxy got, for a test to wait on instead of a clock.
+#[derive(Default)]
+pub struct Progress {
+    counts: Mutex<ProgressCounts>,
+    changed: std::sync::Condvar,
+}
+
+/// See [`Progress`].
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ProgressCounts {
+    /// Requests read in full (head and body).
+    pub received: u64,
+    /// Forwarded requests whose answer was written back to the client.
+    pub answered: u64,
+}
+
+impl Progress {
+    fn bump(&self, f: impl FnOnce(&mut ProgressCounts)) {
+        f(&mut self.counts.lock().unwrap());
+        self.changed.notify_all();
+    }
+
+    /// The counts now.
+    pub fn now(&self) -> ProgressCounts {
+        *self.counts.lock().unwrap()
+    }
+
+    /// Waits until `done` holds or `timeout` passes; returns whether it holds.
+    pub fn wait_until(&self, timeout: Duration, done: impl Fn(&ProgressCounts) -> bool) -> bool {
+        let guard = self.counts.lock().unwrap();
+        let (guard, _) = self.changed.wait_timeout_while(guard, timeout, |c| !done(c)).unwrap();
+        done(&guard)
+    }
 }
 
 impl FaultProxy {
@@ -196,6 +236,8 @@ impl FaultProxy {
         let addr = listener.local_addr().unwrap();
         let recorded = Arc::new(Mutex::new(Vec::new()));
         let rec = recorded.clone();
+        let progress = Arc::new(Progress::default());
+        let prog = progress.clone();
         let script = Arc::new(Mutex::new(script.into_iter()));
         let thread = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
@@ -205,14 +247,14 @@ impl FaultProxy {
                     let Ok((conn, _)) = l.accept().await else {
                         return;
                     };
-                    let (rec, script) = (rec.clone(), script.clone());
+                    let (rec, script, prog) = (rec.clone(), script.clone(), prog.clone());
                     tokio::spawn(async move {
-                        let _ = serve_conn(conn, upstream, rec, script).await;
+                        let _ = serve_conn(conn, upstream, rec, script, prog).await;
                     });
                 }
             });
         });
-        FaultProxy { addr, recorded, _thread: thread }
+        FaultProxy { addr, recorded, progress, _thread: thread }
     }
 
     pub fn url(&self) -> String {
@@ -231,6 +273,7 @@ async fn serve_conn(
     upstream: SocketAddr,
     rec: Arc<Mutex<Vec<Recorded>>>,
     script: Script,
+    progress: Arc<Progress>,
 ) -> std::io::Result<()> {
     let mut buf = Vec::new();
     loop {
@@ -274,10 +317,12 @@ async fn serve_conn(
             headers: headers.clone(),
             body: whole[end..].to_vec(),
         });
+        progress.bump(|c| c.received += 1);
         match fault {
             Fault::Forward => {
                 let resp = forward(upstream, &whole).await?;
                 conn.write_all(&resp).await?;
+                progress.bump(|c| c.answered += 1);
             }
             Fault::Reply(status, hs, body) => {
                 let mut r = format!("HTTP/1.1 {status} Whatever\r\nContent-Length: {}\r\n", body.len());
@@ -286,6 +331,11 @@ async fn serve_conn(
                 }
                 r.push_str("\r\n");
                 r.push_str(&body);
+                conn.write_all(r.as_bytes()).await?;
+            }
+            Fault::ReplyRetryAt(status, ahead) => {
+                let date = httpdate::fmt_http_date(std::time::SystemTime::now() + ahead);
+                let r = format!("HTTP/1.1 {status} Whatever\r\nContent-Length: 0\r\nRetry-After: {date}\r\n\r\n");
                 conn.write_all(r.as_bytes()).await?;
             }
             Fault::Stall(d) => {

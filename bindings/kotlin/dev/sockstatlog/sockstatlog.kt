@@ -699,6 +699,8 @@ internal object IntegrityCheckingUniffiLib {
     internal fun ensureInitialized() = Unit
     external fun uniffi_sockstatlog_checksum_func_default_logger_config(
     ): Int
+    external fun uniffi_sockstatlog_checksum_func_export_log_dir(
+    ): Int
     external fun uniffi_sockstatlog_checksum_func_sockstat_log_id(
     ): Int
     external fun uniffi_sockstatlog_checksum_method_sockstatlogger_add(
@@ -809,6 +811,8 @@ internal object UniffiLib {
     external fun uniffi_sockstatlog_fn_method_uploadtransport_send(`ptr`: Long,`request`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_sockstatlog_fn_func_default_logger_config(`logDir`: RustBuffer.ByValue,`backendPublicId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_sockstatlog_fn_func_export_log_dir(`logDir`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_sockstatlog_fn_func_sockstat_log_id(`backendPublicId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -934,6 +938,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_sockstatlog_checksum_func_default_logger_config() and 0xFFFF) != 49627) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_sockstatlog_checksum_func_export_log_dir() and 0xFFFF) != 37665) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_sockstatlog_checksum_func_sockstat_log_id() and 0xFFFF) != 43887) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -949,7 +956,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_sockstatlog_checksum_method_sockstatlogger_export() and 0xFFFF) != 64031) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_sockstatlog_checksum_method_sockstatlogger_fast_counters_handle() and 0xFFFF) != 1745) {
+    if ((lib.uniffi_sockstatlog_checksum_method_sockstatlogger_fast_counters_handle() and 0xFFFF) != 44399) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_sockstatlog_checksum_method_sockstatlogger_flush() and 0xFFFF) != 18695) {
@@ -1452,8 +1459,9 @@ public interface SockstatLoggerInterface {
     fun `export`(): List<kotlin.String>
     
     /**
-     * The handle for `dev.sockstatlog.FastCounters` (JNI, a Java `long`);
-     * valid for the life of the process, harmless after shutdown.
+     * The handle for `dev.sockstatlog.FastCounters` (JNI, a Java `long`):
+     * an opaque, checked number (positive), the same on every call. Once
+     * the logger is shut down or freed, pushes through it return `false`.
      */
     fun `fastCountersHandle`(): kotlin.Long
     
@@ -1706,8 +1714,9 @@ open class SockstatLogger: Disposable, AutoCloseable, SockstatLoggerInterface
 
     
     /**
-     * The handle for `dev.sockstatlog.FastCounters` (JNI, a Java `long`);
-     * valid for the life of the process, harmless after shutdown.
+     * The handle for `dev.sockstatlog.FastCounters` (JNI, a Java `long`):
+     * an opaque, checked number (positive), the same on every call. Once
+     * the logger is shut down or freed, pushes through it return `false`.
      */
     @Throws(SockstatException::class)override fun `fastCountersHandle`(): kotlin.Long {
             return FfiConverterLong.lift(
@@ -3032,6 +3041,22 @@ sealed class SockstatException: kotlin.Exception() {
     }
     
     /**
+     * Another logger (in this process or another) holds the log directory.
+     * One logger per directory: shut the other one down first, or use
+     * another directory; `export_log_dir` still reads it.
+     */
+    class DirectoryInUse(
+        
+        /**
+         * The directory.
+         */
+        val `dir`: kotlin.String
+        ) : SockstatException() {
+        override val message
+            get() = "dir=${ `dir` }"
+    }
+    
+    /**
      * The logger was shut down; every call after `shutdown` gets this.
      */
     class Closed(
@@ -3082,8 +3107,11 @@ public object FfiConverterTypeSockstatError : FfiConverterRustBuffer<SockstatExc
             3 -> SockstatException.Io(
                 FfiConverterString.read(buf),
                 )
-            4 -> SockstatException.Closed()
-            5 -> SockstatException.Upload(
+            4 -> SockstatException.DirectoryInUse(
+                FfiConverterString.read(buf),
+                )
+            5 -> SockstatException.Closed()
+            6 -> SockstatException.Upload(
                 FfiConverterString.read(buf),
                 )
             else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
@@ -3106,6 +3134,11 @@ public object FfiConverterTypeSockstatError : FfiConverterRustBuffer<SockstatExc
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterString.allocationSize(value.`reason`)
+            )
+            is SockstatException.DirectoryInUse -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`dir`)
             )
             is SockstatException.Closed -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
@@ -3136,12 +3169,17 @@ public object FfiConverterTypeSockstatError : FfiConverterRustBuffer<SockstatExc
                 FfiConverterString.write(value.`reason`, buf)
                 Unit
             }
-            is SockstatException.Closed -> {
+            is SockstatException.DirectoryInUse -> {
                 buf.putInt(4)
+                FfiConverterString.write(value.`dir`, buf)
+                Unit
+            }
+            is SockstatException.Closed -> {
+                buf.putInt(5)
                 Unit
             }
             is SockstatException.Upload -> {
-                buf.putInt(5)
+                buf.putInt(6)
                 FfiConverterString.write(value.`reason`, buf)
                 Unit
             }
@@ -3277,6 +3315,24 @@ public object FfiConverterSequenceTypeHttpHeader: FfiConverterRustBuffer<List<Ht
         
         FfiConverterString.lower(`logDir`),
         FfiConverterString.lower(`backendPublicId`),_status)
+}
+    )
+    }
+    
+
+        /**
+         * Every log line in `log_dir`, oldest first, without a logger: nothing in
+         * the directory is created, locked or changed, so this reads a directory
+         * another process's logger holds (an iOS app reading its extension's
+         * app-group directory). A line being written right now is left out.
+         */
+    @Throws(SockstatException::class) fun `exportLogDir`(`logDir`: kotlin.String): List<kotlin.String> {
+            return FfiConverterSequenceString.lift(
+    uniffiRustCallWithError(SockstatException) { _status ->
+    UniffiLib.uniffi_sockstatlog_fn_func_export_log_dir(
+    
+        
+        FfiConverterString.lower(`logDir`),_status)
 }
     )
     }

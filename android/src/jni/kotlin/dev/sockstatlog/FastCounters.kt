@@ -4,11 +4,12 @@ package dev.sockstatlog
  * The JNI fast path for hot counter pushes: tens of nanoseconds a call instead
  * of the microseconds a UniFFI/JNA call costs. Native side: `src/jni.rs`.
  *
- * `handle` is [SockstatLogger.fastCountersHandle] (`.toLong()`); it stays
- * valid for the life of the process. After the logger's `shutdown` the calls
- * are ignored and return `false`. A zero handle, a label outside 0..255, a
- * negative byte count or arrays of different lengths throw
- * [IllegalArgumentException].
+ * `handle` is [SockstatLogger.fastCountersHandle] (`.toLong()`): an opaque
+ * number, checked on every call. A number that is not a live handle (never
+ * issued, or of a logger that was shut down or freed) makes every call return
+ * `false`, whatever the other arguments; no value can crash the process. With
+ * a live handle, a label outside 0..255, a negative byte count or arrays of
+ * different lengths throw [IllegalArgumentException].
  */
 object FastCounters {
     init {

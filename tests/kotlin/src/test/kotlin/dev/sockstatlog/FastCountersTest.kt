@@ -62,7 +62,6 @@ class FastCountersTest {
         SockstatLogger(testConfig()).use { logger ->
             val h = logger.fastCountersHandle()
             logger.enable()
-            assertFailsWith<IllegalArgumentException> { FastCounters.add(0, 1, 1, 1) }
             assertFailsWith<IllegalArgumentException> { FastCounters.add(h, 256, 1, 1) }
             assertFailsWith<IllegalArgumentException> { FastCounters.add(h, -1, 1, 1) }
             assertFailsWith<IllegalArgumentException> { FastCounters.add(h, 1, -1, 1) }
@@ -75,6 +74,50 @@ class FastCountersTest {
             logger.disable()
             assertEquals(null, totals(events(logger.export()))[1])
             logger.shutdown(5_000L)
+        }
+    }
+
+    @Test
+    fun `a forged handle returns false and crashes nothing`() {
+        SockstatLogger(testConfig()).use { logger ->
+            val h = logger.fastCountersHandle().toLong()
+            logger.enable()
+            val random = java.util.Random(42)
+            val forged = listOf(0L, -1L, 1L, 8L, h + 1, h - 1, h + 2, h xor (1L shl 40), Long.MIN_VALUE, Long.MAX_VALUE) +
+                List(10_000) { random.nextLong() }.filter { it != h }
+            for (f in forged) {
+                assertFalse(FastCounters.add(f, 1, 1, 1), "add($f)")
+                assertFalse(FastCounters.setTotals(f, 1, 1, 1), "setTotals($f)")
+                assertFalse(FastCounters.addMany(f, intArrayOf(1), longArrayOf(1), longArrayOf(1)), "addMany($f)")
+                // Not a live handle: false before the arguments are looked at.
+                assertFalse(FastCounters.add(f, 300, -1, -1), "add($f) with bad arguments")
+            }
+            assertTrue(FastCounters.add(h, 2, 5, 6), "the real handle still works")
+            logger.disable()
+            val got = totals(events(logger.export()))
+            assertEquals(null, got[1], "no forged push landed")
+            assertEquals(5L to 6L, got[2])
+            logger.shutdown(5_000L)
+        }
+    }
+
+    @Test
+    fun `a handle is never reused by the next logger`() {
+        val first = SockstatLogger(testConfig())
+        val old = first.fastCountersHandle().toLong()
+        first.shutdown(5_000L)
+        first.close()
+        SockstatLogger(testConfig()).use { second ->
+            val h = second.fastCountersHandle().toLong()
+            assertTrue(h != old, "a new logger gets a new handle, even in a reused slot")
+            second.enable()
+            assertFalse(FastCounters.add(old, 3, 1, 1), "the old handle does not reach the new logger")
+            assertTrue(FastCounters.add(h, 4, 1, 1))
+            second.disable()
+            val got = totals(events(second.export()))
+            assertEquals(null, got[3])
+            assertEquals(1L to 1L, got[4])
+            second.shutdown(5_000L)
         }
     }
 

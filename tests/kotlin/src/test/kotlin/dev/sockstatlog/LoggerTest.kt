@@ -300,6 +300,25 @@ class LoggerTest {
     }
 
     @Test
+    fun `one logger per directory, and a held directory still exports`() {
+        val dir = Files.createTempDirectory("sockstatlog-kt-lock")
+        SockstatLogger(testConfig(dir)).use { logger ->
+            logger.enable()
+            logger.add(5, 10L, 20L)
+            logger.writeText("from kotlin")
+            logger.disable()
+            val second = assertFailsWith<SockstatException.DirectoryInUse> { SockstatLogger(testConfig(dir)) }
+            assertEquals(dir.toString(), second.dir)
+            // The iOS app / a second process reads without a logger.
+            assertEquals(logger.export(), exportLogDir(dir.toString()))
+            logger.shutdown(5_000L)
+            // Shut down (not yet closed): the directory is free again.
+            SockstatLogger(testConfig(dir)).use { it.shutdown(5_000L) }
+        }
+        assertFailsWith<SockstatException.Io> { exportLogDir(dir.resolve("missing").toString()) }
+    }
+
+    @Test
     fun `every call after shutdown fails with Closed`() {
         val logger = SockstatLogger(testConfig())
         logger.enable()

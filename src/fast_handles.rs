@@ -1,0 +1,308 @@
+//! The process-wide table behind `fast_counters_handle()`: the JNI fast path
+//! gets an opaque number, never a pointer, so a wrong number from Kotlin
+//! (never issued, off by one, from a logger that is gone) finds nothing and
+//! the push returns `false` instead of crashing the process.
+//!
+//! A handle is `generation << 32 | index << 1 | 1`: an index into a fixed
+//! table of [`SLOTS`] entries and the generation the entry was issued with.
+//! Generations come from one counter, so every issued handle differs from
+//! every other (until 2^31 registrations), and the low bit is always 1, so a
+//! real handle ± 1 is never a handle. A slot holds one strong reference to
+//! its logger's counters; releasing it (at shutdown or when the logger is
+//! freed) invalidates the generation, waits for pushes already inside the
+//! slot to leave, and drops the reference, so no per-logger memory outlives
+//! its logger and a push that returned `true` finished before the release.
+//!
+//! A push costs two uncontended atomic read-modify-writes more than a raw
+//! pointer would (the slot's reader count, in and out), which is what lets
+//! the release know when the counters are no longer in use without a lock.
+
+use crate::counters::Counters;
+use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering::*};
+use std::sync::Arc;
+
+/// Loggers that can hold a fast-counters handle at the same time. A process
+/// normally has one logger (a network extension, a `VpnService`); 64 leaves
+/// room for tests and hosts that overlap an old logger with its successor.
+/// The table is 64 cache lines (4 KiB), allocated statically.
+pub(crate) const SLOTS: usize = 64;
+
+/// Bits of the handle below the generation: the index field and the tag bit.
+const GENERATION_SHIFT: u32 = 32;
+/// Generations stay below 2^31 so a handle is a positive `i64` (Kotlin `Long`).
+const GENERATION_LIMIT: u64 = 1 << 31;
+/// `generation` of a slot that is free.
+const FREE: u64 = 0;
+/// `generation` of a slot being filled or emptied: matches no handle.
+const BUSY: u64 = u64::MAX;
+
+/// One entry. Aligned to a cache line so pushes to two loggers don't share one.
+#[repr(align(64))]
+struct Slot {
+    /// [`FREE`], [`BUSY`], or the generation of the live handle.
+    generation: AtomicU64,
+    /// Pushes currently between checking `generation` and finishing.
+    readers: AtomicU32,
+    /// From `Arc::into_raw`: the slot's strong reference while live.
+    counters: AtomicPtr<Counters>,
+}
+
+impl Slot {
+    const fn new() -> Slot {
+        Slot {
+            generation: AtomicU64::new(FREE),
+            readers: AtomicU32::new(0),
+            counters: AtomicPtr::new(std::ptr::null_mut()),
+        }
+    }
+}
+
+/// A table of slots and the generation counter that issues handles from it.
+pub(crate) struct HandleTable<const N: usize> {
+    slots: [Slot; N],
+    next_generation: AtomicU64,
+}
+
+/// The one table the JNI fast path looks handles up in.
+pub(crate) static TABLE: HandleTable<SLOTS> = HandleTable::new();
+
+/// Decrements a slot's reader count however the push leaves it.
+struct Reading<'a>(&'a AtomicU32);
+
+impl Drop for Reading<'_> {
+    fn drop(&mut self) {
+        // Release: the push's accesses to the counters happen before the
+        // releaser sees the count drop and frees them.
+        self.0.fetch_sub(1, Release);
+    }
+}
+
+impl<const N: usize> HandleTable<N> {
+    /// An empty table.
+    pub(crate) const fn new() -> Self {
+        HandleTable { slots: [const { Slot::new() }; N], next_generation: AtomicU64::new(1) }
+    }
+
+    /// Issues a handle for `counters`, or `None` when every slot is taken.
+    pub(crate) fn register(&self, counters: Arc<Counters>) -> Option<u64> {
+        let (index, slot) = self
+            .slots
+            .iter()
+            .enumerate()
+            .find(|(_, s)| s.generation.compare_exchange(FREE, BUSY, Acquire, Relaxed).is_ok())?;
+        slot.counters.store(Arc::into_raw(counters).cast_mut(), Release);
+        let generation = self.next_generation.fetch_add(1, Relaxed) % (GENERATION_LIMIT - 1) + 1;
+        slot.generation.store(generation, SeqCst);
+        Some(generation << GENERATION_SHIFT | (index as u64) << 1 | 1)
+    }
+
+    /// Runs `f` on the counters behind a live handle; `None` for any other
+    /// number. While `f` runs, the handle cannot be released.
+    #[inline]
+    pub(crate) fn with<R>(&self, handle: u64, f: impl FnOnce(&Counters) -> R) -> Option<R> {
+        let (index, generation) = Self::decode(handle)?;
+        let slot = &self.slots[index];
+        // SeqCst pairs with `release`: either the release sees this reader
+        // and waits, or this load sees the invalidated generation.
+        slot.readers.fetch_add(1, SeqCst);
+        let _reading = Reading(&slot.readers);
+        if slot.generation.load(SeqCst) != generation {
+            return None;
+        }
+        let counters = slot.counters.load(Acquire);
+        // SAFETY: the generation matched after this push registered as a
+        // reader, so `release` has not yet swapped the pointer out and will
+        // not drop it before `_reading` is dropped; the pointer came from
+        // `Arc::into_raw` in `register` and the slot owns that reference.
+        Some(f(unsafe { &*counters }))
+    }
+
+    /// Invalidates `handle` and drops the slot's reference once no push is
+    /// inside it. A handle that is not live (already released, never
+    /// issued) is ignored.
+    pub(crate) fn release(&self, handle: u64) {
+        let Some((index, generation)) = Self::decode(handle) else { return };
+        let slot = &self.slots[index];
+        if slot.generation.compare_exchange(generation, BUSY, SeqCst, Relaxed).is_err() {
+            return;
+        }
+        // A push holds the count for a few nanoseconds; one preempted inside
+        // costs this loop a scheduling quantum, nothing more.
+        while slot.readers.load(SeqCst) != 0 {
+            std::thread::yield_now();
+        }
+        let counters = slot.counters.swap(std::ptr::null_mut(), Acquire);
+        // SAFETY: the pointer came from `Arc::into_raw` in `register`; the
+        // swap took it out of the slot, so it is reclaimed exactly once.
+        drop(unsafe { Arc::from_raw(counters) });
+        slot.generation.store(FREE, Release);
+    }
+
+    /// Index and generation of a well-formed handle for this table.
+    #[inline]
+    fn decode(handle: u64) -> Option<(usize, u64)> {
+        let generation = handle >> GENERATION_SHIFT;
+        let index = ((handle & 0xffff_ffff) >> 1) as usize;
+        let well_formed = handle & 1 == 1 && index < N && generation != FREE && generation < GENERATION_LIMIT;
+        well_formed.then_some((index, generation))
+    }
+
+    /// Slots in use, for tests.
+    #[cfg(test)]
+    fn live(&self) -> usize {
+        self.slots.iter().filter(|s| s.generation.load(SeqCst) != FREE).count()
+    }
+}
+
+/// A registration in [`TABLE`], released when dropped (or earlier, by
+/// [`FastHandle::release`]).
+#[derive(Debug)]
+pub(crate) struct FastHandle(u64);
+
+impl FastHandle {
+    /// Registers `counters` in the process-wide table.
+    pub(crate) fn register(counters: Arc<Counters>) -> Option<FastHandle> {
+        TABLE.register(counters).map(FastHandle)
+    }
+
+    /// The number handed to Kotlin.
+    pub(crate) fn value(&self) -> u64 {
+        self.0
+    }
+
+    /// Invalidates the handle now: pushes through it return `false` from
+    /// here on, and every push that returned `true` has finished.
+    pub(crate) fn release(&self) {
+        TABLE.release(self.0);
+    }
+}
+
+impl Drop for FastHandle {
+    fn drop(&mut self) {
+        self.release();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicBool;
+
+    fn counters() -> Arc<Counters> {
+        Arc::new(Counters::default())
+    }
+
+    fn found<const N: usize>(t: &HandleTable<N>, h: u64) -> bool {
+        t.with(h, |_| ()).is_some()
+    }
+
+    #[test]
+    fn a_handle_finds_its_counters_and_nothing_else_does() {
+        let t = HandleTable::<4>::new();
+        let c = counters();
+        let h = t.register(c.clone()).unwrap();
+        assert!(t.with(h, |got| std::ptr::eq(got, &*c)).unwrap());
+        let forged = [0, u64::MAX, -1i64 as u64, 8, 1, h + 1, h - 1, h + 2, h ^ 1 << 40, h | 0xfe, 0xdead_beef_cafe];
+        for f in forged {
+            assert!(!found(&t, f), "{f:#x} is not a handle");
+        }
+        let mut rng = fastrand::Rng::with_seed(9);
+        for _ in 0..100_000 {
+            let f = rng.u64(..);
+            assert!(f == h || !found(&t, f), "{f:#x}");
+        }
+    }
+
+    #[test]
+    fn a_released_handle_is_stale_and_its_slot_is_reused_under_a_new_generation() {
+        let t = HandleTable::<1>::new();
+        let c = counters();
+        let first = t.register(c.clone()).unwrap();
+        assert_eq!(Arc::strong_count(&c), 2, "the slot holds one reference");
+        t.release(first);
+        assert_eq!(Arc::strong_count(&c), 1, "released: nothing kept");
+        assert!(!found(&t, first));
+        let second = t.register(counters()).unwrap();
+        assert_ne!(first, second, "same slot, new generation");
+        assert_eq!(first & 0xffff_ffff, second & 0xffff_ffff, "same index");
+        assert!(!found(&t, first), "the stale generation finds nothing in the reused slot");
+        assert!(found(&t, second));
+        t.release(first); // stale: ignored
+        assert!(found(&t, second));
+        t.release(second);
+        t.release(second); // twice: ignored
+        assert_eq!(t.live(), 0);
+    }
+
+    #[test]
+    fn a_full_table_issues_nothing_until_a_slot_is_freed() {
+        let t = HandleTable::<2>::new();
+        let (a, b) = (t.register(counters()).unwrap(), t.register(counters()).unwrap());
+        assert!(t.register(counters()).is_none());
+        t.release(a);
+        let c = t.register(counters()).unwrap();
+        assert!(found(&t, b) && found(&t, c) && !found(&t, a));
+        t.release(b);
+        t.release(c);
+    }
+
+    #[test]
+    fn handles_are_positive_longs_with_the_tag_bit() {
+        let t = HandleTable::<{ SLOTS }>::new();
+        t.next_generation.store(GENERATION_LIMIT - 2, SeqCst);
+        for _ in 0..4 {
+            let h = t.register(counters()).unwrap();
+            assert!(h as i64 > 0 && h & 1 == 1, "{h:#x}");
+            assert!(found(&t, h));
+            t.release(h);
+        }
+    }
+
+    #[test]
+    fn release_waits_for_pushes_inside_the_slot_and_later_pushes_find_nothing() {
+        let t = Arc::new(HandleTable::<1>::new());
+        let c = counters();
+        let h = t.register(c.clone()).unwrap();
+        let (applied, refused) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+        let stop = Arc::new(AtomicBool::new(false));
+        let pushers: Vec<_> = (0..2)
+            .map(|_| {
+                let (t, applied, refused, stop) = (t.clone(), applied.clone(), refused.clone(), stop.clone());
+                std::thread::spawn(move || {
+                    while !stop.load(Relaxed) {
+                        let counter = if t.with(h, |c| c.add(3, 1, 0)).is_some() { &applied } else { &refused };
+                        counter.fetch_add(1, Relaxed);
+                    }
+                })
+            })
+            .collect();
+        while applied.load(Relaxed) < 10_000 {
+            std::thread::yield_now();
+        }
+        t.release(h);
+        let at_release = c.snapshot().0[3][0];
+        while refused.load(Relaxed) < 10_000 {
+            std::thread::yield_now();
+        }
+        stop.store(true, Relaxed);
+        for p in pushers {
+            p.join().unwrap();
+        }
+        assert_eq!(c.snapshot().0[3][0], at_release, "no push landed after the release returned");
+        assert_eq!(applied.load(Relaxed), at_release, "every push that found the counters applied");
+        assert_eq!(Arc::strong_count(&c), 1, "the slot's reference is gone");
+    }
+
+    #[test]
+    fn a_loggers_handle_dies_with_its_shutdown() {
+        let dir = tempfile::tempdir().unwrap();
+        let logger = crate::Logger::new(crate::Config::new(dir.path(), crate::logid::PublicId([3; 32]))).unwrap();
+        let h = logger.fast_counters_handle().unwrap();
+        assert_eq!(logger.fast_counters_handle().unwrap(), h, "the same handle every time");
+        assert!(TABLE.with(h, |c| c.add(1, 1, 1)).is_some());
+        logger.shutdown(std::time::Duration::from_secs(5)).unwrap();
+        assert!(TABLE.with(h, |_| ()).is_none(), "shut down: the handle finds nothing");
+        drop(logger);
+        assert!(TABLE.with(h, |_| ()).is_none(), "freed: still nothing");
+    }
+}
