@@ -2,10 +2,14 @@
 // fast path (FastCounters), the network monitor and VpnService helpers, and
 // libsockstatlog.so for each ABI. Run ./build.sh first: it builds the native
 // libraries into src/main/jniLibs and generates the Kotlin into generated/kotlin
-// (neither is committed).
+// (neither is committed). `gradle publishToMavenLocal` then publishes
+// dev.sockstatlog:sockstatlog-android:<version> (AAR, sources jar, POM with
+// the JNA and androidx.annotation dependencies) for an app to depend on with
+// one line.
 plugins {
     id("com.android.library")
     id("org.jetbrains.kotlin.android")
+    `maven-publish`
 }
 
 group = "dev.sockstatlog"
@@ -43,6 +47,13 @@ android {
         targetCompatibility = JavaVersion.VERSION_17
     }
 
+    publishing {
+        // The one variant apps consume, with its sources (the generated bindings included).
+        singleVariant("release") {
+            withSourcesJar()
+        }
+    }
+
     sourceSets["main"].apply {
         kotlin.srcDir(generatedKotlin)
         // FastCounters.kt (the JNI fast path) has a source root of its own so
@@ -64,6 +75,30 @@ dependencies {
     implementation("net.java.dev.jna:jna:5.18.1@aar")
     // @RequiresApi in the generated cleaner (android_cleaner = true).
     implementation("androidx.annotation:annotation:1.9.1")
+}
+
+publishing {
+    publications {
+        register<MavenPublication>("release") {
+            groupId = "dev.sockstatlog"
+            artifactId = "sockstatlog-android"
+            version = project.version.toString()
+            // The release component exists once the Android plugin has configured the variants.
+            afterEvaluate { from(components["release"]) }
+            pom {
+                name.set("sockstatlog-android")
+                description.set(
+                    "Per-subsystem socket byte accounting for Android VPNs, wire-compatible with Tailscale's sockstatlog",
+                )
+                licenses {
+                    license {
+                        name.set("BSD-3-Clause")
+                        url.set("https://opensource.org/licenses/BSD-3-Clause")
+                    }
+                }
+            }
+        }
+    }
 }
 
 val checkNativeBuild by tasks.registering {

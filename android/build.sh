@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
 # Builds what the Gradle module needs, on a machine with the Android NDK:
-#   1. libsockstatlog.so for arm64-v8a, armeabi-v7a and x86_64 (API 26),
-#      linked for 16 KB pages, into src/main/jniLibs/<abi>/
+#   1. libsockstatlog.so for arm64-v8a, armeabi-v7a, x86_64 and x86 (API 26),
+#      linked for 16 KB pages, into src/main/jniLibs/<abi>/. x86 because JNA's
+#      AAR ships libjnidispatch.so for it (32-bit emulators): JNA would load
+#      and our library be missing (scripts/check-android-abis.sh keeps the
+#      sets equal)
 #   2. the Kotlin bindings (android = true) into generated/kotlin/, from the
 #      UNSTRIPPED arm64 library (UniFFI reads its metadata symbols)
-#   3. strips the jniLibs copies for packaging and checks their alignment
+#   3. keeps each unstripped .so aside for Play Console's native crash
+#      symbolication: build/native-debug-symbols/<abi>/libsockstatlog.so and
+#      build/outputs/native-debug-symbols.zip (upload it with the app bundle)
+#   4. strips the jniLibs copies for packaging and checks their alignment
 # Then: gradle assembleRelease  ->  build/outputs/aar/sockstatlog-release.aar
+#   or: gradle publishToMavenLocal  ->  dev.sockstatlog:sockstatlog-android:<version>
 #
 # Needs: rustup, cargo-ndk (cargo install cargo-ndk --version 4.1.2 --locked),
 # NDK r28+ in $ANDROID_NDK_HOME (or $ANDROID_HOME/ndk/<version>).
@@ -15,8 +22,8 @@ root=$(dirname "$here")
 cd "$root"
 
 API=26 # = minSdk in build.gradle.kts
-ABIS=(arm64-v8a armeabi-v7a x86_64)
-TRIPLES=(aarch64-linux-android armv7-linux-androideabi x86_64-linux-android)
+ABIS=(arm64-v8a armeabi-v7a x86_64 x86)
+TRIPLES=(aarch64-linux-android armv7-linux-androideabi x86_64-linux-android i686-linux-android)
 PAGE=16384 # Android 15+ devices with 16 KB pages; Play requires it from Nov 2025
 
 die() { echo "android/build.sh: $*" >&2; exit 1; }
@@ -73,14 +80,20 @@ cargo run --quiet -p uniffi-bindgen -- generate --no-format \
 grep -q 'import androidx.annotation.RequiresApi' android/generated/kotlin/dev/sockstatlog/sockstatlog.kt ||
   die "generated Kotlin is not the Android flavour: check android/uniffi-android.toml"
 
-echo "== strip and check 16 KB alignment"
+echo "== keep the unstripped libraries aside, strip, check 16 KB alignment"
+symbols=android/build/native-debug-symbols
+rm -rf "$symbols" && mkdir -p "$symbols"
 for abi in "${ABIS[@]}"; do
   so=$jnilibs/$abi/libsockstatlog.so
   [ -f "$so" ] || die "cargo ndk did not produce $so"
+  mkdir -p "$symbols/$abi" && cp "$so" "$symbols/$abi/"
   # Debug info and local symbols out; the dynamic symbols JNA and JNI bind to stay.
   "$bin/llvm-strip" --strip-unneeded "$so"
   # Every LOAD segment's alignment (last column) must be at least 0x4000.
   check_alignment "$bin/llvm-readelf" "$so"
   printf '  %-12s %8d bytes, LOAD align >= 0x4000\n' "$abi" "$(wc -c < "$so")"
 done
-echo "done: now run 'gradle assembleRelease' in android/"
+mkdir -p android/build/outputs
+(cd "$symbols" && rm -f ../outputs/native-debug-symbols.zip && zip -qr ../outputs/native-debug-symbols.zip .)
+echo "  unstripped: $symbols/<abi>/, android/build/outputs/native-debug-symbols.zip"
+echo "done: now run 'gradle assembleRelease' or 'gradle publishToMavenLocal' in android/"

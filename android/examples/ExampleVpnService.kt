@@ -4,6 +4,7 @@ import android.content.Intent
 import android.net.VpnService
 import android.os.ParcelFileDescriptor
 import android.util.Log
+import dev.sockstatlog.SockstatException
 import dev.sockstatlog.android.SockstatVpnSession
 import java.io.FileInputStream
 import java.io.IOException
@@ -11,35 +12,49 @@ import kotlin.concurrent.thread
 
 /**
  * The shape of a VPN app using sockstatlog: not shipped in the AAR, compiled
- * against the Android API by `android/verify` so this example stays true.
+ * against the Android API and run under Robolectric by `android/verify` so
+ * this example stays true.
  *
- * A real tunnel encrypts and forwards the packets it reads; this one only
- * counts them.
+ * Sockstat logging must never take the tunnel down: if the session cannot be
+ * created the service runs without it (`stats` stays null), and the session's
+ * own `start`/`close` never throw. A real tunnel encrypts and forwards the
+ * packets it reads; this one only counts them.
  */
 class ExampleVpnService : VpnService() {
-    private lateinit var stats: SockstatVpnSession
+    /** Null when sockstat logging could not start; every use is `stats?.`. */
+    var stats: SockstatVpnSession? = null
+        private set
     private var tun: ParcelFileDescriptor? = null
 
     override fun onCreate() {
         super.onCreate()
-        stats = SockstatVpnSession.create(this, BACKEND_PUBLIC_ID) {
-            maxLogBytes = 1L shl 20 // 1 MiB on disk is plenty between uploads
+        stats = try {
+            SockstatVpnSession.create(this, BACKEND_PUBLIC_ID) {
+                it.maxLogBytes = 1L shl 20 // 1 MiB on disk is plenty between uploads
+            }.also { s ->
+                try {
+                    s.logger.registerLabel(TUNNEL_LABEL, "ExampleTunnel")
+                } catch (e: SockstatException) {
+                    Log.w(TAG, "sockstatlog: label not named", e) // bytes are still counted
+                }
+                s.start()
+            }
+        } catch (e: SockstatException) {
+            Log.w(TAG, "sockstatlog unavailable; the tunnel runs without it", e)
+            null
         }
-        stats.logger.registerLabel(TUNNEL_LABEL, "ExampleTunnel")
-        stats.start()
     }
 
     override fun onStartCommand(intent: Intent?, flags: Int, startId: Int): Int {
         if (intent?.action == ACTION_FLUSH) {
-            stats.flush { result -> Log.i(TAG, "sockstatlog flush: $result") }
+            stats?.flush()?.whenComplete { report, error -> Log.i(TAG, "sockstatlog flush: ${report ?: error}") }
             return START_STICKY
         }
         if (tun == null) {
             tun = Builder()
                 .addAddress("10.0.0.2", 32)
                 .addRoute("0.0.0.0", 0)
-                // The app's own traffic (and so the log upload) goes around the tunnel.
-                .addDisallowedApplication(packageName)
+                // Log uploads need no exclusion: the session binds them to the physical network.
                 .establish()
             tun?.let { fd -> thread(name = "tunnel") { pump(fd) } }
         }
@@ -55,7 +70,7 @@ class ExampleVpnService : VpnService() {
                     val n = input.read(packet)
                     if (n < 0) break
                     // ... encrypt and send to the peer; its replies count as rx ...
-                    stats.add(TUNNEL_LABEL, n.toLong(), 0)
+                    stats?.add(TUNNEL_LABEL, n.toLong(), 0)
                 }
             } catch (e: IOException) {
                 // The tun was closed: the service is stopping.
@@ -65,12 +80,15 @@ class ExampleVpnService : VpnService() {
 
     override fun onDestroy() {
         tun?.close()
-        stats.close() // shutdown, bounded by SockstatVpnSession.SHUTDOWN_TIMEOUT_MS
+        stats?.close() // shutdown, bounded by SockstatVpnSession.SHUTDOWN_TIMEOUT_MS; never throws
         super.onDestroy()
     }
 
-    private companion object {
+    /** Intent actions and constants. */
+    companion object {
         const val TAG = "ExampleVpn"
+
+        /** The intent action that asks for an upload now. */
         const val ACTION_FLUSH = "dev.sockstatlog.example.FLUSH"
         const val TUNNEL_LABEL = 20
         const val MTU = 1500

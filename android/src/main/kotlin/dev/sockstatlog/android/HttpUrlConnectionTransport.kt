@@ -5,27 +5,21 @@ import dev.sockstatlog.SockstatException
 import dev.sockstatlog.UploadRequest
 import dev.sockstatlog.UploadResponse
 import dev.sockstatlog.UploadTransport
-import java.io.IOException
 import java.io.InputStream
 import java.net.HttpURLConnection
 import java.net.URL
 
 /**
  * Sends the logger's uploads with the platform's `HttpURLConnection`, so they
- * use the system's TLS, proxy and certificate settings, and so the app decides
- * which network they leave on (the tunnel must not carry its own log uploads):
- *
- * - the VPN excludes its own app (`Builder.addDisallowedApplication(packageName)`):
- *   the default [open] already goes around the tunnel;
- * - or [open] binds each connection to the physical network:
- *   `HttpUrlConnectionTransport { url -> underlying.openConnection(url) as HttpURLConnection }`
- *   with `underlying` a non-VPN [android.net.Network] (a `NetworkRequest` keeps
- *   `NET_CAPABILITY_NOT_VPN` by default);
- * - `VpnService.protect(socket)` is the third way, for clients that create
- *   their own sockets (e.g. OkHttp with a protecting `SocketFactory`).
+ * use the system's TLS, proxy and certificate settings. [open] decides which
+ * network a connection leaves on (the tunnel must not carry its own log
+ * uploads): [SockstatVpnSession.create] passes [UnderlyingNetworks.openConnection],
+ * which binds each connection to the physical network; the default here,
+ * `URL.openConnection`, is the process default network, which is the tunnel
+ * unless the app excluded itself (`Builder.addDisallowedApplication`).
  *
  * Called on the logger's uploader thread, never the main thread; blocking is
- * expected. Every failure to get an answer becomes [SockstatException.Upload],
+ * expected. Every failure to get an answer (any exception) becomes [SockstatException.Upload],
  * which the logger retries with backoff; any HTTP status is an answer.
  *
  * @param connectTimeoutMs connect timeout. Default 15 s: a phone changing networks
@@ -44,7 +38,7 @@ class HttpUrlConnectionTransport @JvmOverloads constructor(
     override fun send(request: UploadRequest): UploadResponse {
         val conn = try {
             open(URL(request.url))
-        } catch (e: IOException) {
+        } catch (e: Exception) { // IOException, and e.g. SecurityException from a bound network
             throw failure("connect", e)
         }
         try {
@@ -63,14 +57,16 @@ class HttpUrlConnectionTransport @JvmOverloads constructor(
             }
             val body = (if (status >= 400) conn.errorStream else conn.inputStream)?.use(::head) ?: ByteArray(0)
             return UploadResponse(status, headers, body)
-        } catch (e: IOException) {
+        } catch (e: Exception) {
+            // Any exception, not only IOException: anything else thrown back
+            // through JNA would reach the logger as a garbled status, not an error.
             throw failure("POST", e)
         } finally {
             conn.disconnect()
         }
     }
 
-    private fun failure(what: String, e: IOException) =
+    private fun failure(what: String, e: Exception) =
         SockstatException.Upload("$what failed: ${e.javaClass.simpleName}: ${e.message}")
 
     /** The first [MAX_BODY_BYTES] of a response: the logger only quotes it in errors. */

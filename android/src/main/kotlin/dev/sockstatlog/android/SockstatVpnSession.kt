@@ -2,6 +2,7 @@ package dev.sockstatlog.android
 
 import android.content.Context
 import android.net.ConnectivityManager
+import android.util.Log
 import dev.sockstatlog.FastCounters
 import dev.sockstatlog.FlushReport
 import dev.sockstatlog.LoggerConfig
@@ -13,9 +14,10 @@ import java.io.File
 import java.util.concurrent.CompletableFuture
 import java.util.concurrent.ExecutorService
 import java.util.concurrent.Executors
-import java.util.concurrent.Future
 import java.util.concurrent.RejectedExecutionException
 import java.util.concurrent.atomic.AtomicBoolean
+import java.util.concurrent.atomic.AtomicLong
+import java.util.function.Consumer
 
 /**
  * A socket-stats logger tied to a [android.net.VpnService]'s lifetime: create it in
@@ -23,28 +25,49 @@ import java.util.concurrent.atomic.AtomicBoolean
  * from the tunnel loop with [add], [flush] when the app asks, and [close] it in
  * `onDestroy`.
  *
- * It also follows the default network ([SockstatNetworkMonitor]) and uploads
- * through a host [UploadTransport], by default [HttpUrlConnectionTransport],
- * so the upload can be kept out of the tunnel (see there).
+ * It follows the best physical network ([SockstatNetworkMonitor]) and, by
+ * default, uploads through [HttpUrlConnectionTransport] bound to that network
+ * ([UnderlyingNetworks]): the uploads never go through the VPN's own tunnel,
+ * with nothing for the app to configure.
+ *
+ * Sockstat logging never takes the VPN down: [start] and [close] never throw;
+ * a failure is logged (tag `sockstatlog`) and counted in [failures], and the
+ * tunnel keeps running.
  *
  * Thread-safe: [add] may be called from any thread, [flush] never blocks the
  * caller, [close] waits at most [SHUTDOWN_TIMEOUT_MS].
+ *
+ * @param networks where uploads leave; its monitor is set to this session's.
  */
-class SockstatVpnSession(
+class SockstatVpnSession @JvmOverloads constructor(
     /** The logger, for anything this class does not wrap (labels, `setTotals`, stats). */
     val logger: SockstatLogger,
     private val connectivity: ConnectivityManager?,
+    networks: UnderlyingNetworks? = null,
 ) : AutoCloseable {
     /** The JNI fast-path handle of [logger] ([FastCounters]). */
     private val handle: Long = logger.fastCountersHandle()
-    private val monitor = SockstatNetworkMonitor(logger)
+
+    /** Follows the physical network and reports it to [logger]. */
+    val monitor = SockstatNetworkMonitor(logger)
     private val closed = AtomicBoolean(false)
+    private val failureCount = AtomicLong(0)
     private val flusher: ExecutorService = Executors.newSingleThreadExecutor { r ->
         Thread(r, "sockstatlog-flush").apply { isDaemon = true }
     }
 
-    /** Starts sampling and following the default network. */
-    fun start() {
+    init {
+        networks?.monitor = monitor
+    }
+
+    /** Failures of [start] and [close] so far (each also logged); the tunnel kept running. */
+    val failures: Long get() = failureCount.get()
+
+    /**
+     * Starts sampling and following the physical network. Returns false if
+     * that failed (logged and counted, see [failures]).
+     */
+    fun start(): Boolean = guard("start") {
         logger.enable()
         connectivity?.let(monitor::start)
     }
@@ -58,38 +81,58 @@ class SockstatVpnSession(
 
     /**
      * Writes what is pending and uploads, on a background thread, waiting at
-     * most [timeoutMs]; [done] gets the report or the error on that thread.
-     * Flushes run one at a time; the returned future can be waited on or ignored.
-     * After [close], [done] gets [SockstatException.Closed] at once.
+     * most [timeoutMs]. The future completes with the report, or
+     * exceptionally with the [SockstatException] (Closed after [close]);
+     * callbacks attached with `whenComplete` run on that thread. Flushes run
+     * one at a time; the future can be waited on or ignored.
      */
     @JvmOverloads
-    fun flush(timeoutMs: Long = FLUSH_TIMEOUT_MS, done: (Result<FlushReport>) -> Unit = {}): Future<*> =
+    fun flush(timeoutMs: Long = FLUSH_TIMEOUT_MS): CompletableFuture<FlushReport> {
+        val done = CompletableFuture<FlushReport>()
         try {
-            flusher.submit { done(runCatching { logger.flush(timeoutMs) }) }
+            flusher.execute {
+                try {
+                    done.complete(logger.flush(timeoutMs))
+                } catch (e: Exception) {
+                    done.completeExceptionally(e)
+                }
+            }
         } catch (e: RejectedExecutionException) {
-            done(Result.failure(SockstatException.Closed()))
-            CompletableFuture.completedFuture(null)
+            done.completeExceptionally(SockstatException.Closed())
         }
+        return done
+    }
 
     /**
      * Stops following the network, then shuts the logger down (everything
      * pending is written to disk) waiting at most [SHUTDOWN_TIMEOUT_MS], and
      * releases it. A flush still in flight is abandoned: its lines stay on
-     * disk for the next session. Only the first call does anything.
+     * disk for the next session. Only the first call does anything; it never
+     * throws (a failed shutdown is logged and counted, see [failures]).
      */
     override fun close() {
         if (!closed.compareAndSet(false, true)) return
-        connectivity?.let(monitor::stop)
+        guard("stop the network monitor") { connectivity?.let(monitor::stop) }
         flusher.shutdownNow()
-        try {
-            logger.shutdown(SHUTDOWN_TIMEOUT_MS)
-        } finally {
-            logger.close()
-        }
+        guard("shutdown") { logger.shutdown(SHUTDOWN_TIMEOUT_MS) }
+        logger.close()
+    }
+
+    /** Runs [body]; an exception is logged and counted instead of reaching the VPN's lifecycle. */
+    private inline fun guard(what: String, body: () -> Unit): Boolean = try {
+        body()
+        true
+    } catch (e: Exception) {
+        failureCount.incrementAndGet()
+        Log.w(TAG, "sockstatlog: $what failed; the tunnel is unaffected", e)
+        false
     }
 
     /** Factories and timeouts. */
     companion object {
+        /** Log tag of the failures [start] and [close] swallow. */
+        const val TAG = "sockstatlog"
+
         /** Default flush wait, ms: long enough for a few 256 KiB requests on a slow link. */
         const val FLUSH_TIMEOUT_MS = 30_000L
 
@@ -104,25 +147,32 @@ class SockstatVpnSession(
 
         /**
          * A session for [service] (any [Context] works): logs under
-         * `noBackupFilesDir/sockstatlog`, uploads through [transport], follows
-         * the default network. [configure] may change the defaults (e.g.
-         * `maxLogBytes`); [backendPublicId] is the node's 64-hex backend
-         * public log ID.
+         * `noBackupFilesDir/sockstatlog`, follows the physical network, and
+         * uploads through [transport]; `null` (the default) means
+         * [HttpUrlConnectionTransport] bound to the physical network (see
+         * [UnderlyingNetworks] for the order of fallbacks). [configure] may
+         * change the defaults (e.g. `maxLogBytes`); from Java pass a
+         * `Consumer<LoggerConfig>` (or `null`). [backendPublicId] is the
+         * node's 64-hex backend public log ID.
+         *
+         * @throws SockstatException a bad ID or config, or an unusable log
+         *   directory; a VPN catches it and runs without sockstat logging.
          */
         @JvmStatic
         @JvmOverloads
         fun create(
             service: Context,
             backendPublicId: String,
-            transport: UploadTransport = HttpUrlConnectionTransport(),
-            configure: LoggerConfig.() -> Unit = {},
+            transport: UploadTransport? = null,
+            configure: Consumer<LoggerConfig>? = null,
         ): SockstatVpnSession {
             val dir = File(service.noBackupFilesDir, LOG_DIR_NAME)
-            val config = defaultLoggerConfig(dir.path, backendPublicId).apply(configure)
-            return SockstatVpnSession(
-                SockstatLogger.withTransport(config, transport),
-                service.getSystemService(ConnectivityManager::class.java),
-            )
+            val config = defaultLoggerConfig(dir.path, backendPublicId)
+            configure?.accept(config)
+            val connectivity = service.getSystemService(ConnectivityManager::class.java)
+            val networks = UnderlyingNetworks(connectivity)
+            val upload = transport ?: HttpUrlConnectionTransport(open = networks::openConnection)
+            return SockstatVpnSession(SockstatLogger.withTransport(config, upload), connectivity, networks)
         }
     }
 }

@@ -11,9 +11,14 @@ import kotlin.test.assertContentEquals
 import kotlin.test.assertEquals
 import kotlin.test.assertFailsWith
 import kotlin.test.assertTrue
-import org.junit.jupiter.api.Test
+import org.junit.Test
+import org.junit.runner.RunWith
+import org.robolectric.RobolectricTestRunner
+import org.robolectric.annotation.Config
 
 /** The transport against a loopback HTTP server (the JDK's HttpURLConnection stands in for Android's). */
+@RunWith(RobolectricTestRunner::class)
+@Config(sdk = [Sdks.MIN_TESTED, Sdks.COMPILE])
 class HttpUrlConnectionTransportTest {
     private fun request(url: String, body: ByteArray = "[{\"t\":1}]".toByteArray()) = UploadRequest(
         url,
@@ -80,5 +85,14 @@ class HttpUrlConnectionTransportTest {
             assertEquals(307, resp.status)
             assertEquals(1, c.received.size)
         }
+    }
+
+    @Test
+    fun `any exception from opening or sending is an Upload error, never a raw throw through JNA`() {
+        val e = assertFailsWith<SockstatException.Upload> {
+            HttpUrlConnectionTransport(open = { throw SecurityException("network not permitted") })
+                .send(request("http://127.0.0.1:1/c/x/y"))
+        }
+        assertContains(e.reason, "SecurityException")
     }
 }

@@ -7,10 +7,14 @@ import android.net.NetworkCapabilities.TRANSPORT_VPN
 import android.net.NetworkCapabilities.TRANSPORT_WIFI
 import dev.sockstatlog.InterfaceKind
 import kotlin.test.assertEquals
-import org.junit.jupiter.api.DynamicTest
-import org.junit.jupiter.api.TestFactory
+import org.junit.Test
+import org.junit.runner.RunWith
+import org.robolectric.RobolectricTestRunner
+import org.robolectric.annotation.Config
 
 /** The transport → kind table, on real `NetworkCapabilities` objects. */
+@RunWith(RobolectricTestRunner::class)
+@Config(sdk = [Sdks.MIN_TESTED, Sdks.COMPILE])
 class InterfaceKindsTest {
     private val cases = listOf(
         Triple("no-default-network", null, InterfaceKind.NONE),
@@ -26,17 +30,17 @@ class InterfaceKindsTest {
         Triple("wifi-and-cellular", intArrayOf(TRANSPORT_WIFI, TRANSPORT_CELLULAR), InterfaceKind.CELLULAR),
     )
 
-    @TestFactory
-    fun `each transport set maps to its kind`() = cases.map { (name, transports, want) ->
-        DynamicTest.dynamicTest(name) {
-            assertEquals(want, InterfaceKinds.of(transports?.let { caps(*it) }))
+    @Test
+    fun `each transport set maps to its kind`() {
+        for ((name, transports, want) in cases) {
+            assertEquals(want, InterfaceKinds.of(transports?.let { caps(*it) }), name)
         }
     }
 
-    @TestFactory
-    fun `the predicate form agrees with the capabilities form`() = cases.filter { it.second != null }.map { (name, transports, want) ->
-        DynamicTest.dynamicTest(name) {
-            assertEquals(want, InterfaceKinds.of { it in transports!! })
+    @Test
+    fun `the predicate form agrees with the capabilities form`() {
+        for ((name, transports, want) in cases.filter { it.second != null }) {
+            assertEquals(want, InterfaceKinds.of { it in transports!! }, name)
         }
     }
 }

@@ -1,20 +1,33 @@
 package dev.sockstatlog.android
 
+import android.content.Context
+import android.net.ConnectivityManager
 import android.net.LinkProperties
 import android.net.Network
 import android.net.NetworkCapabilities.TRANSPORT_CELLULAR
 import android.net.NetworkCapabilities.TRANSPORT_VPN
 import android.net.NetworkCapabilities.TRANSPORT_WIFI
+import android.os.Build
 import dev.sockstatlog.InterfaceKind
 import dev.sockstatlog.SockstatLogger
 import kotlin.test.assertEquals
-import org.junit.jupiter.api.Test
+import kotlin.test.assertNull
+import kotlin.test.assertTrue
+import org.junit.Test
+import org.junit.runner.RunWith
+import org.robolectric.RobolectricTestRunner
+import org.robolectric.RuntimeEnvironment
+import org.robolectric.Shadows.shadowOf
+import org.robolectric.annotation.Config
 
 /**
  * The monitor driven through its real `NetworkCallback` with framework objects,
  * in the order ConnectivityManager delivers them (API 26+: available, then
- * capabilities, then link properties).
+ * capabilities, then link properties), registered through Robolectric's
+ * ShadowConnectivityManager.
  */
+@RunWith(RobolectricTestRunner::class)
+@Config(sdk = [Sdks.MIN_TESTED, Sdks.COMPILE])
 class SockstatNetworkMonitorTest {
     private val seen = mutableListOf<Pair<String, InterfaceKind>>()
     private val monitor = SockstatNetworkMonitor { name, kind -> seen += name to kind }
@@ -22,16 +35,16 @@ class SockstatNetworkMonitorTest {
 
     private fun link(name: String) = LinkProperties().apply { interfaceName = name }
 
-    private fun connect(net: Network, name: String, vararg transports: Int) {
-        cb.onAvailable(net)
-        cb.onCapabilitiesChanged(net, caps(*transports))
-        cb.onLinkPropertiesChanged(net, link(name))
+    private fun connect(net: Network, name: String, vararg transports: Int, callback: ConnectivityManager.NetworkCallback = cb) {
+        callback.onAvailable(net)
+        callback.onCapabilitiesChanged(net, caps(*transports))
+        callback.onLinkPropertiesChanged(net, link(name))
     }
 
     @Test
-    fun `a new default network is reported with its kind, then its name`() {
+    fun `a new network is reported once, with its name and kind together`() {
         connect(Network(100), "wlan0", TRANSPORT_WIFI)
-        assertEquals(listOf("" to InterfaceKind.WIFI, "wlan0" to InterfaceKind.WIFI), seen)
+        assertEquals(listOf("wlan0" to InterfaceKind.WIFI), seen)
     }
 
     @Test
@@ -44,15 +57,15 @@ class SockstatNetworkMonitorTest {
     }
 
     @Test
-    fun `switching to cellular reports the new network, not a mix of both`() {
+    fun `switching to cellular reports the new network only, no empty name in between`() {
         connect(Network(100), "wlan0", TRANSPORT_WIFI)
         seen.clear()
         connect(Network(101), "rmnet_data0", TRANSPORT_CELLULAR)
-        assertEquals(listOf("" to InterfaceKind.CELLULAR, "rmnet_data0" to InterfaceKind.CELLULAR), seen)
+        assertEquals(listOf("rmnet_data0" to InterfaceKind.CELLULAR), seen)
     }
 
     @Test
-    fun `losing a network that is no longer the default is ignored`() {
+    fun `losing a network that is no longer tracked is ignored`() {
         connect(Network(100), "wlan0", TRANSPORT_WIFI)
         connect(Network(101), "rmnet_data0", TRANSPORT_CELLULAR)
         seen.clear()
@@ -61,29 +74,50 @@ class SockstatNetworkMonitorTest {
     }
 
     @Test
-    fun `losing the default network reports no interface`() {
+    fun `losing the tracked network reports no interface and forgets it`() {
         connect(Network(100), "wlan0", TRANSPORT_WIFI)
+        assertEquals(Network(100), monitor.network)
         seen.clear()
         cb.onLost(Network(100))
         assertEquals(listOf("" to InterfaceKind.NONE), seen)
+        assertNull(monitor.network)
     }
 
     @Test
-    fun `the app's own VPN reports the tun name with the underlay's kind`() {
+    fun `a VPN network is never reported, even if the system offers it`() {
         connect(Network(102), "tun0", TRANSPORT_VPN, TRANSPORT_CELLULAR)
-        assertEquals("tun0" to InterfaceKind.CELLULAR, seen.last())
+        assertEquals(emptyList(), seen)
+        assertNull(monitor.network)
+    }
+
+    @Test
+    fun `start registers a non-VPN request the API level's way, stop unregisters it`() {
+        val cm = RuntimeEnvironment.getApplication().getSystemService(Context.CONNECTIVITY_SERVICE) as ConnectivityManager
+        val shadow = shadowOf(cm)
+        monitor.start(cm)
+        assertTrue(cb in shadow.networkCallbacks, "registered on API ${Build.VERSION.SDK_INT}")
+        // Wi-Fi -> cellular -> lost, with the app's VPN up all along: the tunnel never shows.
+        val registered = shadow.networkCallbacks.single()
+        connect(Network(200), "tun0", TRANSPORT_VPN, TRANSPORT_WIFI, callback = registered)
+        connect(Network(100), "wlan0", TRANSPORT_WIFI, callback = registered)
+        connect(Network(101), "rmnet_data0", TRANSPORT_CELLULAR, callback = registered)
+        registered.onLost(Network(101))
+        val want = listOf("wlan0" to InterfaceKind.WIFI, "rmnet_data0" to InterfaceKind.CELLULAR, "" to InterfaceKind.NONE)
+        assertEquals(want, seen)
+        monitor.stop(cm)
+        assertTrue(shadow.networkCallbacks.isEmpty())
+        monitor.stop(cm) // harmless twice
     }
 
     @Test
     fun `bytes are flagged cellular in the real logger after the monitor reports cellular`() {
         SockstatLogger(testConfig()).use { logger ->
-            val cb = SockstatNetworkMonitor(logger).callback
-            cb.onAvailable(Network(100))
-            cb.onCapabilitiesChanged(Network(100), caps(TRANSPORT_WIFI))
+            val m = SockstatNetworkMonitor(logger)
+            connect(Network(100), "wlan0", TRANSPORT_WIFI, callback = m.callback)
             logger.enable()
             logger.add(20, 10L, 20L)
-            cb.onAvailable(Network(101))
-            cb.onCapabilitiesChanged(Network(101), caps(TRANSPORT_CELLULAR))
+            connect(Network(101), "rmnet_data0", TRANSPORT_CELLULAR, callback = m.callback)
+            assertEquals(Network(101), m.network)
             logger.add(20, 1L, 2L)
             logger.disable()
             val lines = logger.export()
@@ -91,7 +125,7 @@ class SockstatNetworkMonitorTest {
             assertEquals(1L to 2L, totals(lines, cellular = true)[20])
             logger.shutdown(5_000L)
             // A callback after shutdown is dropped, not thrown into ConnectivityManager.
-            cb.onLost(Network(101))
+            m.callback.onLost(Network(101))
         }
     }
 }

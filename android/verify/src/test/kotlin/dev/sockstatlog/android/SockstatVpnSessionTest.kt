@@ -1,29 +1,78 @@
 package dev.sockstatlog.android
 
-import dev.sockstatlog.FlushReport
-import dev.sockstatlog.InternalException
+import android.content.Context
+import android.net.ConnectivityManager
+import android.net.LinkProperties
+import android.net.Network
+import android.net.NetworkCapabilities.TRANSPORT_VPN
+import android.net.NetworkCapabilities.TRANSPORT_WIFI
+import android.os.Build
+import dev.sockstatlog.InterfaceKind
 import dev.sockstatlog.SockstatException
 import dev.sockstatlog.SockstatLogger
 import dev.sockstatlog.sockstatLogId
-import java.util.concurrent.CompletableFuture
+import java.io.File
+import java.util.concurrent.ExecutionException
 import java.util.concurrent.TimeUnit
 import kotlin.test.assertEquals
 import kotlin.test.assertFalse
 import kotlin.test.assertIs
 import kotlin.test.assertTrue
-import org.junit.jupiter.api.Assumptions.assumeFalse
-import org.junit.jupiter.api.Test
+import org.junit.Test
+import org.junit.runner.RunWith
+import org.robolectric.RobolectricTestRunner
+import org.robolectric.RuntimeEnvironment
+import org.robolectric.Shadows.shadowOf
+import org.robolectric.annotation.Config
 
 /**
- * The session's lifecycle against the real host library: what a VpnService
- * does from onCreate to onDestroy, minus the device (no ConnectivityManager).
+ * The session as a VpnService uses it, inside Robolectric's Android: the
+ * Android-flavour bindings, a real Context, ConnectivityManager's shadow,
+ * the JNI fast path loaded in the sandbox's class loader.
  */
+@RunWith(RobolectricTestRunner::class)
+@Config(sdk = [Sdks.MIN_TESTED, Sdks.COMPILE])
 class SockstatVpnSessionTest {
+    private val context: Context get() = RuntimeEnvironment.getApplication()
+    private val connectivity: ConnectivityManager get() = context.getSystemService(ConnectivityManager::class.java)!!
+
     private fun session(baseUrl: String? = null) =
         SockstatVpnSession(SockstatLogger.withTransport(testConfig(baseUrl), HttpUrlConnectionTransport()), null)
 
+    /** Delivers a network to the callback the session registered, as ConnectivityManager would. */
+    private fun deliver(net: Network, name: String, vararg transports: Int) {
+        val cb = shadowOf(connectivity).networkCallbacks.single()
+        cb.onAvailable(net)
+        cb.onCapabilitiesChanged(net, caps(*transports))
+        cb.onLinkPropertiesChanged(net, LinkProperties().apply { interfaceName = name })
+    }
+
     @Test
-    fun `counters pushed through the fast path reach the log`() {
+    fun `the shipped android flavour of the bindings runs, with the cleaner of this API level`() {
+        SockstatLogger(testConfig()).use { it.shutdown(5_000L) } // loads and calls the library
+        // android = true: the generated code picks SystemCleaner on API 34+, JNA's cleaner below.
+        val lib = Class.forName("dev.sockstatlog.UniffiLib")
+        val lazy = lib.getDeclaredField("CLEANER\$delegate").apply { isAccessible = true }
+            .get(lib.getDeclaredField("INSTANCE").get(null)) as Lazy<*>
+        val want = if (Build.VERSION.SDK_INT >= 34) "AndroidSystemCleaner" else "UniffiJnaCleaner"
+        assertEquals(want, lazy.value!!.javaClass.simpleName, "API ${Build.VERSION.SDK_INT}")
+    }
+
+    @Test
+    fun `create logs under noBackupFilesDir and follows the network`() {
+        val s = SockstatVpnSession.create(context, BACKEND_ID)
+        assertTrue(s.start())
+        assertTrue(File(context.noBackupFilesDir, SockstatVpnSession.LOG_DIR_NAME).isDirectory)
+        assertTrue(s.monitor.callback in shadowOf(connectivity).networkCallbacks)
+        deliver(Network(100), "wlan0", TRANSPORT_WIFI)
+        assertEquals(Network(100), s.monitor.network)
+        s.close()
+        assertTrue(shadowOf(connectivity).networkCallbacks.isEmpty())
+        assertEquals(0L, s.failures)
+    }
+
+    @Test
+    fun `counters pushed through the JNI fast path inside the sandbox reach the log`() {
         val s = session()
         s.start()
         assertTrue(s.logger.isEnabled())
@@ -35,39 +84,69 @@ class SockstatVpnSessionTest {
     }
 
     @Test
-    fun `after close pushes are dropped, flush reports Closed and close is idempotent`() {
+    fun `after close pushes are dropped, flush completes with Closed and close is idempotent`() {
         val s = session()
         s.start()
         s.close()
         assertFalse(s.add(20, 1, 1))
-        val got = CompletableFuture<Result<FlushReport>>()
-        s.flush { got.complete(it) }
-        assertIs<SockstatException.Closed>(got.get(5, TimeUnit.SECONDS).exceptionOrNull())
+        val e = kotlin.runCatching { s.flush().get(5, TimeUnit.SECONDS) }.exceptionOrNull()
+        assertIs<ExecutionException>(e)
+        assertIs<SockstatException.Closed>(e.cause)
         s.close()
+        assertEquals(0L, s.failures)
     }
 
     @Test
-    fun `flush uploads through the HttpURLConnection transport off the caller's thread`() {
+    fun `a failing shutdown in close is logged and counted, never thrown into onDestroy`() {
+        val s = session()
+        s.start()
+        s.logger.shutdown(5_000L) // someone shut the logger down already: close's shutdown fails with Closed
+        s.close()
+        assertEquals(1L, s.failures)
+        assertFalse(s.start(), "start after shutdown fails quietly too")
+        assertEquals(2L, s.failures)
+    }
+
+    @Test
+    fun `uploads leave on the physical network the monitor follows, not the VPN or the default`() {
         Collector().use { c ->
-            val s = session(c.baseUrl)
+            val s = SockstatVpnSession.create(context, BACKEND_ID) {
+                it.baseUrl = c.baseUrl
+                it.allowHttp = true
+                it.pollIntervalMs = 10L
+                it.writeIntervalMs = 100L
+            }
             s.start()
+            val vpn = RecordingNetwork(300)
+            val wifi = RecordingNetwork(100)
+            deliver(vpn, "tun0", TRANSPORT_VPN, TRANSPORT_WIFI) // offered by mistake: ignored
+            deliver(wifi, "wlan0", TRANSPORT_WIFI)
             s.add(20, 100, 200)
             s.logger.disable()
-            val got = CompletableFuture<Pair<Result<FlushReport>, String>>()
-            s.flush(10_000) { got.complete(it to Thread.currentThread().name) }
-            val (result, thread) = got.get(20, TimeUnit.SECONDS)
-            s.close()
-            // The core's uploader is still an outline on this branch (todo!, seen as a panic).
-            assumeFalse(result.exceptionOrNull() is InternalException, "uploader not in this build: ${result.exceptionOrNull()}")
-            assertEquals("sockstatlog-flush", thread)
-            val report = result.getOrThrow()
+            val report = s.flush(10_000).get(20, TimeUnit.SECONDS) // an InternalException (a Rust panic) fails here
             assertTrue(report.drained, "report: $report")
+            assertTrue(wifi.opened.isNotEmpty(), "no connection opened on the physical network")
+            assertEquals(emptyList(), vpn.opened)
             val path = "/c/sockstats.log.tailscale.io/${sockstatLogId(BACKEND_ID).privateId}"
             assertTrue(c.received.isNotEmpty(), "nothing uploaded")
-            for (r in c.received) {
-                assertEquals("POST" to path, r.method to r.path)
-                assertTrue(String(r.body).contains("\"20\":[100,200]") || r.headers["content-encoding"] == "zstd")
-            }
+            for (r in c.received) assertEquals("POST" to path, r.method to r.path)
+            assertTrue(wifi.opened.all { it.endsWith(path) }, "opened: ${wifi.opened}")
+            s.close()
         }
+    }
+
+    @Test
+    fun `before the monitor reports, uploads use the active network only if it is not a VPN`() {
+        val shadow = shadowOf(connectivity)
+        val active = connectivity.activeNetwork
+        val networks = UnderlyingNetworks(connectivity)
+        if (active != null) {
+            shadow.setNetworkCapabilities(active, caps(TRANSPORT_WIFI))
+            assertEquals(active, networks.current())
+            shadow.setNetworkCapabilities(active, caps(TRANSPORT_VPN, TRANSPORT_WIFI))
+        }
+        assertEquals(null, networks.current(), "API ${Build.VERSION.SDK_INT}: a VPN is never the upload's network")
+        assertEquals(null, UnderlyingNetworks(null).current())
+        assertEquals(InterfaceKind.WIFI, InterfaceKinds.of(caps(TRANSPORT_WIFI)))
     }
 }

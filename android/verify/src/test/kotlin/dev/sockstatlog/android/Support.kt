@@ -72,3 +72,23 @@ fun totals(lines: List<String>, cellular: Boolean? = null): Map<Int, Pair<Long, 
     }
     return out
 }
+
+/** The SDK levels the suite runs at, one JVM each (see android/verify/pom.xml). */
+object Sdks {
+    /** Below 31 (requestNetwork fallback) and 33 (JNA cleaner instead of SystemCleaner). */
+    const val MIN_TESTED = 30
+
+    /** compileSdk of android/build.gradle.kts. */
+    const val COMPILE = 35
+}
+
+/** A framework `Network` whose `openConnection` calls are recorded (and go to the loopback collector). */
+class RecordingNetwork(netId: Int) : android.net.Network(netId) {
+    /** URLs opened on this network. */
+    val opened: MutableList<String> = Collections.synchronizedList(mutableListOf())
+
+    override fun openConnection(url: java.net.URL): java.net.URLConnection {
+        opened += url.toString()
+        return url.openConnection() // the loopback collector is reachable from the host
+    }
+}
