@@ -8,7 +8,7 @@ use sockstatlog::counters::Counters;
 use sockstatlog::filch::{FilchOptions, LogFiles};
 use sockstatlog::queue::Pending;
 use sockstatlog::sampler::{Event, Sampler};
-use sockstatlog::writer::{encode_batch, WriterState};
+use sockstatlog::writer::Encoder;
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
@@ -129,12 +129,12 @@ fn write_batch(c: &mut Criterion) {
             Pending::Event(Event { start_ms: 1_680_054_284_508 + i * 100, dur_ms: 100, cellular: i % 3 == 0, stats })
         })
         .collect();
-    let mut w = WriterState::new();
+    let mut w = Encoder::new();
     let mut buf = String::new();
     c.bench_function("write/batch_of_100_events_encode_append_fsync", |b| {
         b.iter(|| {
             buf.clear();
-            encode_batch(&mut w, &items, 1_680_054_284_508_000_000, &mut buf);
+            w.encode_batch(&items, 1_680_054_284_508_000_000, &mut buf);
             files.append(buf.as_bytes()).unwrap();
             files.sync().unwrap();
         })
@@ -142,7 +142,7 @@ fn write_batch(c: &mut Criterion) {
     c.bench_function("write/batch_of_100_events_encode_only", |b| {
         b.iter(|| {
             buf.clear();
-            encode_batch(&mut w, &items, 1_680_054_284_508_000_000, &mut buf);
+            w.encode_batch(&items, 1_680_054_284_508_000_000, &mut buf);
             black_box(buf.len())
         })
     });

@@ -24,7 +24,7 @@ use std::time::Duration;
 #[derive(Debug, thiserror::Error, uniffi::Error)]
 pub enum SockstatError {
     /// An argument was out of range or malformed (label above 255, a label
-    /// name too long, a zero interval, a line too long, ...).
+    /// name too long, a setting outside its range, ...).
     #[error("invalid argument: {reason}")]
     InvalidArgument {
         /// What was wrong with it.
@@ -62,8 +62,11 @@ impl From<crate::Error> for SockstatError {
             E::InvalidArgument(reason) => SockstatError::InvalidArgument { reason },
             E::InvalidLogId(e) => SockstatError::InvalidLogId { reason: e.to_string() },
             e @ E::Io { .. } => SockstatError::Io { reason: e.to_string() },
-            E::Filch(e @ FilchError::LineTooLong) => SockstatError::InvalidArgument { reason: e.to_string() },
-            E::Filch(e @ FilchError::Io { .. }) => SockstatError::Io { reason: e.to_string() },
+            // A line the log refuses is the library's problem, never the
+            // caller's argument (the writer drops such lines before this).
+            E::Filch(e @ (FilchError::LineTooLong | FilchError::Io { .. })) => {
+                SockstatError::Io { reason: e.to_string() }
+            }
             E::Closed => SockstatError::Closed,
             E::Upload(reason) => SockstatError::Upload { reason },
         }

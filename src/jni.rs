@@ -85,7 +85,7 @@ fn bytes(what: &str, n: jlong) -> Result<u64, Invalid> {
 /// a thread-local guard level and a `GetJavaVM`) costs more than the push.
 fn push_one(
     env: &mut EnvUnowned<'_>,
-    apply: fn(&Counters, u8, u64, u64),
+    apply: fn(&Counters, u8, u64, u64) -> bool,
     handle: jlong,
     label_id: jint,
     tx: jlong,
@@ -94,11 +94,8 @@ fn push_one(
     let checked = || -> Result<bool, Invalid> {
         let (c, l) = (counters(handle)?, label(label_id)?);
         let (tx, rx) = (bytes("tx", tx)?, bytes("rx", rx)?);
-        if c.is_closed() {
-            return Ok(false);
-        }
-        apply(c, l, tx, rx);
-        Ok(true)
+        // true only if the push lands before shutdown's final snapshot.
+        Ok(apply(c, l, tx, rx))
     };
     match std::panic::catch_unwind(checked) {
         Ok(Ok(applied)) => applied,
@@ -117,7 +114,7 @@ pub extern "system" fn Java_dev_sockstatlog_FastCounters_add<'l>(
     tx: jlong,
     rx: jlong,
 ) -> jboolean {
-    push_one(&mut env, Counters::add, handle, label_id, tx, rx)
+    push_one(&mut env, Counters::try_add, handle, label_id, tx, rx)
 }
 
 /// `FastCounters.setTotals(handle, label, txTotal, rxTotal): Boolean`.
@@ -130,7 +127,7 @@ pub extern "system" fn Java_dev_sockstatlog_FastCounters_setTotals<'l>(
     tx_total: jlong,
     rx_total: jlong,
 ) -> jboolean {
-    push_one(&mut env, Counters::set_totals, handle, label_id, tx_total, rx_total)
+    push_one(&mut env, Counters::try_set_totals, handle, label_id, tx_total, rx_total)
 }
 
 /// `FastCounters.addMany(handle, labels, tx, rx): Boolean`: element i adds
@@ -187,6 +184,8 @@ pub extern "system" fn Java_dev_sockstatlog_FastCounters_addMany<'l>(
                 }
             }
         }
-        Ok(true)
+        // Checked after the pushes (see `Counters::try_add`): true only if
+        // every one lands before shutdown's final snapshot.
+        Ok(!c.is_closed())
     })
 }

@@ -8,9 +8,10 @@
 
 uniffi::setup_scaffolding!();
 
+mod clock;
 pub mod config;
 pub mod counters;
-pub mod engine;
+mod engine;
 pub mod error;
 pub mod ffi;
 pub mod filch;
@@ -23,6 +24,7 @@ pub mod queue;
 pub mod replay;
 pub mod sampler;
 pub(crate) mod sync;
+mod threads;
 pub mod upload;
 pub mod wire;
 pub mod writer;

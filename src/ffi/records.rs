@@ -64,24 +64,24 @@ fn ms(d: Duration) -> u64 {
 impl TryFrom<LoggerConfig> for Config {
     type Error = SockstatError;
     fn try_from(c: LoggerConfig) -> Result<Config, SockstatError> {
-        let max_body_bytes = usize::try_from(c.max_body_bytes).map_err(|_| SockstatError::InvalidArgument {
-            reason: format!("max_body_bytes {} does not fit this platform", c.max_body_bytes),
-        })?;
         // Start from the core's defaults so that fields the FFI does not
-        // expose (e.g. the simulation clock speed) keep them.
+        // expose (e.g. the simulation clock speed) keep them. The numbers'
+        // conversions and ranges are the core's (`config::millis`,
+        // `Config::validate`), so every error names the field.
         let mut config = Config::new(c.log_dir, PublicId::parse(&c.backend_public_id)?);
-        config.poll_interval = Duration::from_millis(c.poll_interval_ms);
-        config.write_interval = Duration::from_millis(c.write_interval_ms);
-        config.max_log_bytes = c.max_log_bytes;
+        config.poll_interval = config::millis("poll_interval_ms", c.poll_interval_ms)?;
+        config.write_interval = config::millis("write_interval_ms", c.write_interval_ms)?;
+        config.max_log_bytes = config::byte_count("max_log_bytes", c.max_log_bytes)?;
         config.upload = UploadConfig {
             base_url: c.base_url,
             collection: c.collection,
             allow_http: c.allow_http,
-            max_body_bytes,
-            attempt_timeout: Duration::from_millis(c.attempt_timeout_ms),
-            backoff_base: Duration::from_millis(c.backoff_base_ms),
-            backoff_cap: Duration::from_millis(c.backoff_cap_ms),
+            max_body_bytes: config::byte_count("max_body_bytes", c.max_body_bytes)?,
+            attempt_timeout: config::millis("attempt_timeout_ms", c.attempt_timeout_ms)?,
+            backoff_base: config::millis("backoff_base_ms", c.backoff_base_ms)?,
+            backoff_cap: config::millis("backoff_cap_ms", c.backoff_cap_ms)?,
         };
+        config.validate()?;
         Ok(config)
     }
 }
