@@ -316,6 +316,32 @@ mod tests {
     }
 
     #[test]
+    fn the_ffi_config_is_checked_by_the_same_ranges() {
+        let id = "ab".repeat(32);
+        let ok = crate::ffi::default_logger_config("/tmp/sockstatlog-test".into(), id.clone());
+        Config::try_from(ok.clone()).unwrap();
+        type Edit = fn(&mut crate::ffi::LoggerConfig);
+        let cases: &[(&str, Edit)] = &[
+            ("poll_interval", |c| c.poll_interval_ms = i64::MAX as _),
+            ("write_interval", |c| c.write_interval_ms = i64::MAX as _),
+            ("upload.backoff_base", |c| c.backoff_base_ms = 0),
+            ("upload.backoff_cap", |c| c.backoff_cap_ms = 0),
+            ("upload.max_body_bytes", |c| c.max_body_bytes = 0),
+            ("upload.attempt_timeout", |c| c.attempt_timeout_ms = i64::MAX as _),
+        ];
+        for (field, edit) in cases {
+            let mut c = ok.clone();
+            edit(&mut c);
+            match Config::try_from(c) {
+                Err(crate::ffi::SockstatError::InvalidArgument { reason }) => {
+                    assert!(reason.starts_with(&format!("{field} ")), "{field}: {reason}")
+                }
+                other => panic!("{field}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
     fn nonsense_intervals_and_sizes_are_refused() {
         let mut c = cfg();
         c.poll_interval = Duration::ZERO;
