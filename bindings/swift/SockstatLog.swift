@@ -1365,6 +1365,12 @@ public struct FlushReport: Equatable, Hashable {
      * The last failure, if any attempt failed during this flush.
      */
     public var lastError: String?
+    /**
+     * Writing the newest entries to disk failed (or did not finish in time)
+     * before this upload: what was already on disk was uploaded, these were
+     * not. `None` when the write succeeded.
+     */
+    public var writeError: String?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -1389,7 +1395,12 @@ public struct FlushReport: Equatable, Hashable {
          */attempts: UInt64, 
         /**
          * The last failure, if any attempt failed during this flush.
-         */lastError: String?) {
+         */lastError: String?, 
+        /**
+         * Writing the newest entries to disk failed (or did not finish in time)
+         * before this upload: what was already on disk was uploaded, these were
+         * not. `None` when the write succeeded.
+         */writeError: String?) {
         self.drained = drained
         self.batches = batches
         self.entries = entries
@@ -1397,6 +1408,7 @@ public struct FlushReport: Equatable, Hashable {
         self.sentBytes = sentBytes
         self.attempts = attempts
         self.lastError = lastError
+        self.writeError = writeError
     }
 
     
@@ -1421,7 +1433,8 @@ public struct FfiConverterTypeFlushReport: FfiConverterRustBuffer {
                 rawBytes: FfiConverterUInt64.read(from: &buf), 
                 sentBytes: FfiConverterUInt64.read(from: &buf), 
                 attempts: FfiConverterUInt64.read(from: &buf), 
-                lastError: FfiConverterOptionString.read(from: &buf)
+                lastError: FfiConverterOptionString.read(from: &buf), 
+                writeError: FfiConverterOptionString.read(from: &buf)
         )
     }
 
@@ -1433,6 +1446,7 @@ public struct FfiConverterTypeFlushReport: FfiConverterRustBuffer {
         FfiConverterUInt64.write(value.sentBytes, into: &buf)
         FfiConverterUInt64.write(value.attempts, into: &buf)
         FfiConverterOptionString.write(value.lastError, into: &buf)
+        FfiConverterOptionString.write(value.writeError, into: &buf)
     }
 }
 
@@ -1712,9 +1726,16 @@ public struct LoggerStats: Equatable, Hashable {
      */
     public var bytesWritten: UInt64
     /**
-     * Unread bytes lost to rotation of a full log.
+     * Bytes lost before an upload: unread lines dropped by rotation of a
+     * full log, and entries the writer gave up (see `dropped_entries`).
      */
     public var droppedBytes: UInt64
+    /**
+     * Entries lost that way: unread lines dropped by rotation, lines too
+     * long to store, and the oldest pending lines given up while the disk
+     * failed for longer than the retry buffer holds.
+     */
+    public var droppedEntries: UInt64
     /**
      * Bytes of a torn last line discarded after a crash.
      */
@@ -1735,6 +1756,10 @@ public struct LoggerStats: Equatable, Hashable {
      * Failed writes or fsyncs of the log.
      */
     public var writeErrors: UInt64
+    /**
+     * The most recent write failure, until a write succeeds again.
+     */
+    public var lastWriteError: String?
     /**
      * Bytes in the log files now.
      */
@@ -1772,8 +1797,14 @@ public struct LoggerStats: Equatable, Hashable {
          * Bytes appended to the log files.
          */bytesWritten: UInt64, 
         /**
-         * Unread bytes lost to rotation of a full log.
+         * Bytes lost before an upload: unread lines dropped by rotation of a
+         * full log, and entries the writer gave up (see `dropped_entries`).
          */droppedBytes: UInt64, 
+        /**
+         * Entries lost that way: unread lines dropped by rotation, lines too
+         * long to store, and the oldest pending lines given up while the disk
+         * failed for longer than the retry buffer holds.
+         */droppedEntries: UInt64, 
         /**
          * Bytes of a torn last line discarded after a crash.
          */tornBytes: UInt64, 
@@ -1789,6 +1820,9 @@ public struct LoggerStats: Equatable, Hashable {
         /**
          * Failed writes or fsyncs of the log.
          */writeErrors: UInt64, 
+        /**
+         * The most recent write failure, until a write succeeds again.
+         */lastWriteError: String?, 
         /**
          * Bytes in the log files now.
          */storedBytes: UInt64, 
@@ -1809,11 +1843,13 @@ public struct LoggerStats: Equatable, Hashable {
         self.entriesWritten = entriesWritten
         self.bytesWritten = bytesWritten
         self.droppedBytes = droppedBytes
+        self.droppedEntries = droppedEntries
         self.tornBytes = tornBytes
         self.resets = resets
         self.wakeups = wakeups
         self.queueMerges = queueMerges
         self.writeErrors = writeErrors
+        self.lastWriteError = lastWriteError
         self.storedBytes = storedBytes
         self.unreadBytes = unreadBytes
         self.uploadBatches = uploadBatches
@@ -1842,11 +1878,13 @@ public struct FfiConverterTypeLoggerStats: FfiConverterRustBuffer {
                 entriesWritten: FfiConverterUInt64.read(from: &buf), 
                 bytesWritten: FfiConverterUInt64.read(from: &buf), 
                 droppedBytes: FfiConverterUInt64.read(from: &buf), 
+                droppedEntries: FfiConverterUInt64.read(from: &buf), 
                 tornBytes: FfiConverterUInt64.read(from: &buf), 
                 resets: FfiConverterUInt64.read(from: &buf), 
                 wakeups: FfiConverterUInt64.read(from: &buf), 
                 queueMerges: FfiConverterUInt64.read(from: &buf), 
                 writeErrors: FfiConverterUInt64.read(from: &buf), 
+                lastWriteError: FfiConverterOptionString.read(from: &buf), 
                 storedBytes: FfiConverterUInt64.read(from: &buf), 
                 unreadBytes: FfiConverterUInt64.read(from: &buf), 
                 uploadBatches: FfiConverterUInt64.read(from: &buf), 
@@ -1861,11 +1899,13 @@ public struct FfiConverterTypeLoggerStats: FfiConverterRustBuffer {
         FfiConverterUInt64.write(value.entriesWritten, into: &buf)
         FfiConverterUInt64.write(value.bytesWritten, into: &buf)
         FfiConverterUInt64.write(value.droppedBytes, into: &buf)
+        FfiConverterUInt64.write(value.droppedEntries, into: &buf)
         FfiConverterUInt64.write(value.tornBytes, into: &buf)
         FfiConverterUInt64.write(value.resets, into: &buf)
         FfiConverterUInt64.write(value.wakeups, into: &buf)
         FfiConverterUInt64.write(value.queueMerges, into: &buf)
         FfiConverterUInt64.write(value.writeErrors, into: &buf)
+        FfiConverterOptionString.write(value.lastWriteError, into: &buf)
         FfiConverterUInt64.write(value.storedBytes, into: &buf)
         FfiConverterUInt64.write(value.unreadBytes, into: &buf)
         FfiConverterUInt64.write(value.uploadBatches, into: &buf)
@@ -2225,7 +2265,7 @@ enum SockstatError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError 
     
     /**
      * An argument was out of range or malformed (label above 255, a label
-     * name too long, a zero interval, a line too long, ...).
+     * name too long, a setting outside its range, ...).
      */
     case InvalidArgument(
         /**

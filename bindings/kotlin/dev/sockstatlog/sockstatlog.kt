@@ -2428,6 +2428,13 @@ data class FlushReport (
      * The last failure, if any attempt failed during this flush.
      */
     var `lastError`: kotlin.String?
+    , 
+    /**
+     * Writing the newest entries to disk failed (or did not finish in time)
+     * before this upload: what was already on disk was uploaded, these were
+     * not. `None` when the write succeeded.
+     */
+    var `writeError`: kotlin.String?
     
 ){
     
@@ -2451,6 +2458,7 @@ public object FfiConverterTypeFlushReport: FfiConverterRustBuffer<FlushReport> {
             FfiConverterULong.read(buf),
             FfiConverterULong.read(buf),
             FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
         )
     }
 
@@ -2461,7 +2469,8 @@ public object FfiConverterTypeFlushReport: FfiConverterRustBuffer<FlushReport> {
             FfiConverterULong.allocationSize(value.`rawBytes`) +
             FfiConverterULong.allocationSize(value.`sentBytes`) +
             FfiConverterULong.allocationSize(value.`attempts`) +
-            FfiConverterOptionalString.allocationSize(value.`lastError`)
+            FfiConverterOptionalString.allocationSize(value.`lastError`) +
+            FfiConverterOptionalString.allocationSize(value.`writeError`)
     )
 
     override fun write(value: FlushReport, buf: ByteBuffer) {
@@ -2472,6 +2481,7 @@ public object FfiConverterTypeFlushReport: FfiConverterRustBuffer<FlushReport> {
             FfiConverterULong.write(value.`sentBytes`, buf)
             FfiConverterULong.write(value.`attempts`, buf)
             FfiConverterOptionalString.write(value.`lastError`, buf)
+            FfiConverterOptionalString.write(value.`writeError`, buf)
     }
 }
 
@@ -2677,9 +2687,17 @@ data class LoggerStats (
     var `bytesWritten`: kotlin.ULong
     , 
     /**
-     * Unread bytes lost to rotation of a full log.
+     * Bytes lost before an upload: unread lines dropped by rotation of a
+     * full log, and entries the writer gave up (see `dropped_entries`).
      */
     var `droppedBytes`: kotlin.ULong
+    , 
+    /**
+     * Entries lost that way: unread lines dropped by rotation, lines too
+     * long to store, and the oldest pending lines given up while the disk
+     * failed for longer than the retry buffer holds.
+     */
+    var `droppedEntries`: kotlin.ULong
     , 
     /**
      * Bytes of a torn last line discarded after a crash.
@@ -2705,6 +2723,11 @@ data class LoggerStats (
      * Failed writes or fsyncs of the log.
      */
     var `writeErrors`: kotlin.ULong
+    , 
+    /**
+     * The most recent write failure, until a write succeeds again.
+     */
+    var `lastWriteError`: kotlin.String?
     , 
     /**
      * Bytes in the log files now.
@@ -2757,6 +2780,8 @@ public object FfiConverterTypeLoggerStats: FfiConverterRustBuffer<LoggerStats> {
             FfiConverterULong.read(buf),
             FfiConverterULong.read(buf),
             FfiConverterULong.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterULong.read(buf),
             FfiConverterULong.read(buf),
             FfiConverterULong.read(buf),
             FfiConverterULong.read(buf),
@@ -2770,11 +2795,13 @@ public object FfiConverterTypeLoggerStats: FfiConverterRustBuffer<LoggerStats> {
             FfiConverterULong.allocationSize(value.`entriesWritten`) +
             FfiConverterULong.allocationSize(value.`bytesWritten`) +
             FfiConverterULong.allocationSize(value.`droppedBytes`) +
+            FfiConverterULong.allocationSize(value.`droppedEntries`) +
             FfiConverterULong.allocationSize(value.`tornBytes`) +
             FfiConverterULong.allocationSize(value.`resets`) +
             FfiConverterULong.allocationSize(value.`wakeups`) +
             FfiConverterULong.allocationSize(value.`queueMerges`) +
             FfiConverterULong.allocationSize(value.`writeErrors`) +
+            FfiConverterOptionalString.allocationSize(value.`lastWriteError`) +
             FfiConverterULong.allocationSize(value.`storedBytes`) +
             FfiConverterULong.allocationSize(value.`unreadBytes`) +
             FfiConverterULong.allocationSize(value.`uploadBatches`) +
@@ -2788,11 +2815,13 @@ public object FfiConverterTypeLoggerStats: FfiConverterRustBuffer<LoggerStats> {
             FfiConverterULong.write(value.`entriesWritten`, buf)
             FfiConverterULong.write(value.`bytesWritten`, buf)
             FfiConverterULong.write(value.`droppedBytes`, buf)
+            FfiConverterULong.write(value.`droppedEntries`, buf)
             FfiConverterULong.write(value.`tornBytes`, buf)
             FfiConverterULong.write(value.`resets`, buf)
             FfiConverterULong.write(value.`wakeups`, buf)
             FfiConverterULong.write(value.`queueMerges`, buf)
             FfiConverterULong.write(value.`writeErrors`, buf)
+            FfiConverterOptionalString.write(value.`lastWriteError`, buf)
             FfiConverterULong.write(value.`storedBytes`, buf)
             FfiConverterULong.write(value.`unreadBytes`, buf)
             FfiConverterULong.write(value.`uploadBatches`, buf)
@@ -3011,7 +3040,7 @@ sealed class SockstatException: kotlin.Exception() {
     
     /**
      * An argument was out of range or malformed (label above 255, a label
-     * name too long, a zero interval, a line too long, ...).
+     * name too long, a setting outside its range, ...).
      */
     class InvalidArgument(
         
