@@ -1,6 +1,7 @@
-//! Criterion benchmarks of the core's hot paths: a push against the bare
-//! atomic add it is built on, one sampler tick by number of changed labels,
-//! and encoding + writing one 10 s batch of 100 events to disk.
+//! Criterion benchmarks of the core's hot paths: a push (and the checked
+//! push the logger and JNI make) against the bare atomic add it is built
+//! on, one sampler tick by number of changed labels, and encoding + writing
+//! one 10 s batch of 100 events to disk.
 //! Run: `cargo bench --bench core`. Figures: BENCHMARKS.md.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
@@ -46,6 +47,21 @@ fn push(c: &mut Criterion) {
             b.iter_custom(|n| {
                 let cs = cs.clone();
                 on_threads(threads, n, Arc::new(move |_, i| cs.add(3, black_box((i & 1023) | 1), black_box(1))))
+            })
+        });
+        // What `Logger::add` and the JNI fast path run: the add, then the
+        // closed flag read after it (shutdown's ordering guarantee).
+        let cs = counters.clone();
+        g.bench_function(BenchmarkId::new("counters_try_add_same_label", threads), |b| {
+            b.iter_custom(|n| {
+                let cs = cs.clone();
+                on_threads(
+                    threads,
+                    n,
+                    Arc::new(move |_, i| {
+                        black_box(cs.try_add(3, black_box((i & 1023) | 1), black_box(1)));
+                    }),
+                )
             })
         });
         let cs = counters.clone();
