@@ -472,7 +472,10 @@ mod tests {
         let oks: Vec<u64> = pushers.into_iter().map(|p| p.join().unwrap()).collect();
         let disk = tx_on_disk(dir.path());
         for (t, ok) in oks.iter().enumerate() {
-            assert_eq!(disk.get(&(20 + t).to_string()).copied().unwrap_or(0), *ok, "label {}", 20 + t);
+            // Each pusher stops at its first refusal; that one push raced the
+            // close and may or may not have been counted. Every success was.
+            let on_disk = disk.get(&(20 + t).to_string()).copied().unwrap_or(0);
+            assert!(*ok <= on_disk && on_disk <= ok + 1, "label {}: {ok} succeeded, {on_disk} on disk", 20 + t);
         }
     }
 
