@@ -182,7 +182,7 @@ impl Config {
             return Err(crate::Error::InvalidArgument("log_dir is empty".into()));
         }
         in_range("poll_interval", self.poll_interval, MIN_POLL_INTERVAL, MAX_POLL_INTERVAL, span)?;
-        if self.poll_interval.subsec_nanos() % 1_000_000 != 0 {
+        if !self.poll_interval.subsec_nanos().is_multiple_of(1_000_000) {
             return Err(crate::Error::InvalidArgument(format!(
                 "poll_interval {:?} is not a whole number of milliseconds",
                 self.poll_interval

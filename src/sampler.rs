@@ -239,7 +239,8 @@ mod tests {
     #[test]
     fn delta_matches_upstreams_table() {
         let empty = snap(&[]);
-        let cases: &[(&str, Option<Snapshot>, Option<Snapshot>, Option<Vec<(u8, u64, u64)>>)] = &[
+        type Case = (&'static str, Option<Snapshot>, Option<Snapshot>, Option<Vec<(u8, u64, u64)>>);
+        let cases: &[Case] = &[
             ("nil-a-stat", None, Some(empty.clone()), None),
             ("nil-b-stat", Some(empty.clone()), None, None),
             ("no-change", Some(snap(&[(2, 10, 0)])), Some(snap(&[(2, 10, 0)])), None),
