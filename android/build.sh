@@ -60,7 +60,7 @@ done
 
 jnilibs=android/src/main/jniLibs
 echo "== cargo ndk: ${ABIS[*]} (API $API)"
-cargo ndk $(printf -- '-t %s ' "${ABIS[@]}") -P "$API" -o "$jnilibs" build --release --lib
+cargo ndk $(printf -- '-t %s ' "${ABIS[@]}") -P "$API" -o "$jnilibs" build --release -p sockstatlog --lib
 
 target_dir=$(cargo metadata --format-version 1 --no-deps |
   python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
@@ -68,7 +68,7 @@ unstripped=$target_dir/aarch64-linux-android/release/libsockstatlog.so
 
 echo "== Kotlin bindings (android = true) from $unstripped"
 rm -rf android/generated/kotlin
-cargo run --quiet --features cli --bin uniffi-bindgen -- generate --no-format \
+cargo run --quiet -p uniffi-bindgen -- generate --no-format \
   --config android/uniffi-android.toml "$unstripped" -l kotlin -o android/generated/kotlin
 grep -q 'import androidx.annotation.RequiresApi' android/generated/kotlin/dev/sockstatlog/sockstatlog.kt ||
   die "generated Kotlin is not the Android flavour: check android/uniffi-android.toml"

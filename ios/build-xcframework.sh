@@ -29,8 +29,8 @@ export RUSTFLAGS="-C link-arg=-Wl,-application_extension"
 cd "$root"
 rustup target add "$DEVICE" "${SIMULATORS[@]}" >/dev/null
 for t in "$DEVICE" "${SIMULATORS[@]}"; do
-  echo "== cargo build --release --lib --target $t"
-  cargo build --release --lib --target "$t"
+  echo "== cargo build --release -p sockstatlog --lib --target $t"
+  cargo build --release -p sockstatlog --lib --target "$t"
 done
 
 target_dir=$(cargo metadata --format-version 1 --no-deps |
@@ -48,7 +48,7 @@ cp "$(lib "$DEVICE")" "$build/device/libsockstatlog.a"
 echo "== Swift bindings from the unstripped $(lib "$DEVICE")"
 # The host-built uniffi-bindgen reads the iOS archive (library mode); unset
 # RUSTFLAGS so the host build is not linked as an app extension.
-RUSTFLAGS= cargo run --quiet --features cli --bin uniffi-bindgen -- generate --no-format \
+RUSTFLAGS= cargo run --quiet -p uniffi-bindgen -- generate --no-format \
   "$(lib "$DEVICE")" -l swift -o "$build/swift"
 grep -q '^module SockstatLogFFI ' "$build/swift/SockstatLogFFI.modulemap" ||
   die "the generated modulemap does not declare module SockstatLogFFI (check uniffi.toml [bindings.swift])"

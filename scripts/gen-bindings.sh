@@ -17,8 +17,8 @@ esac
 
 target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 # The debug build is unstripped and carries the UNIFFI_META_* symbols.
-cargo build --quiet --lib
-cargo build --quiet --features cli --bin uniffi-bindgen
+cargo build --quiet -p sockstatlog --lib
+cargo build --quiet -p uniffi-bindgen
 lib="$target_dir/debug/libsockstatlog.so"
 bindgen="$target_dir/debug/uniffi-bindgen"
 

@@ -12,11 +12,18 @@ if [ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]; then
     apt_install fonts-dejavu-core
 fi
 
-section "Rust: unit, integration, property and CLI tests"
-cargo test --features cli
+section "Rust: formatting and lints"
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+section "Rust: the library's dependency tree carries none of the tools' crates"
+bash scripts/check-deps.sh
+
+section "Rust: unit, integration, property and CLI tests (library and tools)"
+cargo test --workspace
 
 section "Rust: benches type-check (running them is for BENCHMARKS.md, not CI)"
-cargo check --features cli --benches --quiet
+cargo check --workspace --benches --quiet
 
 section "Bindings: generated code up to date, Kotlin + JNI on the JVM, Swift syntax"
 bash scripts/test-bindings.sh

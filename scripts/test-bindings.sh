@@ -13,9 +13,10 @@ need_jvm_and_venv
 
 start=$SECONDS
 section "1/4 build libsockstatlog (host, debug, unstripped)"
-cargo build --lib
-section "2/4 bindings/ up to date"
+cargo build -p sockstatlog --lib
+section "2/4 bindings/ up to date, README snippets = the tested files"
 scripts/gen-bindings.sh --check
+python3 scripts/check-readme-snippets.py
 section "3/4 Kotlin + JNI tests on the JVM"
 scripts/test-kotlin.sh
 section "4/4 Swift syntax check"

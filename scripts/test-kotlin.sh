@@ -4,9 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
-cargo build --quiet --lib
+cargo build --quiet -p sockstatlog --lib
 # The reference collector (`sockstatlog collect`) the upload tests run as a
 # child process: required, so a build failure fails here, loudly.
-cargo build --quiet --features cli --bin sockstatlog
+cargo build --quiet -p sockstatlog-tools --bin sockstatlog
 mvn -B -f tests/kotlin/pom.xml test -Dsockstatlog.libdir="$target_dir/debug" \
     -Dsockstatlog.bindir="$target_dir/debug" "$@"

@@ -17,8 +17,8 @@ start=$SECONDS
 target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 
 section "1/4 build libsockstatlog (host, debug, unstripped) and uniffi-bindgen"
-cargo build --quiet --lib
-cargo build --quiet --features cli --bin uniffi-bindgen
+cargo build --quiet -p sockstatlog --lib
+cargo build --quiet -p uniffi-bindgen
 
 section "2/4 generate the Android-flavour Kotlin bindings"
 android_kt=$target_dir/platform/android-kotlin

@@ -8,23 +8,22 @@
 mod records;
 mod transport;
 
-pub use crate::logger::{CounterSample, LoggerStats};
-pub use crate::upload::FlushReport;
-pub use records::{LoggerConfig, SockstatIds};
+pub use records::{CounterSample, FlushReport, LoggerConfig, LoggerStats, SockstatIds};
 pub use transport::{HttpHeader, UploadRequest, UploadResponse, UploadTransport};
 
 use crate::interface::InterfaceKind;
 use crate::logger::Logger;
 use crate::logid::{sockstat_private_id, PublicId};
+use records::{millis, unsigned};
 use std::sync::Arc;
-use std::time::Duration;
 
 /// The errors a Swift or Kotlin caller can act on. Each message says what
 /// went wrong (`reason`), never just that something did.
 #[derive(Debug, thiserror::Error, uniffi::Error)]
 pub enum SockstatError {
-    /// An argument was out of range or malformed (label above 255, a label
-    /// name too long, a setting outside its range, ...).
+    /// An argument was out of range or malformed (a negative label, count
+    /// or timeout, a label above 255, a label name too long, a setting
+    /// outside its range, ...).
     #[error("invalid argument: {reason}")]
     InvalidArgument {
         /// What was wrong with it.
@@ -140,24 +139,28 @@ impl SockstatLogger {
         self.inner.is_enabled()
     }
 
-    /// Adds bytes to a label (0..=255). Never blocks.
-    pub fn add(&self, label: u32, tx: u64, rx: u64) -> Result<(), SockstatError> {
-        Ok(self.inner.add(label, tx, rx)?)
+    /// Adds bytes to a label (0..=255; `tx`, `rx` not negative). Never blocks.
+    pub fn add(&self, label: i32, tx: i64, rx: i64) -> Result<(), SockstatError> {
+        let (l, tx, rx) = (records::label("label", label)?, unsigned("tx", tx)?, unsigned("rx", rx)?);
+        Ok(self.inner.add(l, tx, rx)?)
     }
 
     /// Reports cumulative totals for a label; a decrease counts as a reset.
-    pub fn set_totals(&self, label: u32, tx_total: u64, rx_total: u64) -> Result<(), SockstatError> {
-        Ok(self.inner.set_totals(label, tx_total, rx_total)?)
+    pub fn set_totals(&self, label: i32, tx_total: i64, rx_total: i64) -> Result<(), SockstatError> {
+        let l = records::label("label", label)?;
+        let (tx, rx) = (unsigned("tx_total", tx_total)?, unsigned("rx_total", rx_total)?);
+        Ok(self.inner.set_totals(l, tx, rx)?)
     }
 
-    /// Many pushes in one call; on an invalid label nothing is applied.
+    /// Many pushes in one call; on an invalid sample nothing is applied.
     pub fn push_batch(&self, samples: Vec<CounterSample>) -> Result<(), SockstatError> {
+        let samples = samples.into_iter().map(crate::CounterSample::try_from).collect::<Result<Vec<_>, _>>()?;
         Ok(self.inner.push_batch(&samples)?)
     }
 
-    /// Names a label (1..=64 printable bytes).
-    pub fn register_label(&self, label: u32, name: String) -> Result<(), SockstatError> {
-        Ok(self.inner.register_label(label, &name)?)
+    /// Names a label (0..=255; the name 1..=64 printable bytes).
+    pub fn register_label(&self, label: i32, name: String) -> Result<(), SockstatError> {
+        Ok(self.inner.register_label(records::label("label", label)?, &name)?)
     }
 
     /// Sets the current default interface; `Unknown` infers the kind from the name.
@@ -175,9 +178,10 @@ impl SockstatLogger {
         Ok(self.inner.start_flush()?)
     }
 
-    /// Writes pending events and uploads until drained or `timeout_ms` passes.
-    pub fn flush(&self, timeout_ms: u64) -> Result<FlushReport, SockstatError> {
-        Ok(self.inner.flush(Duration::from_millis(timeout_ms))?)
+    /// Writes pending events and uploads until drained or `timeout_ms`
+    /// (not negative) passes.
+    pub fn flush(&self, timeout_ms: i64) -> Result<FlushReport, SockstatError> {
+        Ok(self.inner.flush(millis("timeout_ms", timeout_ms)?)?.into())
     }
 
     /// The sockstat public log ID (64 hex characters).
@@ -192,19 +196,21 @@ impl SockstatLogger {
 
     /// What the logger did so far.
     pub fn stats(&self) -> Result<LoggerStats, SockstatError> {
-        Ok(self.inner.stats()?)
+        Ok(self.inner.stats()?.into())
     }
 
-    /// The handle for `dev.sockstatlog.FastCounters` (JNI); valid for the life
-    /// of the process, harmless after shutdown.
-    pub fn fast_counters_handle(&self) -> Result<u64, SockstatError> {
-        Ok(self.inner.fast_counters_handle()?)
+    /// The handle for `dev.sockstatlog.FastCounters` (JNI, a Java `long`);
+    /// valid for the life of the process, harmless after shutdown.
+    pub fn fast_counters_handle(&self) -> Result<i64, SockstatError> {
+        // The same 64 bits the JNI side reads back from its `jlong`: a
+        // bit-for-bit cast, not a range conversion.
+        Ok(self.inner.fast_counters_handle()? as i64)
     }
 
     /// Disables, writes everything, stops the threads, waiting at most
-    /// `timeout_ms`. Every later call fails with `Closed`.
-    pub fn shutdown(&self, timeout_ms: u64) -> Result<(), SockstatError> {
-        Ok(self.inner.shutdown(Duration::from_millis(timeout_ms))?)
+    /// `timeout_ms` (not negative). Every later call fails with `Closed`.
+    pub fn shutdown(&self, timeout_ms: i64) -> Result<(), SockstatError> {
+        Ok(self.inner.shutdown(millis("timeout_ms", timeout_ms)?)?)
     }
 }
 

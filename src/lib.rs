@@ -4,6 +4,8 @@
 //! [`Logger`]; a 10 Hz sampler turns them into windowed events, a writer
 //! appends them every 10 s to a crash-safe two-file log, and an on-demand
 //! uploader ships the log to a logtail-compatible server.
+//!
+//! What it promises is in `docs/contract.md`; how it is built, in `ARCHITECTURE.md`.
 #![warn(missing_docs)]
 
 uniffi::setup_scaffolding!();
@@ -16,6 +18,7 @@ pub mod error;
 pub mod ffi;
 pub mod filch;
 pub mod interface;
+#[cfg(not(target_vendor = "apple"))]
 mod jni;
 pub mod labels;
 pub mod logger;
@@ -28,15 +31,6 @@ mod threads;
 pub mod upload;
 pub mod wire;
 pub mod writer;
-
-#[cfg(feature = "cli")]
-pub mod cli;
-#[cfg(feature = "cli")]
-pub mod collector;
-#[cfg(feature = "cli")]
-pub mod demo;
-#[cfg(feature = "cli")]
-pub mod report;
 
 pub use config::{Config, UploadConfig};
 pub use error::{Error, Result};

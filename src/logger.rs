@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 pub const DROP_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// One counter push in a batch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Record)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CounterSample {
     /// Label id, 0..=255.
     pub label: u32,
@@ -44,7 +44,7 @@ pub struct CounterSample {
 }
 
 /// Counters of everything the logger did, for health checks and bug reports.
-#[derive(Debug, Clone, Default, PartialEq, Eq, uniffi::Record)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LoggerStats {
     /// Sampling is on.
     pub enabled: bool,

@@ -239,6 +239,7 @@ mod tests {
     #[test]
     fn delta_matches_upstreams_table() {
         let empty = snap(&[]);
+        // (upstream's case name, a, b, expected delta)
         type Case = (&'static str, Option<Snapshot>, Option<Snapshot>, Option<Vec<(u8, u64, u64)>>);
         let cases: &[Case] = &[
             ("nil-a-stat", None, Some(empty.clone()), None),

@@ -23,9 +23,9 @@ class ExampleVpnService : VpnService() {
     override fun onCreate() {
         super.onCreate()
         stats = SockstatVpnSession.create(this, BACKEND_PUBLIC_ID) {
-            maxLogBytes = 1uL shl 20 // 1 MiB on disk is plenty between uploads
+            maxLogBytes = 1L shl 20 // 1 MiB on disk is plenty between uploads
         }
-        stats.logger.registerLabel(TUNNEL_LABEL.toUInt(), "ExampleTunnel")
+        stats.logger.registerLabel(TUNNEL_LABEL, "ExampleTunnel")
         stats.start()
     }
 

@@ -471,15 +471,15 @@ private let UNIFFI_CALLBACK_UNEXPECTED_ERROR: Int32 = 2
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-fileprivate struct FfiConverterUInt16: FfiConverterPrimitive {
-    typealias FfiType = UInt16
-    typealias SwiftType = UInt16
+fileprivate struct FfiConverterInt32: FfiConverterPrimitive {
+    typealias FfiType = Int32
+    typealias SwiftType = Int32
 
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UInt16 {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Int32 {
         return try lift(readInt(&buf))
     }
 
-    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+    public static func write(_ value: Int32, into buf: inout [UInt8]) {
         writeInt(&buf, lower(value))
     }
 }
@@ -487,31 +487,15 @@ fileprivate struct FfiConverterUInt16: FfiConverterPrimitive {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-fileprivate struct FfiConverterUInt32: FfiConverterPrimitive {
-    typealias FfiType = UInt32
-    typealias SwiftType = UInt32
+fileprivate struct FfiConverterInt64: FfiConverterPrimitive {
+    typealias FfiType = Int64
+    typealias SwiftType = Int64
 
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UInt32 {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Int64 {
         return try lift(readInt(&buf))
     }
 
-    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
-        writeInt(&buf, lower(value))
-    }
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-fileprivate struct FfiConverterUInt64: FfiConverterPrimitive {
-    typealias FfiType = UInt64
-    typealias SwiftType = UInt64
-
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UInt64 {
-        return try lift(readInt(&buf))
-    }
-
-    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+    public static func write(_ value: Int64, into buf: inout [UInt8]) {
         writeInt(&buf, lower(value))
     }
 }
@@ -616,9 +600,9 @@ fileprivate struct FfiConverterData: FfiConverterRustBuffer {
 public protocol SockstatLoggerProtocol: AnyObject, Sendable {
     
     /**
-     * Adds bytes to a label (0..=255). Never blocks.
+     * Adds bytes to a label (0..=255; `tx`, `rx` not negative). Never blocks.
      */
-    func add(label: UInt32, tx: UInt64, rx: UInt64) throws 
+    func add(label: Int32, tx: Int64, rx: Int64) throws 
     
     /**
      * Stops sampling and writes what is pending. No-op if disabled.
@@ -636,15 +620,16 @@ public protocol SockstatLoggerProtocol: AnyObject, Sendable {
     func export() throws  -> [String]
     
     /**
-     * The handle for `dev.sockstatlog.FastCounters` (JNI); valid for the life
-     * of the process, harmless after shutdown.
+     * The handle for `dev.sockstatlog.FastCounters` (JNI, a Java `long`);
+     * valid for the life of the process, harmless after shutdown.
      */
-    func fastCountersHandle() throws  -> UInt64
+    func fastCountersHandle() throws  -> Int64
     
     /**
-     * Writes pending events and uploads until drained or `timeout_ms` passes.
+     * Writes pending events and uploads until drained or `timeout_ms`
+     * (not negative) passes.
      */
-    func flush(timeoutMs: UInt64) throws  -> FlushReport
+    func flush(timeoutMs: Int64) throws  -> FlushReport
     
     /**
      * Whether sampling is on.
@@ -657,14 +642,14 @@ public protocol SockstatLoggerProtocol: AnyObject, Sendable {
     func logId()  -> String
     
     /**
-     * Many pushes in one call; on an invalid label nothing is applied.
+     * Many pushes in one call; on an invalid sample nothing is applied.
      */
     func pushBatch(samples: [CounterSample]) throws 
     
     /**
-     * Names a label (1..=64 printable bytes).
+     * Names a label (0..=255; the name 1..=64 printable bytes).
      */
-    func registerLabel(label: UInt32, name: String) throws 
+    func registerLabel(label: Int32, name: String) throws 
     
     /**
      * Sets the current default interface; `Unknown` infers the kind from the name.
@@ -674,13 +659,13 @@ public protocol SockstatLoggerProtocol: AnyObject, Sendable {
     /**
      * Reports cumulative totals for a label; a decrease counts as a reset.
      */
-    func setTotals(label: UInt32, txTotal: UInt64, rxTotal: UInt64) throws 
+    func setTotals(label: Int32, txTotal: Int64, rxTotal: Int64) throws 
     
     /**
      * Disables, writes everything, stops the threads, waiting at most
-     * `timeout_ms`. Every later call fails with `Closed`.
+     * `timeout_ms` (not negative). Every later call fails with `Closed`.
      */
-    func shutdown(timeoutMs: UInt64) throws 
+    func shutdown(timeoutMs: Int64) throws 
     
     /**
      * Writes pending events and wakes the uploader; returns at once.
@@ -783,15 +768,15 @@ public static func withTransport(config: LoggerConfig, transport: UploadTranspor
 
     
     /**
-     * Adds bytes to a label (0..=255). Never blocks.
+     * Adds bytes to a label (0..=255; `tx`, `rx` not negative). Never blocks.
      */
-open func add(label: UInt32, tx: UInt64, rx: UInt64)throws   {try rustCallWithError(FfiConverterTypeSockstatError_lift) {
+open func add(label: Int32, tx: Int64, rx: Int64)throws   {try rustCallWithError(FfiConverterTypeSockstatError_lift) {
         uniffiCallStatus in
     uniffi_sockstatlog_fn_method_sockstatlogger_add(
             self.uniffiCloneHandle(),
-        FfiConverterUInt32.lower(label),
-        FfiConverterUInt64.lower(tx),
-        FfiConverterUInt64.lower(rx),uniffiCallStatus
+        FfiConverterInt32.lower(label),
+        FfiConverterInt64.lower(tx),
+        FfiConverterInt64.lower(rx),uniffiCallStatus
     )
 }
 }
@@ -831,11 +816,11 @@ open func export()throws  -> [String]  {
 }
     
     /**
-     * The handle for `dev.sockstatlog.FastCounters` (JNI); valid for the life
-     * of the process, harmless after shutdown.
+     * The handle for `dev.sockstatlog.FastCounters` (JNI, a Java `long`);
+     * valid for the life of the process, harmless after shutdown.
      */
-open func fastCountersHandle()throws  -> UInt64  {
-    return try  FfiConverterUInt64.lift(try rustCallWithError(FfiConverterTypeSockstatError_lift) {
+open func fastCountersHandle()throws  -> Int64  {
+    return try  FfiConverterInt64.lift(try rustCallWithError(FfiConverterTypeSockstatError_lift) {
         uniffiCallStatus in
     uniffi_sockstatlog_fn_method_sockstatlogger_fast_counters_handle(
             self.uniffiCloneHandle(),uniffiCallStatus
@@ -844,14 +829,15 @@ open func fastCountersHandle()throws  -> UInt64  {
 }
     
     /**
-     * Writes pending events and uploads until drained or `timeout_ms` passes.
+     * Writes pending events and uploads until drained or `timeout_ms`
+     * (not negative) passes.
      */
-open func flush(timeoutMs: UInt64)throws  -> FlushReport  {
+open func flush(timeoutMs: Int64)throws  -> FlushReport  {
     return try  FfiConverterTypeFlushReport_lift(try rustCallWithError(FfiConverterTypeSockstatError_lift) {
         uniffiCallStatus in
     uniffi_sockstatlog_fn_method_sockstatlogger_flush(
             self.uniffiCloneHandle(),
-        FfiConverterUInt64.lower(timeoutMs),uniffiCallStatus
+        FfiConverterInt64.lower(timeoutMs),uniffiCallStatus
     )
 })
 }
@@ -881,7 +867,7 @@ open func logId() -> String  {
 }
     
     /**
-     * Many pushes in one call; on an invalid label nothing is applied.
+     * Many pushes in one call; on an invalid sample nothing is applied.
      */
 open func pushBatch(samples: [CounterSample])throws   {try rustCallWithError(FfiConverterTypeSockstatError_lift) {
         uniffiCallStatus in
@@ -893,13 +879,13 @@ open func pushBatch(samples: [CounterSample])throws   {try rustCallWithError(Ffi
 }
     
     /**
-     * Names a label (1..=64 printable bytes).
+     * Names a label (0..=255; the name 1..=64 printable bytes).
      */
-open func registerLabel(label: UInt32, name: String)throws   {try rustCallWithError(FfiConverterTypeSockstatError_lift) {
+open func registerLabel(label: Int32, name: String)throws   {try rustCallWithError(FfiConverterTypeSockstatError_lift) {
         uniffiCallStatus in
     uniffi_sockstatlog_fn_method_sockstatlogger_register_label(
             self.uniffiCloneHandle(),
-        FfiConverterUInt32.lower(label),
+        FfiConverterInt32.lower(label),
         FfiConverterString.lower(name),uniffiCallStatus
     )
 }
@@ -921,26 +907,26 @@ open func setInterface(name: String, kind: InterfaceKind)throws   {try rustCallW
     /**
      * Reports cumulative totals for a label; a decrease counts as a reset.
      */
-open func setTotals(label: UInt32, txTotal: UInt64, rxTotal: UInt64)throws   {try rustCallWithError(FfiConverterTypeSockstatError_lift) {
+open func setTotals(label: Int32, txTotal: Int64, rxTotal: Int64)throws   {try rustCallWithError(FfiConverterTypeSockstatError_lift) {
         uniffiCallStatus in
     uniffi_sockstatlog_fn_method_sockstatlogger_set_totals(
             self.uniffiCloneHandle(),
-        FfiConverterUInt32.lower(label),
-        FfiConverterUInt64.lower(txTotal),
-        FfiConverterUInt64.lower(rxTotal),uniffiCallStatus
+        FfiConverterInt32.lower(label),
+        FfiConverterInt64.lower(txTotal),
+        FfiConverterInt64.lower(rxTotal),uniffiCallStatus
     )
 }
 }
     
     /**
      * Disables, writes everything, stops the threads, waiting at most
-     * `timeout_ms`. Every later call fails with `Closed`.
+     * `timeout_ms` (not negative). Every later call fails with `Closed`.
      */
-open func shutdown(timeoutMs: UInt64)throws   {try rustCallWithError(FfiConverterTypeSockstatError_lift) {
+open func shutdown(timeoutMs: Int64)throws   {try rustCallWithError(FfiConverterTypeSockstatError_lift) {
         uniffiCallStatus in
     uniffi_sockstatlog_fn_method_sockstatlogger_shutdown(
             self.uniffiCloneHandle(),
-        FfiConverterUInt64.lower(timeoutMs),uniffiCallStatus
+        FfiConverterInt64.lower(timeoutMs),uniffiCallStatus
     )
 }
 }
@@ -1245,21 +1231,21 @@ public func FfiConverterTypeUploadTransport_lower(_ value: UploadTransport) -> U
 
 
 /**
- * One counter push in a batch.
+ * One counter push in a batch (`push_batch`).
  */
 public struct CounterSample: Equatable, Hashable {
     /**
      * Label id, 0..=255.
      */
-    public var label: UInt32
+    public var label: Int32
     /**
-     * Bytes sent (added), or the cumulative total (`is_total`).
+     * Bytes sent (added), or the cumulative total (`is_total`); not negative.
      */
-    public var tx: UInt64
+    public var tx: Int64
     /**
-     * Bytes received (added), or the cumulative total.
+     * Bytes received (added), or the cumulative total; not negative.
      */
-    public var rx: UInt64
+    public var rx: Int64
     /**
      * `tx`/`rx` are cumulative totals (`set_totals`) rather than increments (`add`).
      */
@@ -1270,13 +1256,13 @@ public struct CounterSample: Equatable, Hashable {
     public init(
         /**
          * Label id, 0..=255.
-         */label: UInt32, 
+         */label: Int32, 
         /**
-         * Bytes sent (added), or the cumulative total (`is_total`).
-         */tx: UInt64, 
+         * Bytes sent (added), or the cumulative total (`is_total`); not negative.
+         */tx: Int64, 
         /**
-         * Bytes received (added), or the cumulative total.
-         */rx: UInt64, 
+         * Bytes received (added), or the cumulative total; not negative.
+         */rx: Int64, 
         /**
          * `tx`/`rx` are cumulative totals (`set_totals`) rather than increments (`add`).
          */isTotal: Bool) {
@@ -1302,17 +1288,17 @@ public struct FfiConverterTypeCounterSample: FfiConverterRustBuffer {
     public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CounterSample {
         return
             try CounterSample(
-                label: FfiConverterUInt32.read(from: &buf), 
-                tx: FfiConverterUInt64.read(from: &buf), 
-                rx: FfiConverterUInt64.read(from: &buf), 
+                label: FfiConverterInt32.read(from: &buf), 
+                tx: FfiConverterInt64.read(from: &buf), 
+                rx: FfiConverterInt64.read(from: &buf), 
                 isTotal: FfiConverterBool.read(from: &buf)
         )
     }
 
     public static func write(_ value: CounterSample, into buf: inout [UInt8]) {
-        FfiConverterUInt32.write(value.label, into: &buf)
-        FfiConverterUInt64.write(value.tx, into: &buf)
-        FfiConverterUInt64.write(value.rx, into: &buf)
+        FfiConverterInt32.write(value.label, into: &buf)
+        FfiConverterInt64.write(value.tx, into: &buf)
+        FfiConverterInt64.write(value.rx, into: &buf)
         FfiConverterBool.write(value.isTotal, into: &buf)
     }
 }
@@ -1344,31 +1330,30 @@ public struct FlushReport: Equatable, Hashable {
     /**
      * Requests answered 200.
      */
-    public var batches: UInt64
+    public var batches: Int64
     /**
      * Log lines delivered.
      */
-    public var entries: UInt64
+    public var entries: Int64
     /**
      * Body bytes before compression.
      */
-    public var rawBytes: UInt64
+    public var rawBytes: Int64
     /**
      * Body bytes as sent.
      */
-    public var sentBytes: UInt64
+    public var sentBytes: Int64
     /**
      * HTTP attempts, including failed ones.
      */
-    public var attempts: UInt64
+    public var attempts: Int64
     /**
      * The last failure, if any attempt failed during this flush.
      */
     public var lastError: String?
     /**
-     * Writing the newest entries to disk failed (or did not finish in time)
-     * before this upload: what was already on disk was uploaded, these were
-     * not. `None` when the write succeeded.
+     * Writing the newest entries failed (or did not finish in time) before
+     * this upload: what was on disk was uploaded, these were not.
      */
     public var writeError: String?
 
@@ -1380,26 +1365,25 @@ public struct FlushReport: Equatable, Hashable {
          */drained: Bool, 
         /**
          * Requests answered 200.
-         */batches: UInt64, 
+         */batches: Int64, 
         /**
          * Log lines delivered.
-         */entries: UInt64, 
+         */entries: Int64, 
         /**
          * Body bytes before compression.
-         */rawBytes: UInt64, 
+         */rawBytes: Int64, 
         /**
          * Body bytes as sent.
-         */sentBytes: UInt64, 
+         */sentBytes: Int64, 
         /**
          * HTTP attempts, including failed ones.
-         */attempts: UInt64, 
+         */attempts: Int64, 
         /**
          * The last failure, if any attempt failed during this flush.
          */lastError: String?, 
         /**
-         * Writing the newest entries to disk failed (or did not finish in time)
-         * before this upload: what was already on disk was uploaded, these were
-         * not. `None` when the write succeeded.
+         * Writing the newest entries failed (or did not finish in time) before
+         * this upload: what was on disk was uploaded, these were not.
          */writeError: String?) {
         self.drained = drained
         self.batches = batches
@@ -1428,11 +1412,11 @@ public struct FfiConverterTypeFlushReport: FfiConverterRustBuffer {
         return
             try FlushReport(
                 drained: FfiConverterBool.read(from: &buf), 
-                batches: FfiConverterUInt64.read(from: &buf), 
-                entries: FfiConverterUInt64.read(from: &buf), 
-                rawBytes: FfiConverterUInt64.read(from: &buf), 
-                sentBytes: FfiConverterUInt64.read(from: &buf), 
-                attempts: FfiConverterUInt64.read(from: &buf), 
+                batches: FfiConverterInt64.read(from: &buf), 
+                entries: FfiConverterInt64.read(from: &buf), 
+                rawBytes: FfiConverterInt64.read(from: &buf), 
+                sentBytes: FfiConverterInt64.read(from: &buf), 
+                attempts: FfiConverterInt64.read(from: &buf), 
                 lastError: FfiConverterOptionString.read(from: &buf), 
                 writeError: FfiConverterOptionString.read(from: &buf)
         )
@@ -1440,11 +1424,11 @@ public struct FfiConverterTypeFlushReport: FfiConverterRustBuffer {
 
     public static func write(_ value: FlushReport, into buf: inout [UInt8]) {
         FfiConverterBool.write(value.drained, into: &buf)
-        FfiConverterUInt64.write(value.batches, into: &buf)
-        FfiConverterUInt64.write(value.entries, into: &buf)
-        FfiConverterUInt64.write(value.rawBytes, into: &buf)
-        FfiConverterUInt64.write(value.sentBytes, into: &buf)
-        FfiConverterUInt64.write(value.attempts, into: &buf)
+        FfiConverterInt64.write(value.batches, into: &buf)
+        FfiConverterInt64.write(value.entries, into: &buf)
+        FfiConverterInt64.write(value.rawBytes, into: &buf)
+        FfiConverterInt64.write(value.sentBytes, into: &buf)
+        FfiConverterInt64.write(value.attempts, into: &buf)
         FfiConverterOptionString.write(value.lastError, into: &buf)
         FfiConverterOptionString.write(value.writeError, into: &buf)
     }
@@ -1551,15 +1535,15 @@ public struct LoggerConfig: Equatable, Hashable {
     /**
      * Sampling period in ms. Default 100.
      */
-    public var pollIntervalMs: UInt64
+    public var pollIntervalMs: Int64
     /**
      * Write period in ms. Default 10 000.
      */
-    public var writeIntervalMs: UInt64
+    public var writeIntervalMs: Int64
     /**
      * Both log files together, bytes. Default 5 MiB.
      */
-    public var maxLogBytes: UInt64
+    public var maxLogBytes: Int64
     /**
      * Log server base URL. Default `https://log.tailscale.com`.
      */
@@ -1575,19 +1559,19 @@ public struct LoggerConfig: Equatable, Hashable {
     /**
      * One request body before compression, bytes. Default 256 KiB.
      */
-    public var maxBodyBytes: UInt64
+    public var maxBodyBytes: Int64
     /**
      * Timeout of one upload attempt, ms. Default 45 000.
      */
-    public var attemptTimeoutMs: UInt64
+    public var attemptTimeoutMs: Int64
     /**
      * First backoff step, ms. Default 2 000.
      */
-    public var backoffBaseMs: UInt64
+    public var backoffBaseMs: Int64
     /**
      * Longest backoff step and Retry-After cap, ms. Default 300 000.
      */
-    public var backoffCapMs: UInt64
+    public var backoffCapMs: Int64
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -1600,13 +1584,13 @@ public struct LoggerConfig: Equatable, Hashable {
          */backendPublicId: String, 
         /**
          * Sampling period in ms. Default 100.
-         */pollIntervalMs: UInt64, 
+         */pollIntervalMs: Int64, 
         /**
          * Write period in ms. Default 10 000.
-         */writeIntervalMs: UInt64, 
+         */writeIntervalMs: Int64, 
         /**
          * Both log files together, bytes. Default 5 MiB.
-         */maxLogBytes: UInt64, 
+         */maxLogBytes: Int64, 
         /**
          * Log server base URL. Default `https://log.tailscale.com`.
          */baseUrl: String, 
@@ -1618,16 +1602,16 @@ public struct LoggerConfig: Equatable, Hashable {
          */allowHttp: Bool, 
         /**
          * One request body before compression, bytes. Default 256 KiB.
-         */maxBodyBytes: UInt64, 
+         */maxBodyBytes: Int64, 
         /**
          * Timeout of one upload attempt, ms. Default 45 000.
-         */attemptTimeoutMs: UInt64, 
+         */attemptTimeoutMs: Int64, 
         /**
          * First backoff step, ms. Default 2 000.
-         */backoffBaseMs: UInt64, 
+         */backoffBaseMs: Int64, 
         /**
          * Longest backoff step and Retry-After cap, ms. Default 300 000.
-         */backoffCapMs: UInt64) {
+         */backoffCapMs: Int64) {
         self.logDir = logDir
         self.backendPublicId = backendPublicId
         self.pollIntervalMs = pollIntervalMs
@@ -1660,32 +1644,32 @@ public struct FfiConverterTypeLoggerConfig: FfiConverterRustBuffer {
             try LoggerConfig(
                 logDir: FfiConverterString.read(from: &buf), 
                 backendPublicId: FfiConverterString.read(from: &buf), 
-                pollIntervalMs: FfiConverterUInt64.read(from: &buf), 
-                writeIntervalMs: FfiConverterUInt64.read(from: &buf), 
-                maxLogBytes: FfiConverterUInt64.read(from: &buf), 
+                pollIntervalMs: FfiConverterInt64.read(from: &buf), 
+                writeIntervalMs: FfiConverterInt64.read(from: &buf), 
+                maxLogBytes: FfiConverterInt64.read(from: &buf), 
                 baseUrl: FfiConverterString.read(from: &buf), 
                 collection: FfiConverterString.read(from: &buf), 
                 allowHttp: FfiConverterBool.read(from: &buf), 
-                maxBodyBytes: FfiConverterUInt64.read(from: &buf), 
-                attemptTimeoutMs: FfiConverterUInt64.read(from: &buf), 
-                backoffBaseMs: FfiConverterUInt64.read(from: &buf), 
-                backoffCapMs: FfiConverterUInt64.read(from: &buf)
+                maxBodyBytes: FfiConverterInt64.read(from: &buf), 
+                attemptTimeoutMs: FfiConverterInt64.read(from: &buf), 
+                backoffBaseMs: FfiConverterInt64.read(from: &buf), 
+                backoffCapMs: FfiConverterInt64.read(from: &buf)
         )
     }
 
     public static func write(_ value: LoggerConfig, into buf: inout [UInt8]) {
         FfiConverterString.write(value.logDir, into: &buf)
         FfiConverterString.write(value.backendPublicId, into: &buf)
-        FfiConverterUInt64.write(value.pollIntervalMs, into: &buf)
-        FfiConverterUInt64.write(value.writeIntervalMs, into: &buf)
-        FfiConverterUInt64.write(value.maxLogBytes, into: &buf)
+        FfiConverterInt64.write(value.pollIntervalMs, into: &buf)
+        FfiConverterInt64.write(value.writeIntervalMs, into: &buf)
+        FfiConverterInt64.write(value.maxLogBytes, into: &buf)
         FfiConverterString.write(value.baseUrl, into: &buf)
         FfiConverterString.write(value.collection, into: &buf)
         FfiConverterBool.write(value.allowHttp, into: &buf)
-        FfiConverterUInt64.write(value.maxBodyBytes, into: &buf)
-        FfiConverterUInt64.write(value.attemptTimeoutMs, into: &buf)
-        FfiConverterUInt64.write(value.backoffBaseMs, into: &buf)
-        FfiConverterUInt64.write(value.backoffCapMs, into: &buf)
+        FfiConverterInt64.write(value.maxBodyBytes, into: &buf)
+        FfiConverterInt64.write(value.attemptTimeoutMs, into: &buf)
+        FfiConverterInt64.write(value.backoffBaseMs, into: &buf)
+        FfiConverterInt64.write(value.backoffCapMs, into: &buf)
     }
 }
 
@@ -1716,46 +1700,45 @@ public struct LoggerStats: Equatable, Hashable {
     /**
      * Events the sampler emitted.
      */
-    public var events: UInt64
+    public var events: Int64
     /**
      * Log entries written to disk (events, headers, text lines).
      */
-    public var entriesWritten: UInt64
+    public var entriesWritten: Int64
     /**
      * Bytes appended to the log files.
      */
-    public var bytesWritten: UInt64
+    public var bytesWritten: Int64
     /**
      * Bytes lost before an upload: unread lines dropped by rotation of a
      * full log, and entries the writer gave up (see `dropped_entries`).
      */
-    public var droppedBytes: UInt64
+    public var droppedBytes: Int64
     /**
-     * Entries lost that way: unread lines dropped by rotation, lines too
-     * long to store, and the oldest pending lines given up while the disk
-     * failed for longer than the retry buffer holds.
+     * Entries lost that way: rotation, lines too long to store, the oldest
+     * pending lines past the retry bound while the disk failed.
      */
-    public var droppedEntries: UInt64
+    public var droppedEntries: Int64
     /**
      * Bytes of a torn last line discarded after a crash.
      */
-    public var tornBytes: UInt64
+    public var tornBytes: Int64
     /**
      * Counter resets seen by `set_totals`.
      */
-    public var resets: UInt64
+    public var resets: Int64
     /**
      * Times the sampler and writer threads woke up.
      */
-    public var wakeups: UInt64
+    public var wakeups: Int64
     /**
      * Pending events merged because the writer fell behind.
      */
-    public var queueMerges: UInt64
+    public var queueMerges: Int64
     /**
      * Failed writes or fsyncs of the log.
      */
-    public var writeErrors: UInt64
+    public var writeErrors: Int64
     /**
      * The most recent write failure, until a write succeeds again.
      */
@@ -1763,23 +1746,23 @@ public struct LoggerStats: Equatable, Hashable {
     /**
      * Bytes in the log files now.
      */
-    public var storedBytes: UInt64
+    public var storedBytes: Int64
     /**
      * Bytes not yet uploaded.
      */
-    public var unreadBytes: UInt64
+    public var unreadBytes: Int64
     /**
      * Upload requests answered 200.
      */
-    public var uploadBatches: UInt64
+    public var uploadBatches: Int64
     /**
      * Lines uploaded.
      */
-    public var uploadEntries: UInt64
+    public var uploadEntries: Int64
     /**
      * Upload attempts that failed.
      */
-    public var uploadFailures: UInt64
+    public var uploadFailures: Int64
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -1789,55 +1772,54 @@ public struct LoggerStats: Equatable, Hashable {
          */enabled: Bool, 
         /**
          * Events the sampler emitted.
-         */events: UInt64, 
+         */events: Int64, 
         /**
          * Log entries written to disk (events, headers, text lines).
-         */entriesWritten: UInt64, 
+         */entriesWritten: Int64, 
         /**
          * Bytes appended to the log files.
-         */bytesWritten: UInt64, 
+         */bytesWritten: Int64, 
         /**
          * Bytes lost before an upload: unread lines dropped by rotation of a
          * full log, and entries the writer gave up (see `dropped_entries`).
-         */droppedBytes: UInt64, 
+         */droppedBytes: Int64, 
         /**
-         * Entries lost that way: unread lines dropped by rotation, lines too
-         * long to store, and the oldest pending lines given up while the disk
-         * failed for longer than the retry buffer holds.
-         */droppedEntries: UInt64, 
+         * Entries lost that way: rotation, lines too long to store, the oldest
+         * pending lines past the retry bound while the disk failed.
+         */droppedEntries: Int64, 
         /**
          * Bytes of a torn last line discarded after a crash.
-         */tornBytes: UInt64, 
+         */tornBytes: Int64, 
         /**
          * Counter resets seen by `set_totals`.
-         */resets: UInt64, 
+         */resets: Int64, 
         /**
          * Times the sampler and writer threads woke up.
-         */wakeups: UInt64, 
+         */wakeups: Int64, 
         /**
          * Pending events merged because the writer fell behind.
-         */queueMerges: UInt64, 
+         */queueMerges: Int64, 
         /**
          * Failed writes or fsyncs of the log.
-         */writeErrors: UInt64, 
+         */writeErrors: Int64, 
         /**
          * The most recent write failure, until a write succeeds again.
          */lastWriteError: String?, 
         /**
          * Bytes in the log files now.
-         */storedBytes: UInt64, 
+         */storedBytes: Int64, 
         /**
          * Bytes not yet uploaded.
-         */unreadBytes: UInt64, 
+         */unreadBytes: Int64, 
         /**
          * Upload requests answered 200.
-         */uploadBatches: UInt64, 
+         */uploadBatches: Int64, 
         /**
          * Lines uploaded.
-         */uploadEntries: UInt64, 
+         */uploadEntries: Int64, 
         /**
          * Upload attempts that failed.
-         */uploadFailures: UInt64) {
+         */uploadFailures: Int64) {
         self.enabled = enabled
         self.events = events
         self.entriesWritten = entriesWritten
@@ -1874,43 +1856,43 @@ public struct FfiConverterTypeLoggerStats: FfiConverterRustBuffer {
         return
             try LoggerStats(
                 enabled: FfiConverterBool.read(from: &buf), 
-                events: FfiConverterUInt64.read(from: &buf), 
-                entriesWritten: FfiConverterUInt64.read(from: &buf), 
-                bytesWritten: FfiConverterUInt64.read(from: &buf), 
-                droppedBytes: FfiConverterUInt64.read(from: &buf), 
-                droppedEntries: FfiConverterUInt64.read(from: &buf), 
-                tornBytes: FfiConverterUInt64.read(from: &buf), 
-                resets: FfiConverterUInt64.read(from: &buf), 
-                wakeups: FfiConverterUInt64.read(from: &buf), 
-                queueMerges: FfiConverterUInt64.read(from: &buf), 
-                writeErrors: FfiConverterUInt64.read(from: &buf), 
+                events: FfiConverterInt64.read(from: &buf), 
+                entriesWritten: FfiConverterInt64.read(from: &buf), 
+                bytesWritten: FfiConverterInt64.read(from: &buf), 
+                droppedBytes: FfiConverterInt64.read(from: &buf), 
+                droppedEntries: FfiConverterInt64.read(from: &buf), 
+                tornBytes: FfiConverterInt64.read(from: &buf), 
+                resets: FfiConverterInt64.read(from: &buf), 
+                wakeups: FfiConverterInt64.read(from: &buf), 
+                queueMerges: FfiConverterInt64.read(from: &buf), 
+                writeErrors: FfiConverterInt64.read(from: &buf), 
                 lastWriteError: FfiConverterOptionString.read(from: &buf), 
-                storedBytes: FfiConverterUInt64.read(from: &buf), 
-                unreadBytes: FfiConverterUInt64.read(from: &buf), 
-                uploadBatches: FfiConverterUInt64.read(from: &buf), 
-                uploadEntries: FfiConverterUInt64.read(from: &buf), 
-                uploadFailures: FfiConverterUInt64.read(from: &buf)
+                storedBytes: FfiConverterInt64.read(from: &buf), 
+                unreadBytes: FfiConverterInt64.read(from: &buf), 
+                uploadBatches: FfiConverterInt64.read(from: &buf), 
+                uploadEntries: FfiConverterInt64.read(from: &buf), 
+                uploadFailures: FfiConverterInt64.read(from: &buf)
         )
     }
 
     public static func write(_ value: LoggerStats, into buf: inout [UInt8]) {
         FfiConverterBool.write(value.enabled, into: &buf)
-        FfiConverterUInt64.write(value.events, into: &buf)
-        FfiConverterUInt64.write(value.entriesWritten, into: &buf)
-        FfiConverterUInt64.write(value.bytesWritten, into: &buf)
-        FfiConverterUInt64.write(value.droppedBytes, into: &buf)
-        FfiConverterUInt64.write(value.droppedEntries, into: &buf)
-        FfiConverterUInt64.write(value.tornBytes, into: &buf)
-        FfiConverterUInt64.write(value.resets, into: &buf)
-        FfiConverterUInt64.write(value.wakeups, into: &buf)
-        FfiConverterUInt64.write(value.queueMerges, into: &buf)
-        FfiConverterUInt64.write(value.writeErrors, into: &buf)
+        FfiConverterInt64.write(value.events, into: &buf)
+        FfiConverterInt64.write(value.entriesWritten, into: &buf)
+        FfiConverterInt64.write(value.bytesWritten, into: &buf)
+        FfiConverterInt64.write(value.droppedBytes, into: &buf)
+        FfiConverterInt64.write(value.droppedEntries, into: &buf)
+        FfiConverterInt64.write(value.tornBytes, into: &buf)
+        FfiConverterInt64.write(value.resets, into: &buf)
+        FfiConverterInt64.write(value.wakeups, into: &buf)
+        FfiConverterInt64.write(value.queueMerges, into: &buf)
+        FfiConverterInt64.write(value.writeErrors, into: &buf)
         FfiConverterOptionString.write(value.lastWriteError, into: &buf)
-        FfiConverterUInt64.write(value.storedBytes, into: &buf)
-        FfiConverterUInt64.write(value.unreadBytes, into: &buf)
-        FfiConverterUInt64.write(value.uploadBatches, into: &buf)
-        FfiConverterUInt64.write(value.uploadEntries, into: &buf)
-        FfiConverterUInt64.write(value.uploadFailures, into: &buf)
+        FfiConverterInt64.write(value.storedBytes, into: &buf)
+        FfiConverterInt64.write(value.unreadBytes, into: &buf)
+        FfiConverterInt64.write(value.uploadBatches, into: &buf)
+        FfiConverterInt64.write(value.uploadEntries, into: &buf)
+        FfiConverterInt64.write(value.uploadFailures, into: &buf)
     }
 }
 
@@ -2083,9 +2065,12 @@ public func FfiConverterTypeUploadRequest_lower(_ value: UploadRequest) -> RustB
  */
 public struct UploadResponse: Equatable, Hashable {
     /**
-     * HTTP status; only 200 means stored.
+     * HTTP status; only 200 means stored. An `Int`/`Int32` like the
+     * platforms' own (`HttpURLConnection.responseCode`,
+     * `HTTPURLResponse.statusCode`); outside 0..=65535 it is a transport
+     * failure, retried.
      */
-    public var status: UInt16
+    public var status: Int32
     /**
      * Response headers (`Retry-After` is honoured).
      */
@@ -2099,8 +2084,11 @@ public struct UploadResponse: Equatable, Hashable {
     // declare one manually.
     public init(
         /**
-         * HTTP status; only 200 means stored.
-         */status: UInt16, 
+         * HTTP status; only 200 means stored. An `Int`/`Int32` like the
+         * platforms' own (`HttpURLConnection.responseCode`,
+         * `HTTPURLResponse.statusCode`); outside 0..=65535 it is a transport
+         * failure, retried.
+         */status: Int32, 
         /**
          * Response headers (`Retry-After` is honoured).
          */headers: [HttpHeader], 
@@ -2128,14 +2116,14 @@ public struct FfiConverterTypeUploadResponse: FfiConverterRustBuffer {
     public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UploadResponse {
         return
             try UploadResponse(
-                status: FfiConverterUInt16.read(from: &buf), 
+                status: FfiConverterInt32.read(from: &buf), 
                 headers: FfiConverterSequenceTypeHttpHeader.read(from: &buf), 
                 body: FfiConverterData.read(from: &buf)
         )
     }
 
     public static func write(_ value: UploadResponse, into buf: inout [UInt8]) {
-        FfiConverterUInt16.write(value.status, into: &buf)
+        FfiConverterInt32.write(value.status, into: &buf)
         FfiConverterSequenceTypeHttpHeader.write(value.headers, into: &buf)
         FfiConverterData.write(value.body, into: &buf)
     }
@@ -2264,8 +2252,9 @@ enum SockstatError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError 
     
     
     /**
-     * An argument was out of range or malformed (label above 255, a label
-     * name too long, a setting outside its range, ...).
+     * An argument was out of range or malformed (a negative label, count
+     * or timeout, a label above 255, a label name too long, a setting
+     * outside its range, ...).
      */
     case InvalidArgument(
         /**
@@ -2542,7 +2531,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_sockstatlog_checksum_func_sockstat_log_id() != 43887) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_sockstatlog_checksum_method_sockstatlogger_add() != 53665) {
+    if (uniffi_sockstatlog_checksum_method_sockstatlogger_add() != 18111) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_sockstatlog_checksum_method_sockstatlogger_disable() != 32753) {
@@ -2554,10 +2543,10 @@ private let initializationResult: InitializationResult = {
     if (uniffi_sockstatlog_checksum_method_sockstatlogger_export() != 64031) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_sockstatlog_checksum_method_sockstatlogger_fast_counters_handle() != 2332) {
+    if (uniffi_sockstatlog_checksum_method_sockstatlogger_fast_counters_handle() != 1745) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_sockstatlog_checksum_method_sockstatlogger_flush() != 58142) {
+    if (uniffi_sockstatlog_checksum_method_sockstatlogger_flush() != 18695) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_sockstatlog_checksum_method_sockstatlogger_is_enabled() != 44769) {
@@ -2566,25 +2555,25 @@ private let initializationResult: InitializationResult = {
     if (uniffi_sockstatlog_checksum_method_sockstatlogger_log_id() != 52400) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_sockstatlog_checksum_method_sockstatlogger_push_batch() != 37687) {
+    if (uniffi_sockstatlog_checksum_method_sockstatlogger_push_batch() != 57193) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_sockstatlog_checksum_method_sockstatlogger_register_label() != 37557) {
+    if (uniffi_sockstatlog_checksum_method_sockstatlogger_register_label() != 33405) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_sockstatlog_checksum_method_sockstatlogger_set_interface() != 62636) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_sockstatlog_checksum_method_sockstatlogger_set_totals() != 14341) {
+    if (uniffi_sockstatlog_checksum_method_sockstatlogger_set_totals() != 29832) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_sockstatlog_checksum_method_sockstatlogger_shutdown() != 17873) {
+    if (uniffi_sockstatlog_checksum_method_sockstatlogger_shutdown() != 13137) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_sockstatlog_checksum_method_sockstatlogger_start_flush() != 45402) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_sockstatlog_checksum_method_sockstatlogger_stats() != 35869) {
+    if (uniffi_sockstatlog_checksum_method_sockstatlogger_stats() != 413) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_sockstatlog_checksum_method_sockstatlogger_write_text() != 42861) {

@@ -281,7 +281,7 @@ uint64_t uniffi_sockstatlog_fn_constructor_sockstatlogger_with_transport(RustBuf
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_SOCKSTATLOG_FN_METHOD_SOCKSTATLOGGER_ADD
 #define UNIFFI_FFIDEF_UNIFFI_SOCKSTATLOG_FN_METHOD_SOCKSTATLOGGER_ADD
-void uniffi_sockstatlog_fn_method_sockstatlogger_add(uint64_t ptr, uint32_t label, uint64_t tx, uint64_t rx, RustCallStatus *_Nonnull out_status
+void uniffi_sockstatlog_fn_method_sockstatlogger_add(uint64_t ptr, int32_t label, int64_t tx, int64_t rx, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_SOCKSTATLOG_FN_METHOD_SOCKSTATLOGGER_DISABLE
@@ -301,12 +301,12 @@ RustBuffer uniffi_sockstatlog_fn_method_sockstatlogger_export(uint64_t ptr, Rust
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_SOCKSTATLOG_FN_METHOD_SOCKSTATLOGGER_FAST_COUNTERS_HANDLE
 #define UNIFFI_FFIDEF_UNIFFI_SOCKSTATLOG_FN_METHOD_SOCKSTATLOGGER_FAST_COUNTERS_HANDLE
-uint64_t uniffi_sockstatlog_fn_method_sockstatlogger_fast_counters_handle(uint64_t ptr, RustCallStatus *_Nonnull out_status
+int64_t uniffi_sockstatlog_fn_method_sockstatlogger_fast_counters_handle(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_SOCKSTATLOG_FN_METHOD_SOCKSTATLOGGER_FLUSH
 #define UNIFFI_FFIDEF_UNIFFI_SOCKSTATLOG_FN_METHOD_SOCKSTATLOGGER_FLUSH
-RustBuffer uniffi_sockstatlog_fn_method_sockstatlogger_flush(uint64_t ptr, uint64_t timeout_ms, RustCallStatus *_Nonnull out_status
+RustBuffer uniffi_sockstatlog_fn_method_sockstatlogger_flush(uint64_t ptr, int64_t timeout_ms, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_SOCKSTATLOG_FN_METHOD_SOCKSTATLOGGER_IS_ENABLED
@@ -326,7 +326,7 @@ void uniffi_sockstatlog_fn_method_sockstatlogger_push_batch(uint64_t ptr, RustBu
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_SOCKSTATLOG_FN_METHOD_SOCKSTATLOGGER_REGISTER_LABEL
 #define UNIFFI_FFIDEF_UNIFFI_SOCKSTATLOG_FN_METHOD_SOCKSTATLOGGER_REGISTER_LABEL
-void uniffi_sockstatlog_fn_method_sockstatlogger_register_label(uint64_t ptr, uint32_t label, RustBuffer name, RustCallStatus *_Nonnull out_status
+void uniffi_sockstatlog_fn_method_sockstatlogger_register_label(uint64_t ptr, int32_t label, RustBuffer name, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_SOCKSTATLOG_FN_METHOD_SOCKSTATLOGGER_SET_INTERFACE
@@ -336,12 +336,12 @@ void uniffi_sockstatlog_fn_method_sockstatlogger_set_interface(uint64_t ptr, Rus
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_SOCKSTATLOG_FN_METHOD_SOCKSTATLOGGER_SET_TOTALS
 #define UNIFFI_FFIDEF_UNIFFI_SOCKSTATLOG_FN_METHOD_SOCKSTATLOGGER_SET_TOTALS
-void uniffi_sockstatlog_fn_method_sockstatlogger_set_totals(uint64_t ptr, uint32_t label, uint64_t tx_total, uint64_t rx_total, RustCallStatus *_Nonnull out_status
+void uniffi_sockstatlog_fn_method_sockstatlogger_set_totals(uint64_t ptr, int32_t label, int64_t tx_total, int64_t rx_total, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_SOCKSTATLOG_FN_METHOD_SOCKSTATLOGGER_SHUTDOWN
 #define UNIFFI_FFIDEF_UNIFFI_SOCKSTATLOG_FN_METHOD_SOCKSTATLOGGER_SHUTDOWN
-void uniffi_sockstatlog_fn_method_sockstatlogger_shutdown(uint64_t ptr, uint64_t timeout_ms, RustCallStatus *_Nonnull out_status
+void uniffi_sockstatlog_fn_method_sockstatlogger_shutdown(uint64_t ptr, int64_t timeout_ms, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_SOCKSTATLOG_FN_METHOD_SOCKSTATLOGGER_START_FLUSH

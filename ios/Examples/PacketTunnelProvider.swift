@@ -12,8 +12,8 @@ import SockstatLog
 
 /// Label ids this tunnel reports under (0...12 are upstream's names).
 enum TunnelLabel {
-    static let ipv4: UInt32 = 20
-    static let ipv6: UInt32 = 21
+    static let ipv4: Int32 = 20
+    static let ipv6: Int32 = 21
 }
 
 final class PacketTunnelProvider: NEPacketTunnelProvider {
@@ -23,11 +23,11 @@ final class PacketTunnelProvider: NEPacketTunnelProvider {
     private let flushQueue = DispatchQueue(label: "sockstatlog.flush")
 
     /// Log files together, bytes: uploads drain them; 1 MiB is hours of events.
-    private static let maxLogBytes: UInt64 = 1 << 20
+    private static let maxLogBytes: Int64 = 1 << 20
     /// How long `stopTunnel` may spend writing the last events, ms.
-    private static let shutdownTimeoutMs: UInt64 = 2_000
+    private static let shutdownTimeoutMs: Int64 = 2_000
     /// How long an app-requested flush may upload, ms.
-    private static let flushTimeoutMs: UInt64 = 20_000
+    private static let flushTimeoutMs: Int64 = 20_000
 
     override func startTunnel(options: [String: NSObject]?, completionHandler: @escaping (Error?) -> Void) {
         startStats()
@@ -81,10 +81,10 @@ final class PacketTunnelProvider: NEPacketTunnelProvider {
     /// Sums one read's bytes per address family and pushes them in one call.
     private func count(_ packets: [Data], _ protocols: [NSNumber], outbound: Bool) {
         guard let logger else { return }
-        var v4: UInt64 = 0
-        var v6: UInt64 = 0
+        var v4: Int64 = 0
+        var v6: Int64 = 0
         for (packet, family) in zip(packets, protocols) {
-            if family.int32Value == AF_INET6 { v6 += UInt64(packet.count) } else { v4 += UInt64(packet.count) }
+            if family.int32Value == AF_INET6 { v6 += Int64(packet.count) } else { v4 += Int64(packet.count) }
         }
         let samples = [(TunnelLabel.ipv4, v4), (TunnelLabel.ipv6, v6)]
             .filter { $0.1 > 0 }

@@ -28,8 +28,11 @@ pub struct UploadRequest {
 /// What the server answered.
 #[derive(Debug, Clone, uniffi::Record)]
 pub struct UploadResponse {
-    /// HTTP status; only 200 means stored.
-    pub status: u16,
+    /// HTTP status; only 200 means stored. An `Int`/`Int32` like the
+    /// platforms' own (`HttpURLConnection.responseCode`,
+    /// `HTTPURLResponse.statusCode`); outside 0..=65535 it is a transport
+    /// failure, retried.
+    pub status: i32,
     /// Response headers (`Retry-After` is honoured).
     pub headers: Vec<HttpHeader>,
     /// The body, or its first KiB (used in error messages only).
@@ -56,10 +59,35 @@ impl Transport for HostTransport {
     fn send(&self, r: HttpRequest) -> Result<HttpResponse, String> {
         let request = UploadRequest { url: r.url, headers: headers(r.headers), body: r.body };
         let response = self.0.send(request).map_err(|e| e.to_string())?;
+        let status = u16::try_from(response.status)
+            .map_err(|_| format!("host transport returned HTTP status {}", response.status))?;
         Ok(HttpResponse {
-            status: response.status,
+            status,
             headers: response.headers.into_iter().map(|h| (h.name, h.value)).collect(),
             body: response.body,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Answer(i32);
+    impl UploadTransport for Answer {
+        fn send(&self, _: UploadRequest) -> Result<UploadResponse, SockstatError> {
+            Ok(UploadResponse { status: self.0, headers: vec![], body: vec![] })
+        }
+    }
+
+    fn send(status: i32) -> Result<HttpResponse, String> {
+        HostTransport(Arc::new(Answer(status))).send(HttpRequest { url: "u".into(), headers: vec![], body: vec![] })
+    }
+
+    #[test]
+    fn a_status_outside_u16_is_a_transport_failure_not_a_wrapped_status() {
+        assert_eq!(send(200).unwrap().status, 200);
+        assert!(send(-1).unwrap_err().contains("-1"));
+        assert!(send(65_736).unwrap_err().contains("65736"));
     }
 }

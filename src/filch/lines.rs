@@ -148,7 +148,9 @@ mod tests {
     fn scanning_splits_lines_and_flags_long_ones() {
         let big = "y".repeat(3 * READ_CHUNK);
         let spanning = format!("{}\nab\n", "z".repeat(READ_CHUNK - 2));
-        let cases: Vec<(&str, String, u64, usize, Vec<(Option<Vec<u8>>, u64)>)> = vec![
+        // (name, file contents, start offset, max line length, visited (line, end offset))
+        type Case = (&'static str, String, u64, usize, Vec<(Option<Vec<u8>>, u64)>);
+        let cases: Vec<Case> = vec![
             ("empty file", String::new(), 0, 10, vec![]),
             ("two lines", "a\nbc\n".into(), 0, 10, vec![(text("a"), 2), (text("bc"), 5)]),
             ("from an offset", "a\nbc\n".into(), 2, 10, vec![(text("bc"), 5)]),

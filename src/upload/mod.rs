@@ -62,7 +62,7 @@ pub trait Transport: Send + Sync {
 }
 
 /// What a `flush` did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, uniffi::Record)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FlushReport {
     /// True when the log was fully drained before the timeout.
     pub drained: bool,

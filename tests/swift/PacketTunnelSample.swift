@@ -7,7 +7,7 @@ import NetworkExtension
 import SockstatLog
 
 /// Label ids this tunnel reports under (0...12 are upstream's names).
-enum TunnelLabel: UInt32 {
+enum TunnelLabel: Int32 {
     case tunnelUDP = 20
     case tunnelTCP = 21
 }
@@ -53,7 +53,7 @@ final class PacketTunnelProvider: NEPacketTunnelProvider {
     }
 
     /// Called by the packet loop after each batch it moved.
-    func didMove(udpSent: UInt64, udpReceived: UInt64, tcpSent: UInt64, tcpReceived: UInt64) {
+    func didMove(udpSent: Int64, udpReceived: Int64, tcpSent: Int64, tcpReceived: Int64) {
         guard let logger else { return }
         let samples = [
             CounterSample(label: TunnelLabel.tunnelUDP.rawValue, tx: udpSent, rx: udpReceived, isTotal: false),

@@ -84,7 +84,7 @@ private final class Outcome: @unchecked Sendable {
         if let error {
             throw SockstatError.Upload(reason: "\(type(of: error)): \(error.localizedDescription)")
         }
-        guard let http = response as? HTTPURLResponse, let status = UInt16(exactly: http.statusCode) else {
+        guard let http = response as? HTTPURLResponse, let status = Int32(exactly: http.statusCode) else {
             throw SockstatError.Upload(reason: "not an HTTP response")
         }
         let headers = http.allHeaderFields.compactMap { name, value -> HttpHeader? in

@@ -937,7 +937,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_sockstatlog_checksum_func_sockstat_log_id() and 0xFFFF) != 43887) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_sockstatlog_checksum_method_sockstatlogger_add() and 0xFFFF) != 53665) {
+    if ((lib.uniffi_sockstatlog_checksum_method_sockstatlogger_add() and 0xFFFF) != 18111) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_sockstatlog_checksum_method_sockstatlogger_disable() and 0xFFFF) != 32753) {
@@ -949,10 +949,10 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_sockstatlog_checksum_method_sockstatlogger_export() and 0xFFFF) != 64031) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_sockstatlog_checksum_method_sockstatlogger_fast_counters_handle() and 0xFFFF) != 2332) {
+    if ((lib.uniffi_sockstatlog_checksum_method_sockstatlogger_fast_counters_handle() and 0xFFFF) != 1745) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_sockstatlog_checksum_method_sockstatlogger_flush() and 0xFFFF) != 58142) {
+    if ((lib.uniffi_sockstatlog_checksum_method_sockstatlogger_flush() and 0xFFFF) != 18695) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_sockstatlog_checksum_method_sockstatlogger_is_enabled() and 0xFFFF) != 44769) {
@@ -961,25 +961,25 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_sockstatlog_checksum_method_sockstatlogger_log_id() and 0xFFFF) != 52400) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_sockstatlog_checksum_method_sockstatlogger_push_batch() and 0xFFFF) != 37687) {
+    if ((lib.uniffi_sockstatlog_checksum_method_sockstatlogger_push_batch() and 0xFFFF) != 57193) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_sockstatlog_checksum_method_sockstatlogger_register_label() and 0xFFFF) != 37557) {
+    if ((lib.uniffi_sockstatlog_checksum_method_sockstatlogger_register_label() and 0xFFFF) != 33405) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_sockstatlog_checksum_method_sockstatlogger_set_interface() and 0xFFFF) != 62636) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_sockstatlog_checksum_method_sockstatlogger_set_totals() and 0xFFFF) != 14341) {
+    if ((lib.uniffi_sockstatlog_checksum_method_sockstatlogger_set_totals() and 0xFFFF) != 29832) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_sockstatlog_checksum_method_sockstatlogger_shutdown() and 0xFFFF) != 17873) {
+    if ((lib.uniffi_sockstatlog_checksum_method_sockstatlogger_shutdown() and 0xFFFF) != 13137) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_sockstatlog_checksum_method_sockstatlogger_start_flush() and 0xFFFF) != 45402) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_sockstatlog_checksum_method_sockstatlogger_stats() and 0xFFFF) != 35869) {
+    if ((lib.uniffi_sockstatlog_checksum_method_sockstatlogger_stats() and 0xFFFF) != 413) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_sockstatlog_checksum_method_sockstatlogger_write_text() and 0xFFFF) != 42861) {
@@ -1185,73 +1185,46 @@ private class JavaLangRefCleanable(
 /**
  * @suppress
  */
-public object FfiConverterUShort: FfiConverter<UShort, Short> {
-    override fun lift(value: Short): UShort {
-        return value.toUShort()
+public object FfiConverterInt: FfiConverter<Int, Int> {
+    override fun lift(value: Int): Int {
+        return value
     }
 
-    fun lift(value: Int): UShort {
-        return value.toUShort()
+    override fun read(buf: ByteBuffer): Int {
+        return buf.getInt()
     }
 
-    override fun read(buf: ByteBuffer): UShort {
-        return lift(buf.getShort())
+    override fun lower(value: Int): Int {
+        return value
     }
 
-    override fun lower(value: UShort): Short {
-        return value.toShort()
-    }
+    override fun allocationSize(value: Int) = 4UL
 
-    override fun allocationSize(value: UShort) = 2UL
-
-    override fun write(value: UShort, buf: ByteBuffer) {
-        buf.putShort(value.toShort())
+    override fun write(value: Int, buf: ByteBuffer) {
+        buf.putInt(value)
     }
 }
 
 /**
  * @suppress
  */
-public object FfiConverterUInt: FfiConverter<UInt, Int> {
-    override fun lift(value: Int): UInt {
-        return value.toUInt()
+public object FfiConverterLong: FfiConverter<Long, Long> {
+    override fun lift(value: Long): Long {
+        return value
     }
 
-    override fun read(buf: ByteBuffer): UInt {
-        return lift(buf.getInt())
+    override fun read(buf: ByteBuffer): Long {
+        return buf.getLong()
     }
 
-    override fun lower(value: UInt): Int {
-        return value.toInt()
+    override fun lower(value: Long): Long {
+        return value
     }
 
-    override fun allocationSize(value: UInt) = 4UL
+    override fun allocationSize(value: Long) = 8UL
 
-    override fun write(value: UInt, buf: ByteBuffer) {
-        buf.putInt(value.toInt())
-    }
-}
-
-/**
- * @suppress
- */
-public object FfiConverterULong: FfiConverter<ULong, Long> {
-    override fun lift(value: Long): ULong {
-        return value.toULong()
-    }
-
-    override fun read(buf: ByteBuffer): ULong {
-        return lift(buf.getLong())
-    }
-
-    override fun lower(value: ULong): Long {
-        return value.toLong()
-    }
-
-    override fun allocationSize(value: ULong) = 8UL
-
-    override fun write(value: ULong, buf: ByteBuffer) {
-        buf.putLong(value.toLong())
+    override fun write(value: Long, buf: ByteBuffer) {
+        buf.putLong(value)
     }
 }
 
@@ -1459,9 +1432,9 @@ public object FfiConverterByteArray: FfiConverterRustBuffer<ByteArray> {
 public interface SockstatLoggerInterface {
     
     /**
-     * Adds bytes to a label (0..=255). Never blocks.
+     * Adds bytes to a label (0..=255; `tx`, `rx` not negative). Never blocks.
      */
-    fun `add`(`label`: kotlin.UInt, `tx`: kotlin.ULong, `rx`: kotlin.ULong)
+    fun `add`(`label`: kotlin.Int, `tx`: kotlin.Long, `rx`: kotlin.Long)
     
     /**
      * Stops sampling and writes what is pending. No-op if disabled.
@@ -1479,15 +1452,16 @@ public interface SockstatLoggerInterface {
     fun `export`(): List<kotlin.String>
     
     /**
-     * The handle for `dev.sockstatlog.FastCounters` (JNI); valid for the life
-     * of the process, harmless after shutdown.
+     * The handle for `dev.sockstatlog.FastCounters` (JNI, a Java `long`);
+     * valid for the life of the process, harmless after shutdown.
      */
-    fun `fastCountersHandle`(): kotlin.ULong
+    fun `fastCountersHandle`(): kotlin.Long
     
     /**
-     * Writes pending events and uploads until drained or `timeout_ms` passes.
+     * Writes pending events and uploads until drained or `timeout_ms`
+     * (not negative) passes.
      */
-    fun `flush`(`timeoutMs`: kotlin.ULong): FlushReport
+    fun `flush`(`timeoutMs`: kotlin.Long): FlushReport
     
     /**
      * Whether sampling is on.
@@ -1500,14 +1474,14 @@ public interface SockstatLoggerInterface {
     fun `logId`(): kotlin.String
     
     /**
-     * Many pushes in one call; on an invalid label nothing is applied.
+     * Many pushes in one call; on an invalid sample nothing is applied.
      */
     fun `pushBatch`(`samples`: List<CounterSample>)
     
     /**
-     * Names a label (1..=64 printable bytes).
+     * Names a label (0..=255; the name 1..=64 printable bytes).
      */
-    fun `registerLabel`(`label`: kotlin.UInt, `name`: kotlin.String)
+    fun `registerLabel`(`label`: kotlin.Int, `name`: kotlin.String)
     
     /**
      * Sets the current default interface; `Unknown` infers the kind from the name.
@@ -1517,13 +1491,13 @@ public interface SockstatLoggerInterface {
     /**
      * Reports cumulative totals for a label; a decrease counts as a reset.
      */
-    fun `setTotals`(`label`: kotlin.UInt, `txTotal`: kotlin.ULong, `rxTotal`: kotlin.ULong)
+    fun `setTotals`(`label`: kotlin.Int, `txTotal`: kotlin.Long, `rxTotal`: kotlin.Long)
     
     /**
      * Disables, writes everything, stops the threads, waiting at most
-     * `timeout_ms`. Every later call fails with `Closed`.
+     * `timeout_ms` (not negative). Every later call fails with `Closed`.
      */
-    fun `shutdown`(`timeoutMs`: kotlin.ULong)
+    fun `shutdown`(`timeoutMs`: kotlin.Long)
     
     /**
      * Writes pending events and wakes the uploader; returns at once.
@@ -1664,18 +1638,18 @@ open class SockstatLogger: Disposable, AutoCloseable, SockstatLoggerInterface
 
     
     /**
-     * Adds bytes to a label (0..=255). Never blocks.
+     * Adds bytes to a label (0..=255; `tx`, `rx` not negative). Never blocks.
      */
-    @Throws(SockstatException::class)override fun `add`(`label`: kotlin.UInt, `tx`: kotlin.ULong, `rx`: kotlin.ULong)
+    @Throws(SockstatException::class)override fun `add`(`label`: kotlin.Int, `tx`: kotlin.Long, `rx`: kotlin.Long)
         = 
     callWithHandle {
     uniffiRustCallWithError(SockstatException) { _status ->
     UniffiLib.uniffi_sockstatlog_fn_method_sockstatlogger_add(
         it,
         
-        FfiConverterUInt.lower(`label`),
-        FfiConverterULong.lower(`tx`),
-        FfiConverterULong.lower(`rx`),_status)
+        FfiConverterInt.lower(`label`),
+        FfiConverterLong.lower(`tx`),
+        FfiConverterLong.lower(`rx`),_status)
 }
     }
     
@@ -1732,11 +1706,11 @@ open class SockstatLogger: Disposable, AutoCloseable, SockstatLoggerInterface
 
     
     /**
-     * The handle for `dev.sockstatlog.FastCounters` (JNI); valid for the life
-     * of the process, harmless after shutdown.
+     * The handle for `dev.sockstatlog.FastCounters` (JNI, a Java `long`);
+     * valid for the life of the process, harmless after shutdown.
      */
-    @Throws(SockstatException::class)override fun `fastCountersHandle`(): kotlin.ULong {
-            return FfiConverterULong.lift(
+    @Throws(SockstatException::class)override fun `fastCountersHandle`(): kotlin.Long {
+            return FfiConverterLong.lift(
     callWithHandle {
     uniffiRustCallWithError(SockstatException) { _status ->
     UniffiLib.uniffi_sockstatlog_fn_method_sockstatlogger_fast_counters_handle(
@@ -1750,16 +1724,17 @@ open class SockstatLogger: Disposable, AutoCloseable, SockstatLoggerInterface
 
     
     /**
-     * Writes pending events and uploads until drained or `timeout_ms` passes.
+     * Writes pending events and uploads until drained or `timeout_ms`
+     * (not negative) passes.
      */
-    @Throws(SockstatException::class)override fun `flush`(`timeoutMs`: kotlin.ULong): FlushReport {
+    @Throws(SockstatException::class)override fun `flush`(`timeoutMs`: kotlin.Long): FlushReport {
             return FfiConverterTypeFlushReport.lift(
     callWithHandle {
     uniffiRustCallWithError(SockstatException) { _status ->
     UniffiLib.uniffi_sockstatlog_fn_method_sockstatlogger_flush(
         it,
         
-        FfiConverterULong.lower(`timeoutMs`),_status)
+        FfiConverterLong.lower(`timeoutMs`),_status)
 }
     }
     )
@@ -1800,7 +1775,7 @@ open class SockstatLogger: Disposable, AutoCloseable, SockstatLoggerInterface
 
     
     /**
-     * Many pushes in one call; on an invalid label nothing is applied.
+     * Many pushes in one call; on an invalid sample nothing is applied.
      */
     @Throws(SockstatException::class)override fun `pushBatch`(`samples`: List<CounterSample>)
         = 
@@ -1817,16 +1792,16 @@ open class SockstatLogger: Disposable, AutoCloseable, SockstatLoggerInterface
 
     
     /**
-     * Names a label (1..=64 printable bytes).
+     * Names a label (0..=255; the name 1..=64 printable bytes).
      */
-    @Throws(SockstatException::class)override fun `registerLabel`(`label`: kotlin.UInt, `name`: kotlin.String)
+    @Throws(SockstatException::class)override fun `registerLabel`(`label`: kotlin.Int, `name`: kotlin.String)
         = 
     callWithHandle {
     uniffiRustCallWithError(SockstatException) { _status ->
     UniffiLib.uniffi_sockstatlog_fn_method_sockstatlogger_register_label(
         it,
         
-        FfiConverterUInt.lower(`label`),
+        FfiConverterInt.lower(`label`),
         FfiConverterString.lower(`name`),_status)
 }
     }
@@ -1855,16 +1830,16 @@ open class SockstatLogger: Disposable, AutoCloseable, SockstatLoggerInterface
     /**
      * Reports cumulative totals for a label; a decrease counts as a reset.
      */
-    @Throws(SockstatException::class)override fun `setTotals`(`label`: kotlin.UInt, `txTotal`: kotlin.ULong, `rxTotal`: kotlin.ULong)
+    @Throws(SockstatException::class)override fun `setTotals`(`label`: kotlin.Int, `txTotal`: kotlin.Long, `rxTotal`: kotlin.Long)
         = 
     callWithHandle {
     uniffiRustCallWithError(SockstatException) { _status ->
     UniffiLib.uniffi_sockstatlog_fn_method_sockstatlogger_set_totals(
         it,
         
-        FfiConverterUInt.lower(`label`),
-        FfiConverterULong.lower(`txTotal`),
-        FfiConverterULong.lower(`rxTotal`),_status)
+        FfiConverterInt.lower(`label`),
+        FfiConverterLong.lower(`txTotal`),
+        FfiConverterLong.lower(`rxTotal`),_status)
 }
     }
     
@@ -1873,16 +1848,16 @@ open class SockstatLogger: Disposable, AutoCloseable, SockstatLoggerInterface
     
     /**
      * Disables, writes everything, stops the threads, waiting at most
-     * `timeout_ms`. Every later call fails with `Closed`.
+     * `timeout_ms` (not negative). Every later call fails with `Closed`.
      */
-    @Throws(SockstatException::class)override fun `shutdown`(`timeoutMs`: kotlin.ULong)
+    @Throws(SockstatException::class)override fun `shutdown`(`timeoutMs`: kotlin.Long)
         = 
     callWithHandle {
     uniffiRustCallWithError(SockstatException) { _status ->
     UniffiLib.uniffi_sockstatlog_fn_method_sockstatlogger_shutdown(
         it,
         
-        FfiConverterULong.lower(`timeoutMs`),_status)
+        FfiConverterLong.lower(`timeoutMs`),_status)
 }
     }
     
@@ -2328,23 +2303,23 @@ public object FfiConverterTypeUploadTransport: FfiConverter<UploadTransport, Lon
 
 
 /**
- * One counter push in a batch.
+ * One counter push in a batch (`push_batch`).
  */
 data class CounterSample (
     /**
      * Label id, 0..=255.
      */
-    var `label`: kotlin.UInt
+    var `label`: kotlin.Int
     , 
     /**
-     * Bytes sent (added), or the cumulative total (`is_total`).
+     * Bytes sent (added), or the cumulative total (`is_total`); not negative.
      */
-    var `tx`: kotlin.ULong
+    var `tx`: kotlin.Long
     , 
     /**
-     * Bytes received (added), or the cumulative total.
+     * Bytes received (added), or the cumulative total; not negative.
      */
-    var `rx`: kotlin.ULong
+    var `rx`: kotlin.Long
     , 
     /**
      * `tx`/`rx` are cumulative totals (`set_totals`) rather than increments (`add`).
@@ -2366,24 +2341,24 @@ data class CounterSample (
 public object FfiConverterTypeCounterSample: FfiConverterRustBuffer<CounterSample> {
     override fun read(buf: ByteBuffer): CounterSample {
         return CounterSample(
-            FfiConverterUInt.read(buf),
-            FfiConverterULong.read(buf),
-            FfiConverterULong.read(buf),
+            FfiConverterInt.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
             FfiConverterBoolean.read(buf),
         )
     }
 
     override fun allocationSize(value: CounterSample) = (
-            FfiConverterUInt.allocationSize(value.`label`) +
-            FfiConverterULong.allocationSize(value.`tx`) +
-            FfiConverterULong.allocationSize(value.`rx`) +
+            FfiConverterInt.allocationSize(value.`label`) +
+            FfiConverterLong.allocationSize(value.`tx`) +
+            FfiConverterLong.allocationSize(value.`rx`) +
             FfiConverterBoolean.allocationSize(value.`isTotal`)
     )
 
     override fun write(value: CounterSample, buf: ByteBuffer) {
-            FfiConverterUInt.write(value.`label`, buf)
-            FfiConverterULong.write(value.`tx`, buf)
-            FfiConverterULong.write(value.`rx`, buf)
+            FfiConverterInt.write(value.`label`, buf)
+            FfiConverterLong.write(value.`tx`, buf)
+            FfiConverterLong.write(value.`rx`, buf)
             FfiConverterBoolean.write(value.`isTotal`, buf)
     }
 }
@@ -2402,27 +2377,27 @@ data class FlushReport (
     /**
      * Requests answered 200.
      */
-    var `batches`: kotlin.ULong
+    var `batches`: kotlin.Long
     , 
     /**
      * Log lines delivered.
      */
-    var `entries`: kotlin.ULong
+    var `entries`: kotlin.Long
     , 
     /**
      * Body bytes before compression.
      */
-    var `rawBytes`: kotlin.ULong
+    var `rawBytes`: kotlin.Long
     , 
     /**
      * Body bytes as sent.
      */
-    var `sentBytes`: kotlin.ULong
+    var `sentBytes`: kotlin.Long
     , 
     /**
      * HTTP attempts, including failed ones.
      */
-    var `attempts`: kotlin.ULong
+    var `attempts`: kotlin.Long
     , 
     /**
      * The last failure, if any attempt failed during this flush.
@@ -2430,9 +2405,8 @@ data class FlushReport (
     var `lastError`: kotlin.String?
     , 
     /**
-     * Writing the newest entries to disk failed (or did not finish in time)
-     * before this upload: what was already on disk was uploaded, these were
-     * not. `None` when the write succeeded.
+     * Writing the newest entries failed (or did not finish in time) before
+     * this upload: what was on disk was uploaded, these were not.
      */
     var `writeError`: kotlin.String?
     
@@ -2452,11 +2426,11 @@ public object FfiConverterTypeFlushReport: FfiConverterRustBuffer<FlushReport> {
     override fun read(buf: ByteBuffer): FlushReport {
         return FlushReport(
             FfiConverterBoolean.read(buf),
-            FfiConverterULong.read(buf),
-            FfiConverterULong.read(buf),
-            FfiConverterULong.read(buf),
-            FfiConverterULong.read(buf),
-            FfiConverterULong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalString.read(buf),
         )
@@ -2464,22 +2438,22 @@ public object FfiConverterTypeFlushReport: FfiConverterRustBuffer<FlushReport> {
 
     override fun allocationSize(value: FlushReport) = (
             FfiConverterBoolean.allocationSize(value.`drained`) +
-            FfiConverterULong.allocationSize(value.`batches`) +
-            FfiConverterULong.allocationSize(value.`entries`) +
-            FfiConverterULong.allocationSize(value.`rawBytes`) +
-            FfiConverterULong.allocationSize(value.`sentBytes`) +
-            FfiConverterULong.allocationSize(value.`attempts`) +
+            FfiConverterLong.allocationSize(value.`batches`) +
+            FfiConverterLong.allocationSize(value.`entries`) +
+            FfiConverterLong.allocationSize(value.`rawBytes`) +
+            FfiConverterLong.allocationSize(value.`sentBytes`) +
+            FfiConverterLong.allocationSize(value.`attempts`) +
             FfiConverterOptionalString.allocationSize(value.`lastError`) +
             FfiConverterOptionalString.allocationSize(value.`writeError`)
     )
 
     override fun write(value: FlushReport, buf: ByteBuffer) {
             FfiConverterBoolean.write(value.`drained`, buf)
-            FfiConverterULong.write(value.`batches`, buf)
-            FfiConverterULong.write(value.`entries`, buf)
-            FfiConverterULong.write(value.`rawBytes`, buf)
-            FfiConverterULong.write(value.`sentBytes`, buf)
-            FfiConverterULong.write(value.`attempts`, buf)
+            FfiConverterLong.write(value.`batches`, buf)
+            FfiConverterLong.write(value.`entries`, buf)
+            FfiConverterLong.write(value.`rawBytes`, buf)
+            FfiConverterLong.write(value.`sentBytes`, buf)
+            FfiConverterLong.write(value.`attempts`, buf)
             FfiConverterOptionalString.write(value.`lastError`, buf)
             FfiConverterOptionalString.write(value.`writeError`, buf)
     }
@@ -2552,17 +2526,17 @@ data class LoggerConfig (
     /**
      * Sampling period in ms. Default 100.
      */
-    var `pollIntervalMs`: kotlin.ULong
+    var `pollIntervalMs`: kotlin.Long
     , 
     /**
      * Write period in ms. Default 10 000.
      */
-    var `writeIntervalMs`: kotlin.ULong
+    var `writeIntervalMs`: kotlin.Long
     , 
     /**
      * Both log files together, bytes. Default 5 MiB.
      */
-    var `maxLogBytes`: kotlin.ULong
+    var `maxLogBytes`: kotlin.Long
     , 
     /**
      * Log server base URL. Default `https://log.tailscale.com`.
@@ -2582,22 +2556,22 @@ data class LoggerConfig (
     /**
      * One request body before compression, bytes. Default 256 KiB.
      */
-    var `maxBodyBytes`: kotlin.ULong
+    var `maxBodyBytes`: kotlin.Long
     , 
     /**
      * Timeout of one upload attempt, ms. Default 45 000.
      */
-    var `attemptTimeoutMs`: kotlin.ULong
+    var `attemptTimeoutMs`: kotlin.Long
     , 
     /**
      * First backoff step, ms. Default 2 000.
      */
-    var `backoffBaseMs`: kotlin.ULong
+    var `backoffBaseMs`: kotlin.Long
     , 
     /**
      * Longest backoff step and Retry-After cap, ms. Default 300 000.
      */
-    var `backoffCapMs`: kotlin.ULong
+    var `backoffCapMs`: kotlin.Long
     
 ){
     
@@ -2616,47 +2590,47 @@ public object FfiConverterTypeLoggerConfig: FfiConverterRustBuffer<LoggerConfig>
         return LoggerConfig(
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
-            FfiConverterULong.read(buf),
-            FfiConverterULong.read(buf),
-            FfiConverterULong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
             FfiConverterBoolean.read(buf),
-            FfiConverterULong.read(buf),
-            FfiConverterULong.read(buf),
-            FfiConverterULong.read(buf),
-            FfiConverterULong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
         )
     }
 
     override fun allocationSize(value: LoggerConfig) = (
             FfiConverterString.allocationSize(value.`logDir`) +
             FfiConverterString.allocationSize(value.`backendPublicId`) +
-            FfiConverterULong.allocationSize(value.`pollIntervalMs`) +
-            FfiConverterULong.allocationSize(value.`writeIntervalMs`) +
-            FfiConverterULong.allocationSize(value.`maxLogBytes`) +
+            FfiConverterLong.allocationSize(value.`pollIntervalMs`) +
+            FfiConverterLong.allocationSize(value.`writeIntervalMs`) +
+            FfiConverterLong.allocationSize(value.`maxLogBytes`) +
             FfiConverterString.allocationSize(value.`baseUrl`) +
             FfiConverterString.allocationSize(value.`collection`) +
             FfiConverterBoolean.allocationSize(value.`allowHttp`) +
-            FfiConverterULong.allocationSize(value.`maxBodyBytes`) +
-            FfiConverterULong.allocationSize(value.`attemptTimeoutMs`) +
-            FfiConverterULong.allocationSize(value.`backoffBaseMs`) +
-            FfiConverterULong.allocationSize(value.`backoffCapMs`)
+            FfiConverterLong.allocationSize(value.`maxBodyBytes`) +
+            FfiConverterLong.allocationSize(value.`attemptTimeoutMs`) +
+            FfiConverterLong.allocationSize(value.`backoffBaseMs`) +
+            FfiConverterLong.allocationSize(value.`backoffCapMs`)
     )
 
     override fun write(value: LoggerConfig, buf: ByteBuffer) {
             FfiConverterString.write(value.`logDir`, buf)
             FfiConverterString.write(value.`backendPublicId`, buf)
-            FfiConverterULong.write(value.`pollIntervalMs`, buf)
-            FfiConverterULong.write(value.`writeIntervalMs`, buf)
-            FfiConverterULong.write(value.`maxLogBytes`, buf)
+            FfiConverterLong.write(value.`pollIntervalMs`, buf)
+            FfiConverterLong.write(value.`writeIntervalMs`, buf)
+            FfiConverterLong.write(value.`maxLogBytes`, buf)
             FfiConverterString.write(value.`baseUrl`, buf)
             FfiConverterString.write(value.`collection`, buf)
             FfiConverterBoolean.write(value.`allowHttp`, buf)
-            FfiConverterULong.write(value.`maxBodyBytes`, buf)
-            FfiConverterULong.write(value.`attemptTimeoutMs`, buf)
-            FfiConverterULong.write(value.`backoffBaseMs`, buf)
-            FfiConverterULong.write(value.`backoffCapMs`, buf)
+            FfiConverterLong.write(value.`maxBodyBytes`, buf)
+            FfiConverterLong.write(value.`attemptTimeoutMs`, buf)
+            FfiConverterLong.write(value.`backoffBaseMs`, buf)
+            FfiConverterLong.write(value.`backoffCapMs`, buf)
     }
 }
 
@@ -2674,55 +2648,54 @@ data class LoggerStats (
     /**
      * Events the sampler emitted.
      */
-    var `events`: kotlin.ULong
+    var `events`: kotlin.Long
     , 
     /**
      * Log entries written to disk (events, headers, text lines).
      */
-    var `entriesWritten`: kotlin.ULong
+    var `entriesWritten`: kotlin.Long
     , 
     /**
      * Bytes appended to the log files.
      */
-    var `bytesWritten`: kotlin.ULong
+    var `bytesWritten`: kotlin.Long
     , 
     /**
      * Bytes lost before an upload: unread lines dropped by rotation of a
      * full log, and entries the writer gave up (see `dropped_entries`).
      */
-    var `droppedBytes`: kotlin.ULong
+    var `droppedBytes`: kotlin.Long
     , 
     /**
-     * Entries lost that way: unread lines dropped by rotation, lines too
-     * long to store, and the oldest pending lines given up while the disk
-     * failed for longer than the retry buffer holds.
+     * Entries lost that way: rotation, lines too long to store, the oldest
+     * pending lines past the retry bound while the disk failed.
      */
-    var `droppedEntries`: kotlin.ULong
+    var `droppedEntries`: kotlin.Long
     , 
     /**
      * Bytes of a torn last line discarded after a crash.
      */
-    var `tornBytes`: kotlin.ULong
+    var `tornBytes`: kotlin.Long
     , 
     /**
      * Counter resets seen by `set_totals`.
      */
-    var `resets`: kotlin.ULong
+    var `resets`: kotlin.Long
     , 
     /**
      * Times the sampler and writer threads woke up.
      */
-    var `wakeups`: kotlin.ULong
+    var `wakeups`: kotlin.Long
     , 
     /**
      * Pending events merged because the writer fell behind.
      */
-    var `queueMerges`: kotlin.ULong
+    var `queueMerges`: kotlin.Long
     , 
     /**
      * Failed writes or fsyncs of the log.
      */
-    var `writeErrors`: kotlin.ULong
+    var `writeErrors`: kotlin.Long
     , 
     /**
      * The most recent write failure, until a write succeeds again.
@@ -2732,27 +2705,27 @@ data class LoggerStats (
     /**
      * Bytes in the log files now.
      */
-    var `storedBytes`: kotlin.ULong
+    var `storedBytes`: kotlin.Long
     , 
     /**
      * Bytes not yet uploaded.
      */
-    var `unreadBytes`: kotlin.ULong
+    var `unreadBytes`: kotlin.Long
     , 
     /**
      * Upload requests answered 200.
      */
-    var `uploadBatches`: kotlin.ULong
+    var `uploadBatches`: kotlin.Long
     , 
     /**
      * Lines uploaded.
      */
-    var `uploadEntries`: kotlin.ULong
+    var `uploadEntries`: kotlin.Long
     , 
     /**
      * Upload attempts that failed.
      */
-    var `uploadFailures`: kotlin.ULong
+    var `uploadFailures`: kotlin.Long
     
 ){
     
@@ -2770,63 +2743,63 @@ public object FfiConverterTypeLoggerStats: FfiConverterRustBuffer<LoggerStats> {
     override fun read(buf: ByteBuffer): LoggerStats {
         return LoggerStats(
             FfiConverterBoolean.read(buf),
-            FfiConverterULong.read(buf),
-            FfiConverterULong.read(buf),
-            FfiConverterULong.read(buf),
-            FfiConverterULong.read(buf),
-            FfiConverterULong.read(buf),
-            FfiConverterULong.read(buf),
-            FfiConverterULong.read(buf),
-            FfiConverterULong.read(buf),
-            FfiConverterULong.read(buf),
-            FfiConverterULong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
             FfiConverterOptionalString.read(buf),
-            FfiConverterULong.read(buf),
-            FfiConverterULong.read(buf),
-            FfiConverterULong.read(buf),
-            FfiConverterULong.read(buf),
-            FfiConverterULong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
         )
     }
 
     override fun allocationSize(value: LoggerStats) = (
             FfiConverterBoolean.allocationSize(value.`enabled`) +
-            FfiConverterULong.allocationSize(value.`events`) +
-            FfiConverterULong.allocationSize(value.`entriesWritten`) +
-            FfiConverterULong.allocationSize(value.`bytesWritten`) +
-            FfiConverterULong.allocationSize(value.`droppedBytes`) +
-            FfiConverterULong.allocationSize(value.`droppedEntries`) +
-            FfiConverterULong.allocationSize(value.`tornBytes`) +
-            FfiConverterULong.allocationSize(value.`resets`) +
-            FfiConverterULong.allocationSize(value.`wakeups`) +
-            FfiConverterULong.allocationSize(value.`queueMerges`) +
-            FfiConverterULong.allocationSize(value.`writeErrors`) +
+            FfiConverterLong.allocationSize(value.`events`) +
+            FfiConverterLong.allocationSize(value.`entriesWritten`) +
+            FfiConverterLong.allocationSize(value.`bytesWritten`) +
+            FfiConverterLong.allocationSize(value.`droppedBytes`) +
+            FfiConverterLong.allocationSize(value.`droppedEntries`) +
+            FfiConverterLong.allocationSize(value.`tornBytes`) +
+            FfiConverterLong.allocationSize(value.`resets`) +
+            FfiConverterLong.allocationSize(value.`wakeups`) +
+            FfiConverterLong.allocationSize(value.`queueMerges`) +
+            FfiConverterLong.allocationSize(value.`writeErrors`) +
             FfiConverterOptionalString.allocationSize(value.`lastWriteError`) +
-            FfiConverterULong.allocationSize(value.`storedBytes`) +
-            FfiConverterULong.allocationSize(value.`unreadBytes`) +
-            FfiConverterULong.allocationSize(value.`uploadBatches`) +
-            FfiConverterULong.allocationSize(value.`uploadEntries`) +
-            FfiConverterULong.allocationSize(value.`uploadFailures`)
+            FfiConverterLong.allocationSize(value.`storedBytes`) +
+            FfiConverterLong.allocationSize(value.`unreadBytes`) +
+            FfiConverterLong.allocationSize(value.`uploadBatches`) +
+            FfiConverterLong.allocationSize(value.`uploadEntries`) +
+            FfiConverterLong.allocationSize(value.`uploadFailures`)
     )
 
     override fun write(value: LoggerStats, buf: ByteBuffer) {
             FfiConverterBoolean.write(value.`enabled`, buf)
-            FfiConverterULong.write(value.`events`, buf)
-            FfiConverterULong.write(value.`entriesWritten`, buf)
-            FfiConverterULong.write(value.`bytesWritten`, buf)
-            FfiConverterULong.write(value.`droppedBytes`, buf)
-            FfiConverterULong.write(value.`droppedEntries`, buf)
-            FfiConverterULong.write(value.`tornBytes`, buf)
-            FfiConverterULong.write(value.`resets`, buf)
-            FfiConverterULong.write(value.`wakeups`, buf)
-            FfiConverterULong.write(value.`queueMerges`, buf)
-            FfiConverterULong.write(value.`writeErrors`, buf)
+            FfiConverterLong.write(value.`events`, buf)
+            FfiConverterLong.write(value.`entriesWritten`, buf)
+            FfiConverterLong.write(value.`bytesWritten`, buf)
+            FfiConverterLong.write(value.`droppedBytes`, buf)
+            FfiConverterLong.write(value.`droppedEntries`, buf)
+            FfiConverterLong.write(value.`tornBytes`, buf)
+            FfiConverterLong.write(value.`resets`, buf)
+            FfiConverterLong.write(value.`wakeups`, buf)
+            FfiConverterLong.write(value.`queueMerges`, buf)
+            FfiConverterLong.write(value.`writeErrors`, buf)
             FfiConverterOptionalString.write(value.`lastWriteError`, buf)
-            FfiConverterULong.write(value.`storedBytes`, buf)
-            FfiConverterULong.write(value.`unreadBytes`, buf)
-            FfiConverterULong.write(value.`uploadBatches`, buf)
-            FfiConverterULong.write(value.`uploadEntries`, buf)
-            FfiConverterULong.write(value.`uploadFailures`, buf)
+            FfiConverterLong.write(value.`storedBytes`, buf)
+            FfiConverterLong.write(value.`unreadBytes`, buf)
+            FfiConverterLong.write(value.`uploadBatches`, buf)
+            FfiConverterLong.write(value.`uploadEntries`, buf)
+            FfiConverterLong.write(value.`uploadFailures`, buf)
     }
 }
 
@@ -2939,9 +2912,12 @@ public object FfiConverterTypeUploadRequest: FfiConverterRustBuffer<UploadReques
  */
 data class UploadResponse (
     /**
-     * HTTP status; only 200 means stored.
+     * HTTP status; only 200 means stored. An `Int`/`Int32` like the
+     * platforms' own (`HttpURLConnection.responseCode`,
+     * `HTTPURLResponse.statusCode`); outside 0..=65535 it is a transport
+     * failure, retried.
      */
-    var `status`: kotlin.UShort
+    var `status`: kotlin.Int
     , 
     /**
      * Response headers (`Retry-After` is honoured).
@@ -2968,20 +2944,20 @@ data class UploadResponse (
 public object FfiConverterTypeUploadResponse: FfiConverterRustBuffer<UploadResponse> {
     override fun read(buf: ByteBuffer): UploadResponse {
         return UploadResponse(
-            FfiConverterUShort.read(buf),
+            FfiConverterInt.read(buf),
             FfiConverterSequenceTypeHttpHeader.read(buf),
             FfiConverterByteArray.read(buf),
         )
     }
 
     override fun allocationSize(value: UploadResponse) = (
-            FfiConverterUShort.allocationSize(value.`status`) +
+            FfiConverterInt.allocationSize(value.`status`) +
             FfiConverterSequenceTypeHttpHeader.allocationSize(value.`headers`) +
             FfiConverterByteArray.allocationSize(value.`body`)
     )
 
     override fun write(value: UploadResponse, buf: ByteBuffer) {
-            FfiConverterUShort.write(value.`status`, buf)
+            FfiConverterInt.write(value.`status`, buf)
             FfiConverterSequenceTypeHttpHeader.write(value.`headers`, buf)
             FfiConverterByteArray.write(value.`body`, buf)
     }
@@ -3039,8 +3015,9 @@ public object FfiConverterTypeInterfaceKind: FfiConverterRustBuffer<InterfaceKin
 sealed class SockstatException: kotlin.Exception() {
     
     /**
-     * An argument was out of range or malformed (label above 255, a label
-     * name too long, a setting outside its range, ...).
+     * An argument was out of range or malformed (a negative label, count
+     * or timeout, a label above 255, a label name too long, a setting
+     * outside its range, ...).
      */
     class InvalidArgument(
         

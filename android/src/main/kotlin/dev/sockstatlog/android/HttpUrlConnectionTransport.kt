@@ -62,7 +62,7 @@ class HttpUrlConnectionTransport @JvmOverloads constructor(
                 if (name == null) emptyList() else values.map { HttpHeader(name, it) } // null: the status line
             }
             val body = (if (status >= 400) conn.errorStream else conn.inputStream)?.use(::head) ?: ByteArray(0)
-            return UploadResponse(status.toUShort(), headers, body)
+            return UploadResponse(status, headers, body)
         } catch (e: IOException) {
             throw failure("POST", e)
         } finally {

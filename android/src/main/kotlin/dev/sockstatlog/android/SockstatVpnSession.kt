@@ -36,7 +36,7 @@ class SockstatVpnSession(
     private val connectivity: ConnectivityManager?,
 ) : AutoCloseable {
     /** The JNI fast-path handle of [logger] ([FastCounters]). */
-    private val handle: Long = logger.fastCountersHandle().toLong()
+    private val handle: Long = logger.fastCountersHandle()
     private val monitor = SockstatNetworkMonitor(logger)
     private val closed = AtomicBoolean(false)
     private val flusher: ExecutorService = Executors.newSingleThreadExecutor { r ->
@@ -65,7 +65,7 @@ class SockstatVpnSession(
     @JvmOverloads
     fun flush(timeoutMs: Long = FLUSH_TIMEOUT_MS, done: (Result<FlushReport>) -> Unit = {}): Future<*> =
         try {
-            flusher.submit { done(runCatching { logger.flush(timeoutMs.toULong()) }) }
+            flusher.submit { done(runCatching { logger.flush(timeoutMs) }) }
         } catch (e: RejectedExecutionException) {
             done(Result.failure(SockstatException.Closed()))
             CompletableFuture.completedFuture(null)
@@ -82,7 +82,7 @@ class SockstatVpnSession(
         connectivity?.let(monitor::stop)
         flusher.shutdownNow()
         try {
-            logger.shutdown(SHUTDOWN_TIMEOUT_MS.toULong())
+            logger.shutdown(SHUTDOWN_TIMEOUT_MS)
         } finally {
             logger.close()
         }

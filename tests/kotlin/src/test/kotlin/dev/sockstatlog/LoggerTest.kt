@@ -20,13 +20,13 @@ class LoggerTest {
             assertFalse(logger.isEnabled())
             logger.enable()
             assertTrue(logger.isEnabled())
-            logger.add(1u, 100uL, 200uL)
-            logger.setTotals(2u, 1_000uL, 10uL)
+            logger.add(1, 100L, 200L)
+            logger.setTotals(2, 1_000L, 10L)
             logger.disable()
             val got = totals(events(logger.export()))
             assertEquals(100L to 200L, got[1])
             assertEquals(1_000L to 10L, got[2])
-            logger.shutdown(5_000uL)
+            logger.shutdown(5_000L)
         }
     }
 
@@ -35,14 +35,14 @@ class LoggerTest {
         SockstatLogger(testConfig()).use { logger ->
             logger.setInterface("wlan0", InterfaceKind.WIFI)
             logger.enable()
-            logger.add(3u, 10uL, 20uL)
+            logger.add(3, 10L, 20L)
             logger.setInterface("rmnet_data0", InterfaceKind.UNKNOWN) // inferred cellular
-            logger.add(3u, 1uL, 2uL)
+            logger.add(3, 1L, 2L)
             logger.disable()
             val evs = events(logger.export())
             assertEquals(10L to 20L, totals(evs, cellular = false)[3])
             assertEquals(1L to 2L, totals(evs, cellular = true)[3])
-            logger.shutdown(5_000uL)
+            logger.shutdown(5_000L)
         }
     }
 
@@ -50,14 +50,14 @@ class LoggerTest {
     fun `pushBatch applies every sample and rejects a bad batch as a whole`() {
         SockstatLogger(testConfig()).use { logger ->
             logger.enable()
-            logger.pushBatch(listOf(CounterSample(4u, 5uL, 6uL, false), CounterSample(4u, 1uL, 1uL, false)))
+            logger.pushBatch(listOf(CounterSample(4, 5L, 6L, false), CounterSample(4, 1L, 1L, false)))
             val bad = assertFailsWith<SockstatException.InvalidArgument> {
-                logger.pushBatch(listOf(CounterSample(4u, 100uL, 100uL, false), CounterSample(256u, 1uL, 1uL, false)))
+                logger.pushBatch(listOf(CounterSample(4, 100L, 100L, false), CounterSample(256, 1L, 1L, false)))
             }
             assertContains(bad.reason, "256")
             logger.disable()
             assertEquals(6L to 7L, totals(events(logger.export()))[4])
-            logger.shutdown(5_000uL)
+            logger.shutdown(5_000L)
         }
     }
 
@@ -65,15 +65,15 @@ class LoggerTest {
     fun `flush through the real collector stores exactly the exported entries once`() {
         RealCollector().use { collector ->
             SockstatLogger(testConfig(baseUrl = collector.baseUrl)).use { logger ->
-                logger.registerLabel(42u, "KotlinTest")
+                logger.registerLabel(42, "KotlinTest")
                 logger.enable()
-                logger.add(42u, 7uL, 8uL)
+                logger.add(42, 7L, 8L)
                 logger.writeText("hello from kotlin")
-                logger.add(42u, 1uL, 2uL)
+                logger.add(42, 1L, 2L)
                 logger.disable()
-                val report = logger.flush(10_000uL)
+                val report = logger.flush(10_000L)
                 assertTrue(report.drained, "report: $report; collector stderr: ${collector.stderr()}")
-                assertTrue(report.batches >= 1uL && report.entries >= 1uL, "report: $report")
+                assertTrue(report.batches >= 1L && report.entries >= 1L, "report: $report")
 
                 val exported = logger.export()
                 val stored = assertStoredOnce(collector, exported)
@@ -85,16 +85,16 @@ class LoggerTest {
                 assertEquals(listOf(COLLECTION), collector.dir.toFile().list()!!.toList())
                 assertEquals(listOf("$privateId.jsonl"), collector.dir.resolve(COLLECTION).toFile().list()!!.toList())
                 val stats = logger.stats()
-                assertEquals(stored.size.toULong(), stats.uploadEntries, "stats: $stats")
-                assertEquals(0uL, stats.uploadFailures, "stats: $stats")
+                assertEquals(stored.size.toLong(), stats.uploadEntries, "stats: $stats")
+                assertEquals(0L, stats.uploadFailures, "stats: $stats")
 
                 // Nothing left: a second flush sends nothing and stores nothing.
-                val again = logger.flush(10_000uL)
+                val again = logger.flush(10_000L)
                 assertTrue(again.drained, "report: $again")
-                assertEquals(0uL, again.entries, "report: $again")
-                assertEquals(0uL, again.batches, "report: $again")
+                assertEquals(0L, again.entries, "report: $again")
+                assertEquals(0L, again.batches, "report: $again")
                 assertEquals(stored, collector.storedLines(privateId))
-                logger.shutdown(5_000uL)
+                logger.shutdown(5_000L)
             }
             assertEquals(0, collector.storedRequests(0).sumOf { it.duplicates }, "the client re-sent entries: ${collector.log}")
         }
@@ -106,13 +106,13 @@ class LoggerTest {
         RealCollector().use { collector ->
             val firstExport = SockstatLogger(testConfig(dir = logDir, baseUrl = collector.baseUrl)).use { logger ->
                 logger.enable()
-                logger.add(1u, 10uL, 20uL)
+                logger.add(1, 10L, 20L)
                 logger.writeText("before restart")
                 logger.disable()
-                assertTrue(logger.flush(10_000uL).drained)
+                assertTrue(logger.flush(10_000L).drained)
                 val exported = logger.export()
                 assertStoredOnce(collector, exported)
-                logger.shutdown(5_000uL)
+                logger.shutdown(5_000L)
                 exported
             }
             val afterFirst = collector.storedLines(privateId)
@@ -120,10 +120,10 @@ class LoggerTest {
 
             SockstatLogger(testConfig(dir = logDir, baseUrl = collector.baseUrl)).use { logger ->
                 logger.enable()
-                logger.add(1u, 3uL, 4uL)
+                logger.add(1, 3L, 4L)
                 logger.writeText("after restart")
                 logger.disable()
-                val report = logger.flush(10_000uL)
+                val report = logger.flush(10_000L)
                 assertTrue(report.drained, "report: $report; collector stderr: ${collector.stderr()}")
                 val secondExport = logger.export()
                 val stored = collector.storedLines(privateId)
@@ -131,7 +131,7 @@ class LoggerTest {
                 assertEquals(afterFirst, stored.take(afterFirst.size))
                 val added = stored.drop(afterFirst.size)
                 assertTrue(added.isNotEmpty())
-                assertEquals(added.size.toULong(), logger.stats().uploadEntries, "this logger uploaded only the new entries")
+                assertEquals(added.size.toLong(), logger.stats().uploadEntries, "this logger uploaded only the new entries")
                 // Every line either logger showed is stored exactly once.
                 val everything = (firstExport + secondExport).distinct()
                 assertEquals(everything.toSet(), stored.toSet())
@@ -141,8 +141,8 @@ class LoggerTest {
                 assertFalse(added.any { "before restart" in it }, "old text re-sent")
                 assertTrue(added.any { parseJsonObject(it)["text"] == "after restart" }, "added: $added")
                 assertEquals(13L to 24L, totals(events(stored))[1])
-                assertTrue(logger.flush(10_000uL).let { it.drained && it.entries == 0uL })
-                logger.shutdown(5_000uL)
+                assertTrue(logger.flush(10_000L).let { it.drained && it.entries == 0L })
+                logger.shutdown(5_000L)
             }
             assertEquals(0, collector.storedRequests(0).sumOf { it.duplicates }, "the client re-sent entries: ${collector.log}")
         }
@@ -154,7 +154,7 @@ class LoggerTest {
             SockstatLogger(testConfig(baseUrl = collector.baseUrl)).use { logger ->
                 logger.writeText("x")
                 logger.startFlush()
-                logger.shutdown(5_000uL)
+                logger.shutdown(5_000L)
             }
         }
     }
@@ -165,11 +165,11 @@ class LoggerTest {
             val transport = HttpUrlConnectionTransport()
             SockstatLogger.withTransport(testConfig(baseUrl = collector.baseUrl), transport).use { logger ->
                 logger.enable()
-                logger.add(9u, 5uL, 6uL)
+                logger.add(9, 5L, 6L)
                 // Enough repetitive text that the body is worth compressing.
                 repeat(20) { logger.writeText("through HttpURLConnection, line $it, padding padding padding") }
                 logger.disable()
-                val report = logger.flush(10_000uL)
+                val report = logger.flush(10_000L)
                 assertTrue(report.drained, "report: $report; collector stderr: ${collector.stderr()}")
                 assertTrue(transport.requests.isNotEmpty())
                 for (r in transport.requests) {
@@ -186,11 +186,11 @@ class LoggerTest {
                 assertEquals(20, stored.count { "through HttpURLConnection" in it })
 
                 val sent = transport.requests.size
-                val again = logger.flush(10_000uL)
-                assertTrue(again.drained && again.entries == 0uL, "report: $again")
+                val again = logger.flush(10_000L)
+                assertTrue(again.drained && again.entries == 0L, "report: $again")
                 assertEquals(sent, transport.requests.size, "a second flush sent a request")
                 assertEquals(stored, collector.storedLines(privateId))
-                logger.shutdown(5_000uL)
+                logger.shutdown(5_000L)
             }
             assertEquals(0, collector.storedRequests(0).sumOf { it.duplicates }, "the client re-sent entries: ${collector.log}")
         }
@@ -211,18 +211,18 @@ class LoggerTest {
             }
             SockstatLogger.withTransport(testConfig(baseUrl = collector.baseUrl), lossy).use { logger ->
                 logger.enable()
-                logger.add(11u, 1uL, 1uL)
+                logger.add(11, 1L, 1L)
                 logger.writeText("acknowledgement lost")
                 logger.disable()
-                val report = logger.flush(10_000uL)
+                val report = logger.flush(10_000L)
                 assertTrue(report.drained, "report: $report")
-                assertTrue(report.attempts >= 2uL, "report: $report")
+                assertTrue(report.attempts >= 2L, "report: $report")
                 val stored = assertStoredOnce(collector, logger.export())
                 // The retry reached the collector, which dropped every entry as already stored.
                 val reqs = collector.storedRequests(stored.size)
                 assertTrue(reqs.size >= 2, "log: ${collector.log}")
                 assertEquals(reqs.first().stored, reqs.drop(1).sumOf { it.duplicates }, "log: ${collector.log}")
-                logger.shutdown(5_000uL)
+                logger.shutdown(5_000L)
             }
         }
     }
@@ -233,16 +233,16 @@ class LoggerTest {
         val transport = object : UploadTransport {
             override fun send(request: UploadRequest): UploadResponse {
                 synchronized(requests) { requests.add(request) }
-                return UploadResponse(200u, listOf(HttpHeader("Content-Type", "text/plain")), byteArrayOf())
+                return UploadResponse(200, listOf(HttpHeader("Content-Type", "text/plain")), byteArrayOf())
             }
         }
         SockstatLogger.withTransport(testConfig(), transport).use { logger ->
             logger.writeText("through the host transport")
-            val report = logger.flush(10_000uL)
+            val report = logger.flush(10_000L)
             assertTrue(report.drained, "report: $report")
             val url = synchronized(requests) { requests.first().url }
             assertEquals("https://log.tailscale.com/c/sockstats.log.tailscale.io/${sockstatLogId(BACKEND_ID).privateId}", url)
-            logger.shutdown(5_000uL)
+            logger.shutdown(5_000L)
         }
     }
 
@@ -254,12 +254,12 @@ class LoggerTest {
         }
         SockstatLogger.withTransport(testConfig(), transport).use { logger ->
             logger.writeText("never delivered")
-            val report = logger.flush(300uL)
+            val report = logger.flush(300L)
             assertFalse(report.drained)
-            assertTrue(report.attempts >= 1uL)
+            assertTrue(report.attempts >= 1L)
             assertContains(report.lastError ?: "", "no route to host")
-            assertTrue(logger.stats().uploadFailures >= 1uL)
-            logger.shutdown(5_000uL)
+            assertTrue(logger.stats().uploadFailures >= 1L)
+            logger.shutdown(5_000L)
         }
     }
 
@@ -271,13 +271,30 @@ class LoggerTest {
         assertContains(badId.reason, "invalid hex length: 3")
         assertFailsWith<SockstatException.InvalidLogId> { sockstatLogId("z".repeat(64)) }
         SockstatLogger(testConfig()).use { logger ->
-            assertContains(assertFailsWith<SockstatException.InvalidArgument> { logger.add(256u, 1uL, 1uL) }.reason, "256")
-            assertFailsWith<SockstatException.InvalidArgument> { logger.setTotals(1000u, 1uL, 1uL) }
-            assertFailsWith<SockstatException.InvalidArgument> { logger.registerLabel(300u, "x") }
-            assertFailsWith<SockstatException.InvalidArgument> { logger.registerLabel(20u, "") }
-            logger.shutdown(5_000uL)
+            assertContains(assertFailsWith<SockstatException.InvalidArgument> { logger.add(256, 1L, 1L) }.reason, "256")
+            assertFailsWith<SockstatException.InvalidArgument> { logger.setTotals(1000, 1L, 1L) }
+            assertFailsWith<SockstatException.InvalidArgument> { logger.registerLabel(300, "x") }
+            assertFailsWith<SockstatException.InvalidArgument> { logger.registerLabel(20, "") }
+            // Signed at the FFI (Kotlin Int/Long, callable from Java): negative is rejected, never wrapped.
+            assertContains(assertFailsWith<SockstatException.InvalidArgument> { logger.add(-1, 1, 1) }.reason, "-1")
+            assertContains(assertFailsWith<SockstatException.InvalidArgument> { logger.add(1, -2, 1) }.reason, "tx")
+            assertFailsWith<SockstatException.InvalidArgument> { logger.setTotals(1, 1, -1) }
+            assertFailsWith<SockstatException.InvalidArgument> { logger.registerLabel(-5, "x") }
+            assertFailsWith<SockstatException.InvalidArgument> {
+                logger.pushBatch(listOf(CounterSample(1, 1, 1, false), CounterSample(1, -1, 1, false)))
+            }
+            assertFailsWith<SockstatException.InvalidArgument> { logger.flush(-1) }
+            assertFailsWith<SockstatException.InvalidArgument> { logger.shutdown(-1) }
+            assertEquals(0L, logger.stats().resets, "nothing of a rejected call was applied")
+            logger.shutdown(5_000L)
         }
         // A file where the log directory should be: an I/O error, not a crash.
+        assertContains(
+            assertFailsWith<SockstatException.InvalidArgument> {
+                SockstatLogger(testConfig().apply { maxLogBytes = -1 })
+            }.reason,
+            "max_log_bytes",
+        )
         val file = kotlin.io.path.createTempFile("sockstatlog-notadir")
         assertFailsWith<SockstatException.Io> { SockstatLogger(testConfig(dir = file)) }
     }
@@ -286,12 +303,12 @@ class LoggerTest {
     fun `every call after shutdown fails with Closed`() {
         val logger = SockstatLogger(testConfig())
         logger.enable()
-        logger.add(1u, 1uL, 1uL)
-        logger.shutdown(5_000uL)
-        assertFailsWith<SockstatException.Closed> { logger.add(1u, 1uL, 1uL) }
+        logger.add(1, 1L, 1L)
+        logger.shutdown(5_000L)
+        assertFailsWith<SockstatException.Closed> { logger.add(1, 1L, 1L) }
         assertFailsWith<SockstatException.Closed> { logger.enable() }
-        assertFailsWith<SockstatException.Closed> { logger.flush(100uL) }
-        assertFailsWith<SockstatException.Closed> { logger.shutdown(100uL) }
+        assertFailsWith<SockstatException.Closed> { logger.flush(100L) }
+        assertFailsWith<SockstatException.Closed> { logger.shutdown(100L) }
         logger.close()
     }
 
@@ -299,7 +316,7 @@ class LoggerTest {
     fun `use closes the handle and a closed handle cannot be called`() {
         val logger = SockstatLogger(testConfig())
         logger.use { it.writeText("in use") }
-        assertFailsWith<IllegalStateException> { logger.add(1u, 1uL, 1uL) }
+        assertFailsWith<IllegalStateException> { logger.add(1, 1L, 1L) }
     }
 
     @Test
@@ -314,9 +331,9 @@ class LoggerTest {
                     start.await()
                     repeat(perThread) { i ->
                         if (i % 2 == 0) {
-                            logger.add(5u, 1uL, 2uL)
+                            logger.add(5, 1L, 2L)
                         } else {
-                            logger.pushBatch(listOf(CounterSample(5u, 1uL, 2uL, false), CounterSample((6 + t).toUInt(), 1uL, 0uL, false)))
+                            logger.pushBatch(listOf(CounterSample(5, 1L, 2L, false), CounterSample((6 + t), 1L, 0L, false)))
                         }
                     }
                 }
@@ -328,7 +345,7 @@ class LoggerTest {
             val n = (threads * perThread).toLong()
             assertEquals(n to 2 * n, got[5])
             for (t in 0 until threads) assertEquals((perThread / 2).toLong() to 0L, got[6 + t])
-            logger.shutdown(5_000uL)
+            logger.shutdown(5_000L)
         }
     }
 
@@ -342,7 +359,7 @@ class LoggerTest {
         assertEquals(hex(sha256(private)), ids.publicId)
         SockstatLogger(testConfig()).use { logger ->
             assertEquals(ids.publicId, logger.logId())
-            logger.shutdown(5_000uL)
+            logger.shutdown(5_000L)
         }
     }
 
@@ -366,9 +383,9 @@ class LoggerTest {
     @Test
     fun `the default config carries the core defaults`() {
         val c = defaultLoggerConfig("/x", BACKEND_ID)
-        assertEquals(100uL, c.pollIntervalMs)
-        assertEquals(10_000uL, c.writeIntervalMs)
-        assertEquals(5uL shl 20, c.maxLogBytes)
+        assertEquals(100L, c.pollIntervalMs)
+        assertEquals(10_000L, c.writeIntervalMs)
+        assertEquals(5L shl 20, c.maxLogBytes)
         assertEquals("https://log.tailscale.com", c.baseUrl)
         assertEquals("sockstats.log.tailscale.io", c.collection)
         assertFalse(c.allowHttp)

@@ -10,18 +10,18 @@ import org.junit.jupiter.api.Test
 fun runSockstats(filesDir: File, backendPublicId: String, pushes: Int) {
     val config = defaultLoggerConfig(File(filesDir, "sockstats").path, backendPublicId)
     SockstatLogger(config).use { logger ->
-        logger.registerLabel(20u, "TunnelUDP")
+        logger.registerLabel(20, "TunnelUDP")
         logger.setInterface("wlan0", InterfaceKind.WIFI)
         logger.enable()
-        logger.add(20u, 1200uL, 800uL)                 // UniFFI: a few µs, fine at 10 Hz
-        val handle = logger.fastCountersHandle().toLong()
+        logger.add(20, 1200, 800)                   // UniFFI: a few µs, fine at 10 Hz
+        val handle = logger.fastCountersHandle()
         repeat(pushes) { FastCounters.add(handle, 20, 1200, 800) } // JNI: tens of ns
         try {
-            logger.add(300u, 1uL, 1uL)
+            logger.add(300, 1, 1)
         } catch (e: SockstatException.InvalidArgument) {
             println("rejected: ${e.reason}")
         }
-        logger.shutdown(timeoutMs = 2_000uL)           // writes what is pending
+        logger.shutdown(timeoutMs = 2_000)           // writes what is pending
     }
 }
 // README-SNIPPET-END

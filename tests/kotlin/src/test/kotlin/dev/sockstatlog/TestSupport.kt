@@ -14,11 +14,11 @@ const val BACKEND_ID = "0123456789abcdef0123456789abcdef0123456789abcdef01234567
 /** A config writing under a fresh temp dir, sampling fast so tests are quick. */
 fun testConfig(dir: Path = Files.createTempDirectory("sockstatlog-kt"), baseUrl: String? = null): LoggerConfig =
     defaultLoggerConfig(dir.toString(), BACKEND_ID).apply {
-        pollIntervalMs = 10uL
-        writeIntervalMs = 100uL
-        backoffBaseMs = 50uL
-        backoffCapMs = 200uL
-        attemptTimeoutMs = 5_000uL
+        pollIntervalMs = 10L
+        writeIntervalMs = 100L
+        backoffBaseMs = 50L
+        backoffCapMs = 200L
+        attemptTimeoutMs = 5_000L
         if (baseUrl != null) {
             this.baseUrl = baseUrl
             allowHttp = true
@@ -61,7 +61,7 @@ const val COLLECTION = "sockstats.log.tailscale.io"
 
 /**
  * The project's reference collector (`sockstatlog collect`, built with
- * `cargo build --features cli --bin sockstatlog`) run as a child process on
+ * `cargo build -p sockstatlog-tools --bin sockstatlog`) run as a child process on
  * 127.0.0.1 with a free port and a fresh temp `--dir`. The binary is found in
  * the directory named by the `sockstatlog.bindir` system property
  * (scripts/test-kotlin.sh passes the cargo target's debug directory).
@@ -185,7 +185,7 @@ class RealCollector : AutoCloseable {
             val bin = File(bindir, "sockstatlog")
             if (!bin.canExecute()) {
                 throw AssertionError(
-                    "collector binary $bin is missing; build it with `cargo build --features cli --bin sockstatlog` " +
+                    "collector binary $bin is missing; build it with `cargo build -p sockstatlog-tools --bin sockstatlog` " +
                         "(scripts/test-kotlin.sh does) or point -Dsockstatlog.bindir at its directory",
                 )
             }
@@ -351,7 +351,7 @@ class HttpUrlConnectionTransport(private val timeoutMs: Int = 5_000) : UploadTra
             statuses.add(status)
             val body = (if (status < 400) conn.inputStream else conn.errorStream)?.use { it.readAllBytes() } ?: byteArrayOf()
             val headers = conn.headerFields.filterKeys { it != null }.flatMap { (k, vs) -> vs.map { HttpHeader(k, it) } }
-            return UploadResponse(status.toUShort(), headers, body)
+            return UploadResponse(status, headers, body)
         } catch (e: java.io.IOException) {
             throw SockstatException.Upload("${request.url}: $e")
         } finally {

@@ -81,15 +81,15 @@ class SockstatNetworkMonitorTest {
             cb.onAvailable(Network(100))
             cb.onCapabilitiesChanged(Network(100), caps(TRANSPORT_WIFI))
             logger.enable()
-            logger.add(20u, 10uL, 20uL)
+            logger.add(20, 10L, 20L)
             cb.onAvailable(Network(101))
             cb.onCapabilitiesChanged(Network(101), caps(TRANSPORT_CELLULAR))
-            logger.add(20u, 1uL, 2uL)
+            logger.add(20, 1L, 2L)
             logger.disable()
             val lines = logger.export()
             assertEquals(10L to 20L, totals(lines, cellular = false)[20])
             assertEquals(1L to 2L, totals(lines, cellular = true)[20])
-            logger.shutdown(5_000uL)
+            logger.shutdown(5_000L)
             // A callback after shutdown is dropped, not thrown into ConnectivityManager.
             cb.onLost(Network(101))
         }

@@ -14,10 +14,10 @@ const val BACKEND_ID = "0123456789abcdef0123456789abcdef0123456789abcdef01234567
 /** A config under a fresh temp dir, sampling fast so tests are quick. */
 fun testConfig(baseUrl: String? = null): LoggerConfig =
     defaultLoggerConfig(Files.createTempDirectory("sockstatlog-android").toString(), BACKEND_ID).apply {
-        pollIntervalMs = 10uL
-        writeIntervalMs = 100uL
-        backoffBaseMs = 50uL
-        backoffCapMs = 200uL
+        pollIntervalMs = 10L
+        writeIntervalMs = 100L
+        backoffBaseMs = 50L
+        backoffCapMs = 200L
         if (baseUrl != null) {
             this.baseUrl = baseUrl
             allowHttp = true

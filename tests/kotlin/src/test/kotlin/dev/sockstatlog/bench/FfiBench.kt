@@ -35,15 +35,15 @@ fun main() {
     val dir = Files.createTempDirectory("sockstatlog-bench")
     val logger = SockstatLogger(defaultLoggerConfig(dir.toString(), BACKEND_ID))
     logger.enable()
-    val handle = logger.fastCountersHandle().toLong()
-    val samples = List(BATCH) { CounterSample((20 + it % 8).toUInt(), 1200uL, 800uL, false) }
+    val handle = logger.fastCountersHandle()
+    val samples = List(BATCH) { CounterSample((20 + it % 8), 1200L, 800L, false) }
     val labels = IntArray(BATCH) { 20 + it % 8 }
     val tx = LongArray(BATCH) { 1200 }
     val rx = LongArray(BATCH) { 800 }
 
     println("JVM ${System.getProperty("java.vm.name")} ${System.getProperty("java.version")}, ${Runtime.getRuntime().availableProcessors()} cpus")
     val uniffiN = 50_000L
-    val uniffi = bench("UniFFI/JNA add", uniffiN) { for (i in 0 until uniffiN) logger.add(20u, 1200uL, 800uL) }
+    val uniffi = bench("UniFFI/JNA add", uniffiN) { for (i in 0 until uniffiN) logger.add(20, 1200L, 800L) }
     val batchCalls = 5_000L
     val batch = bench("UniFFI pushBatch($BATCH), per sample", batchCalls * BATCH) { for (i in 0 until batchCalls) logger.pushBatch(samples) }
     val jniN = 20_000_000L
@@ -52,6 +52,6 @@ fun main() {
     val many = bench("JNI addMany($BATCH), per sample", manyCalls * BATCH) { for (i in 0 until manyCalls) FastCounters.addMany(handle, labels, tx, rx) }
     println("UniFFI add / JNI add = %.0fx; UniFFI add / pushBatch per sample = %.0fx; JNI add / addMany per sample = %.1fx"
         .format(uniffi / jni, uniffi / batch, jni / many))
-    logger.shutdown(5_000uL)
+    logger.shutdown(5_000L)
     logger.close()
 }

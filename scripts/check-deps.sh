@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The mobile library's normal dependency tree must not contain what only the
+# tools need (argument parsing, the collector's HTTP server, plotting,
+# progress bars, a database client) nor the binding generator. Fails naming
+# the crate that leaked in, and the path that brought it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+forbidden='clap axum plotters indicatif tokio-postgres postgres sqlx deadpool-postgres uniffi_bindgen askama'
+tree=$(cargo tree -p sockstatlog -e normal --prefix none --format '{p}')
+status=0
+for crate in $forbidden; do
+  if grep -qE "^$crate v" <<<"$tree"; then
+    echo "the library depends on $crate:" >&2
+    cargo tree -p sockstatlog -e normal -i "$crate" >&2 || true
+    status=1
+  fi
+done
+[ "$status" = 0 ] && echo "library dependency tree: none of [$forbidden]"
+exit "$status"
