@@ -1,6 +1,7 @@
-//! Criterion benchmarks of the core's hot paths: a push against the bare
-//! atomic add it is built on, one sampler tick by number of changed labels,
-//! and encoding + writing one 10 s batch of 100 events to disk.
+//! Criterion benchmarks of the core's hot paths: a push (and the checked
+//! push the logger and JNI make) against the bare atomic add it is built
+//! on, one sampler tick by number of changed labels, and encoding + writing
+//! one 10 s batch of 100 events to disk.
 //! Run: `cargo bench --bench core`. Figures: BENCHMARKS.md.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
@@ -8,7 +9,7 @@ use sockstatlog::counters::Counters;
 use sockstatlog::filch::{FilchOptions, LogFiles};
 use sockstatlog::queue::Pending;
 use sockstatlog::sampler::{Event, Sampler};
-use sockstatlog::writer::{encode_batch, WriterState};
+use sockstatlog::writer::Encoder;
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
@@ -46,6 +47,21 @@ fn push(c: &mut Criterion) {
             b.iter_custom(|n| {
                 let cs = cs.clone();
                 on_threads(threads, n, Arc::new(move |_, i| cs.add(3, black_box((i & 1023) | 1), black_box(1))))
+            })
+        });
+        // What `Logger::add` and the JNI fast path run: the add, then the
+        // closed flag read after it (shutdown's ordering guarantee).
+        let cs = counters.clone();
+        g.bench_function(BenchmarkId::new("counters_try_add_same_label", threads), |b| {
+            b.iter_custom(|n| {
+                let cs = cs.clone();
+                on_threads(
+                    threads,
+                    n,
+                    Arc::new(move |_, i| {
+                        black_box(cs.try_add(3, black_box((i & 1023) | 1), black_box(1)));
+                    }),
+                )
             })
         });
         let cs = counters.clone();
@@ -129,12 +145,12 @@ fn write_batch(c: &mut Criterion) {
             Pending::Event(Event { start_ms: 1_680_054_284_508 + i * 100, dur_ms: 100, cellular: i % 3 == 0, stats })
         })
         .collect();
-    let mut w = WriterState::new();
+    let mut w = Encoder::new();
     let mut buf = String::new();
     c.bench_function("write/batch_of_100_events_encode_append_fsync", |b| {
         b.iter(|| {
             buf.clear();
-            encode_batch(&mut w, &items, 1_680_054_284_508_000_000, &mut buf);
+            w.encode_batch(&items, 1_680_054_284_508_000_000, &mut buf);
             files.append(buf.as_bytes()).unwrap();
             files.sync().unwrap();
         })
@@ -142,7 +158,7 @@ fn write_batch(c: &mut Criterion) {
     c.bench_function("write/batch_of_100_events_encode_only", |b| {
         b.iter(|| {
             buf.clear();
-            encode_batch(&mut w, &items, 1_680_054_284_508_000_000, &mut buf);
+            w.encode_batch(&items, 1_680_054_284_508_000_000, &mut buf);
             black_box(buf.len())
         })
     });

@@ -31,6 +31,37 @@ pub const DEFAULT_BACKOFF_BASE: Duration = Duration::from_secs(2);
 /// retried within a debugging session.
 pub const DEFAULT_BACKOFF_CAP: Duration = Duration::from_secs(300);
 
+/// Shortest poll interval: the sampler's timeline has millisecond resolution.
+pub const MIN_POLL_INTERVAL: Duration = Duration::from_millis(1);
+/// Longest poll interval: a minute-long window can no longer tell which
+/// burst used which network, and `d` stays small.
+pub const MAX_POLL_INTERVAL: Duration = Duration::from_secs(60);
+/// Longest write interval: what a crash can lose, and what the pending queue
+/// holds, stays at ten minutes of events.
+pub const MAX_WRITE_INTERVAL: Duration = Duration::from_secs(600);
+/// Smallest log budget: room for a few full-size lines in each half, or
+/// rotation would drop every line it writes.
+pub const MIN_MAX_LOG_BYTES: u64 = 4 * crate::filch::MAX_LINE_BYTES as u64;
+/// Largest log budget: 1 GiB, far more than any upload should carry.
+pub const MAX_MAX_LOG_BYTES: u64 = 1 << 30;
+/// Smallest upload body: a few event lines.
+pub const MIN_BODY_BYTES: usize = 1 << 10;
+/// Largest upload body: 4 MiB before compression; the uploader holds about
+/// three copies while sending one, which must fit a 50 MiB extension.
+pub const MAX_BODY_BYTES: usize = 4 << 20;
+/// Shortest attempt timeout: less cannot complete a TLS handshake.
+pub const MIN_ATTEMPT_TIMEOUT: Duration = Duration::from_millis(100);
+/// Longest attempt timeout: a stuck request is abandoned within ten minutes.
+pub const MAX_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(600);
+/// Shortest backoff step: a zero step would retry in a tight loop.
+pub const MIN_BACKOFF: Duration = Duration::from_millis(1);
+/// Longest backoff step (and Retry-After cap): an hour, so a failing upload
+/// is retried within the same day's debugging session.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(3600);
+/// Fastest simulated clock: at 10 000× a 100 ms window lasts 10 µs of real
+/// time, about as fine as the threads can follow.
+pub const MAX_CLOCK_SPEED: u32 = 10_000;
+
 /// Everything a logger needs to know.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -39,11 +70,12 @@ pub struct Config {
     pub log_dir: PathBuf,
     /// The node's backend public log ID; the sockstat IDs derive from it.
     pub backend_public_id: PublicId,
-    /// Sampling period P. Default 100 ms.
+    /// Sampling period P, whole milliseconds. Default 100 ms; 1 ms to 60 s.
     pub poll_interval: Duration,
-    /// Write period W. Default 10 s.
+    /// Write period W. Default 10 s; from `poll_interval` to 10 min.
     pub write_interval: Duration,
-    /// Both log files together, in bytes; each file rotates at half. Default 5 MiB.
+    /// Both log files together, in bytes; each file rotates at half. Default
+    /// 5 MiB; 256 KiB to 1 GiB.
     pub max_log_bytes: u64,
     /// Where and how to upload.
     pub upload: UploadConfig,
@@ -51,7 +83,7 @@ pub struct Config {
     /// default) is real time. Simulations (the demo, soak runs) set e.g. 100
     /// so that ten minutes of traffic take six seconds through the real
     /// threads and disk; event times then run ahead of the wall clock by the
-    /// same factor.
+    /// same factor. 1 to 10 000.
     pub clock_speed: u32,
 }
 
@@ -65,13 +97,16 @@ pub struct UploadConfig {
     /// Allow a plain `http://` base URL (loopback tests, a local collector).
     /// Default false: only `https://` is accepted.
     pub allow_http: bool,
-    /// Upper bound of one request body before compression. Default 256 KiB.
+    /// Upper bound of one request body before compression. Default 256 KiB;
+    /// 1 KiB to 4 MiB.
     pub max_body_bytes: usize,
-    /// Timeout of one HTTP attempt. Default 45 s.
+    /// Timeout of one HTTP attempt. Default 45 s; 100 ms to 10 min.
     pub attempt_timeout: Duration,
-    /// First exponential-backoff step (full jitter). Default 2 s.
+    /// First exponential-backoff step (full jitter). Default 2 s; 1 ms to
+    /// `backoff_cap`.
     pub backoff_base: Duration,
-    /// Cap of a backoff step and of a server's Retry-After. Default 5 min.
+    /// Cap of a backoff step and of a server's Retry-After. Default 5 min;
+    /// `backoff_base` to 1 h.
     pub backoff_cap: Duration,
 }
 
@@ -131,36 +166,79 @@ impl UploadConfig {
         if c.is_empty() || c.contains(['/', '?', '#']) {
             return bad(format!("upload collection {c:?} is not a path segment"));
         }
-        if self.max_body_bytes == 0 || self.attempt_timeout.is_zero() {
-            return bad("upload limits must be non-zero".into());
-        }
+        in_range("upload.max_body_bytes", self.max_body_bytes, MIN_BODY_BYTES, MAX_BODY_BYTES, bytes)?;
+        in_range("upload.attempt_timeout", self.attempt_timeout, MIN_ATTEMPT_TIMEOUT, MAX_ATTEMPT_TIMEOUT, span)?;
+        in_range("upload.backoff_cap", self.backoff_cap, MIN_BACKOFF, MAX_BACKOFF, span)?;
+        in_range("upload.backoff_base", self.backoff_base, MIN_BACKOFF, self.backoff_cap, span)?;
         Ok(())
     }
 }
 
 impl Config {
-    /// Checks every field; the logger calls this before touching the disk.
+    /// Checks every field against its documented range; the logger calls
+    /// this before touching the disk. The error names the field and the range.
     pub fn validate(&self) -> crate::Result<()> {
-        let bad = |m: &str| Err(crate::Error::InvalidArgument(m.to_string()));
         if self.log_dir.as_os_str().is_empty() {
-            return bad("log_dir is empty");
+            return Err(crate::Error::InvalidArgument("log_dir is empty".into()));
         }
-        if self.poll_interval < std::time::Duration::from_millis(1) {
-            return bad("poll_interval must be at least 1 ms");
+        in_range("poll_interval", self.poll_interval, MIN_POLL_INTERVAL, MAX_POLL_INTERVAL, span)?;
+        if !self.poll_interval.subsec_nanos().is_multiple_of(1_000_000) {
+            return Err(crate::Error::InvalidArgument(format!(
+                "poll_interval {:?} is not a whole number of milliseconds",
+                self.poll_interval
+            )));
         }
-        if self.clock_speed == 0 {
-            return bad("clock_speed must be at least 1");
-        }
-        if self.write_interval < self.poll_interval {
-            return bad("write_interval must be at least poll_interval");
-        }
-        // Room for a few full-size lines in each half, or rotation would
-        // drop every line it writes.
-        if self.max_log_bytes < 4 * (64 << 10) {
-            return bad("max_log_bytes must be at least 256 KiB");
-        }
+        in_range("write_interval", self.write_interval, self.poll_interval, MAX_WRITE_INTERVAL, span)?;
+        in_range("max_log_bytes", self.max_log_bytes, MIN_MAX_LOG_BYTES, MAX_MAX_LOG_BYTES, |n| bytes(n as usize))?;
+        in_range("clock_speed", self.clock_speed, 1, MAX_CLOCK_SPEED, |n| n.to_string())?;
         self.upload.validate()
     }
+}
+
+/// `InvalidArgument("<field> <value> is outside <min>..=<max>")` unless
+/// `min <= value <= max`.
+fn in_range<T: PartialOrd + Copy>(
+    field: &str,
+    value: T,
+    min: T,
+    max: T,
+    show: impl Fn(T) -> String,
+) -> crate::Result<()> {
+    if value < min || value > max {
+        return Err(crate::Error::InvalidArgument(format!(
+            "{field} {} is outside its range {} to {}",
+            show(value),
+            show(min),
+            show(max)
+        )));
+    }
+    Ok(())
+}
+
+fn span(d: Duration) -> String {
+    format!("{d:?}")
+}
+
+fn bytes(n: usize) -> String {
+    format!("{n} bytes")
+}
+
+/// Converts a millisecond count from the FFI into a `Duration`, refusing
+/// negative values and counts that cannot be a time (the ranges are checked
+/// by [`Config::validate`] afterwards). `field` is the FFI field's name.
+pub fn millis(field: &str, ms: impl Into<i128>) -> crate::Result<Duration> {
+    let ms = ms.into();
+    u64::try_from(ms)
+        .map(Duration::from_millis)
+        .map_err(|_| crate::Error::InvalidArgument(format!("{field} {ms} is not a number of milliseconds (0 or more)")))
+}
+
+/// Converts a byte count from the FFI, refusing negative values and counts
+/// this platform cannot address.
+pub fn byte_count<T: TryFrom<i128>>(field: &str, n: impl Into<i128>) -> crate::Result<T> {
+    let n = n.into();
+    T::try_from(n)
+        .map_err(|_| crate::Error::InvalidArgument(format!("{field} {n} is not a byte count this platform holds")))
 }
 
 #[cfg(test)]
@@ -190,6 +268,77 @@ mod tests {
         c.validate().unwrap();
         c.upload.base_url = "ftp://x".into();
         assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn every_tunable_outside_its_range_is_refused_naming_the_field() {
+        type Edit = fn(&mut Config);
+        let cases: &[(&str, Edit)] = &[
+            ("poll_interval", |c| c.poll_interval = Duration::from_millis(u64::MAX)),
+            ("poll_interval", |c| c.poll_interval = Duration::from_micros(1500)),
+            ("write_interval", |c| c.write_interval = Duration::from_secs(86_400)),
+            ("max_log_bytes", |c| c.max_log_bytes = u64::MAX),
+            ("clock_speed", |c| c.clock_speed = u32::MAX),
+            ("clock_speed", |c| c.clock_speed = 0),
+            ("upload.max_body_bytes", |c| c.upload.max_body_bytes = 0),
+            ("upload.max_body_bytes", |c| c.upload.max_body_bytes = usize::MAX),
+            ("upload.attempt_timeout", |c| c.upload.attempt_timeout = Duration::ZERO),
+            ("upload.attempt_timeout", |c| c.upload.attempt_timeout = Duration::MAX),
+            ("upload.backoff_base", |c| c.upload.backoff_base = Duration::ZERO),
+            ("upload.backoff_cap", |c| c.upload.backoff_cap = Duration::ZERO),
+            ("upload.backoff_cap", |c| c.upload.backoff_cap = Duration::from_secs(u64::MAX)),
+            ("upload.backoff_base", |c| {
+                c.upload.backoff_base = Duration::from_secs(10);
+                c.upload.backoff_cap = Duration::from_secs(5);
+            }),
+        ];
+        for (field, edit) in cases {
+            let mut c = cfg();
+            edit(&mut c);
+            match c.validate() {
+                Err(crate::Error::InvalidArgument(m)) => {
+                    let named = m.starts_with(&format!("{field} "));
+                    assert!(named && (m.contains("range") || m.contains("milliseconds")), "{m}")
+                }
+                other => panic!("{field}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn ffi_numbers_convert_only_when_they_can_be_a_time_or_a_size() {
+        assert_eq!(millis("poll_interval_ms", 100u64).unwrap(), Duration::from_millis(100));
+        assert_eq!(millis("poll_interval_ms", u64::MAX).unwrap(), Duration::from_millis(u64::MAX));
+        let e = millis("poll_interval_ms", -1i64).unwrap_err().to_string();
+        assert!(e.contains("poll_interval_ms -1"), "{e}");
+        assert_eq!(byte_count::<usize>("max_body_bytes", 4096u64).unwrap(), 4096);
+        assert!(byte_count::<u64>("max_log_bytes", -5i64).is_err());
+    }
+
+    #[test]
+    fn the_ffi_config_is_checked_by_the_same_ranges() {
+        let id = "ab".repeat(32);
+        let ok = crate::ffi::default_logger_config("/tmp/sockstatlog-test".into(), id.clone());
+        Config::try_from(ok.clone()).unwrap();
+        type Edit = fn(&mut crate::ffi::LoggerConfig);
+        let cases: &[(&str, Edit)] = &[
+            ("poll_interval", |c| c.poll_interval_ms = i64::MAX as _),
+            ("write_interval", |c| c.write_interval_ms = i64::MAX as _),
+            ("upload.backoff_base", |c| c.backoff_base_ms = 0),
+            ("upload.backoff_cap", |c| c.backoff_cap_ms = 0),
+            ("upload.max_body_bytes", |c| c.max_body_bytes = 0),
+            ("upload.attempt_timeout", |c| c.attempt_timeout_ms = i64::MAX as _),
+        ];
+        for (field, edit) in cases {
+            let mut c = ok.clone();
+            edit(&mut c);
+            match Config::try_from(c) {
+                Err(crate::ffi::SockstatError::InvalidArgument { reason }) => {
+                    assert!(reason.starts_with(&format!("{field} ")), "{field}: {reason}")
+                }
+                other => panic!("{field}: {other:?}"),
+            }
+        }
     }
 
     #[test]

@@ -148,6 +148,30 @@ impl Counters {
         self.add(label, tx, rx);
     }
 
+    /// [`Counters::add`] for callers that report whether the push counts:
+    /// true means the bytes are in the snapshot that [`Counters::close`]'s
+    /// caller takes next (the logger's final one), false that the counters
+    /// were closed first (the bytes may or may not be counted).
+    ///
+    /// The closed flag is read *after* the add, both SeqCst: if it still
+    /// reads open, the add precedes the close in the single total order, and
+    /// so precedes the final snapshot's loads, which then see it. (Reading
+    /// it before the add, as a plain check would, leaves a window in which
+    /// a push reports success after the final snapshot.) Costs one load of
+    /// a flag no pusher writes.
+    #[inline]
+    pub fn try_add(&self, label: u8, tx: u64, rx: u64) -> bool {
+        self.add(label, tx, rx);
+        !self.closed.load(SeqCst)
+    }
+
+    /// [`Counters::set_totals`] with the same report as [`Counters::try_add`].
+    #[inline]
+    pub fn try_set_totals(&self, label: u8, tx_total: u64, rx_total: u64) -> bool {
+        self.set_totals(label, tx_total, rx_total);
+        !self.closed.load(SeqCst)
+    }
+
     fn growth(&self, last: &AtomicU64, total: u64) -> u64 {
         // swap gives concurrent reporters of one label a consistent order.
         let prev = last.swap(total, AcqRel);
@@ -219,15 +243,17 @@ impl Counters {
         self.resets.load(Relaxed)
     }
 
-    /// Refuses pushes from now on (after shutdown).
+    /// Refuses pushes from now on (at shutdown, before the final snapshot):
+    /// [`Counters::try_add`] reports false from here on.
     pub fn close(&self) {
         self.closed.store(true, SeqCst);
     }
 
-    /// Whether [`Counters::close`] was called.
+    /// Whether [`Counters::close`] was called. SeqCst, so that a check after
+    /// a push orders like [`Counters::try_add`]'s.
     #[inline]
     pub fn is_closed(&self) -> bool {
-        self.closed.load(Relaxed)
+        self.closed.load(SeqCst)
     }
 }
 

@@ -1,209 +1,168 @@
-//! The logger's shared state and its sampler thread: the clock that maps
-//! monotonic time onto Unix milliseconds, the control operations (enable,
-//! disable, interface changes) that must act at an exact instant, and the
-//! thread that ticks on the E + k·P grid and sleeps without a timeout while
-//! no counter moves.
+//! The engine: the sampler and its clock under one lock, the control
+//! operations that must act at an exact instant (enable, disable, interface
+//! changes), and the sampler thread's loop, which ticks on the E + k·P grid
+//! and sleeps without a timeout while no counter moves. It hands every entry
+//! to the [`Writer`] and never looks inside it.
+//!
+//! Every clock reading is taken under the engine's lock, so the sampler sees
+//! time in the order its operations run: a tick can never slip between a
+//! control call's reading and its action and leave a window that ends
+//! before it starts.
 
-use crate::config::Config;
+use crate::clock::Clock;
 use crate::counters::Counters;
-use crate::filch::LogFiles;
 use crate::interface::{is_cellular, InterfaceKind};
 use crate::labels::LabelNames;
-use crate::queue::{Pending, PendingQueue};
+use crate::queue::Pending;
 use crate::sampler::{Event, Sampler};
-use crate::upload::{Transport, Uploader};
+use crate::sync::lock;
 use crate::wire;
-use crate::writer::WriterState;
+use crate::writer::Writer;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// Monotonic time expressed as Unix milliseconds: the wall clock read once at
-/// start, advanced by `Instant` (times `speed` in simulations), so a
-/// wall-clock step never bends a window.
-#[derive(Debug, Clone, Copy)]
-pub struct Clock {
-    origin: Instant,
-    origin_ms: u64,
-    speed: u64,
-}
-
-impl Clock {
-    /// A clock starting now, running `speed` times faster than real time.
-    pub fn start(speed: u32) -> Self {
-        let origin_ms = (wire::now_unix_ns() / 1_000_000) as u64;
-        Clock { origin: Instant::now(), origin_ms, speed: u64::from(speed.max(1)) }
-    }
-
-    /// Now, in Unix milliseconds on this clock's timeline.
-    pub fn now_ms(&self) -> u64 {
-        self.origin_ms + (self.origin.elapsed().as_micros() as u64 * self.speed) / 1000
-    }
-
-    /// How long until `ms` on this timeline (zero if past). Sleeping this long
-    /// guarantees that [`Clock::now_ms`] then reads at least `ms` (hence the
-    /// rounding up).
-    pub fn until(&self, ms: u64) -> Duration {
-        let micros = (ms.saturating_sub(self.origin_ms) * 1000).div_ceil(self.speed);
-        (self.origin + Duration::from_micros(micros)).saturating_duration_since(Instant::now())
-    }
-
-    /// A span of this clock's time in real time.
-    pub fn real(&self, d: Duration) -> Duration {
-        d / self.speed as u32
-    }
-}
-
-/// The sampler with the interface it attributes traffic to.
+/// What the lock guards: the windowing state machine and its timeline.
 #[derive(Debug)]
-pub struct EngineState {
-    /// The windowing state machine.
-    pub sampler: Sampler,
-    /// Current default interface name, as the host gave it.
-    pub interface: String,
-    /// Its kind, as the host gave it.
-    pub kind: InterfaceKind,
+struct State {
+    sampler: Sampler,
+    clock: Clock,
 }
 
-/// Counters of the threads' work, read by `stats()`.
-#[derive(Debug, Default)]
-pub struct Counts {
+/// The sampling half of a logger.
+pub(crate) struct Engine {
+    state: Mutex<State>,
+    counters: Arc<Counters>,
+    writer: Arc<Writer>,
+    poll_ms: u64,
     /// Events emitted by the sampler.
-    pub events: AtomicU64,
-    /// Entries appended to the log.
-    pub entries_written: AtomicU64,
-    /// Bytes appended to the log.
-    pub bytes_written: AtomicU64,
-    /// Sampler and writer thread wake-ups.
-    pub wakeups: AtomicU64,
-    /// Failed appends or fsyncs.
-    pub write_errors: AtomicU64,
+    events: AtomicU64,
+    /// Sampler thread wake-ups.
+    wakeups: AtomicU64,
+    /// Tells the sampler thread to exit.
+    stop: AtomicBool,
 }
 
-/// Everything the logger's threads and its handle share.
-pub struct Shared {
-    /// The logger's configuration.
-    pub config: Config,
-    /// The label counters the host pushes into.
-    pub counters: Arc<Counters>,
-    /// Label names.
-    pub labels: LabelNames,
-    /// The shared timeline.
-    pub clock: Clock,
-    /// Sampler and interface; locked briefly by ticks and control calls.
-    pub engine: Mutex<EngineState>,
-    /// Pending entries between the sampler and the writer.
-    pub queue: Mutex<PendingQueue>,
-    /// Wakes the writer when the queue stops being empty, and at shutdown.
-    pub queue_cv: Condvar,
-    /// The writer sleeps without a timeout, waiting for the first entry.
-    pub writer_waiting: AtomicBool,
-    /// Serialises writes to the log (sequence numbers, retry buffer).
-    pub writer: Mutex<WriterState>,
-    /// The on-disk log, shared with the uploader.
-    pub files: Arc<Mutex<LogFiles>>,
-    /// The uploader, started at the first flush.
-    pub uploader: OnceLock<Uploader>,
-    /// A host transport to upload through instead of the built-in client.
-    pub transport: Option<Arc<dyn Transport>>,
-    /// Work counters.
-    pub counts: Counts,
-    /// Set once `shutdown` starts: every later call gets `Closed`.
-    pub closed: AtomicBool,
-    /// Tells the threads to exit.
-    pub stop: AtomicBool,
-}
-
-pub(crate) use crate::sync::lock;
-
-impl Shared {
-    /// Queues an entry; wakes the writer only if it sleeps waiting for one.
-    pub fn push(&self, p: Pending) {
-        let mut q = lock(&self.queue);
-        let was_empty = q.is_empty();
-        q.push(p);
-        if was_empty && self.writer_waiting.load(SeqCst) {
-            self.queue_cv.notify_one();
+impl Engine {
+    /// A disabled engine ticking every `poll_ms` on `clock`, reading
+    /// `counters` and handing entries to `writer`.
+    pub(crate) fn new(poll_ms: u64, clock: Clock, counters: Arc<Counters>, writer: Arc<Writer>) -> Engine {
+        Engine {
+            state: Mutex::new(State { sampler: Sampler::new(poll_ms), clock }),
+            counters,
+            writer,
+            poll_ms,
+            events: AtomicU64::new(0),
+            wakeups: AtomicU64::new(0),
+            stop: AtomicBool::new(false),
         }
     }
 
     fn push_event(&self, ev: Event) {
-        self.counts.events.fetch_add(1, Relaxed);
-        self.push(Pending::Event(ev));
+        self.events.fetch_add(1, Relaxed);
+        self.writer.push(Pending::Event(ev));
     }
 
-    /// Runs the ticks a control call at `now` must see first (those strictly
-    /// before it: a call at a tick's instant counts in that tick).
-    fn catch_up<'a>(&'a self, now: u64) -> MutexGuard<'a, EngineState> {
-        let mut eng = lock(&self.engine);
-        eng.sampler.run_ticks(now, false, &self.counters, |ev| self.push_event(ev));
-        eng
+    /// Takes the lock, reads the clock, and runs the ticks a control call at
+    /// that instant must see first (those strictly before it: a call at a
+    /// tick's instant counts in that tick).
+    fn catch_up(&self) -> (MutexGuard<'_, State>, u64) {
+        let mut st = lock(&self.state);
+        let now = st.clock.now_ms();
+        st.sampler.run_ticks(now, false, &self.counters, |ev| self.push_event(ev));
+        (st, now)
     }
 
-    /// Starts sampling now; queues the header entry first. Returns whether
-    /// the state changed.
-    pub fn enable(&self) -> bool {
-        let now = self.clock.now_ms();
-        let mut eng = self.catch_up(now);
-        if eng.sampler.is_enabled() {
+    /// Starts sampling now, re-anchoring the clock to the wall clock; queues
+    /// the header entry naming `labels` first. Returns whether the state
+    /// changed.
+    pub(crate) fn enable(&self, labels: &LabelNames) -> bool {
+        let mut st = lock(&self.state);
+        if st.sampler.is_enabled() {
             return false;
         }
-        let poll_ms = self.config.poll_interval.as_millis() as u64;
-        self.push(Pending::Object(wire::header_object(poll_ms, &self.labels.named())));
-        eng.sampler.enable(now, &self.counters);
-        drop(eng);
+        st.clock.anchor();
+        let now = st.clock.now_ms();
+        self.writer.push(Pending::Object(wire::header_object(self.poll_ms, &labels.named())));
+        st.sampler.enable(now, &self.counters);
+        drop(st);
         self.wake_sampler();
         true
     }
 
     /// Stops sampling now, queueing the closed window. Returns whether the
     /// state changed.
-    pub fn disable(&self) -> bool {
-        let now = self.clock.now_ms();
-        let mut eng = self.catch_up(now);
-        if !eng.sampler.is_enabled() {
+    pub(crate) fn disable(&self) -> bool {
+        let (mut st, now) = self.catch_up();
+        if !st.sampler.is_enabled() {
             return false;
         }
-        if let Some(ev) = eng.sampler.disable(now, &self.counters) {
+        if let Some(ev) = st.sampler.disable(now, &self.counters) {
             self.push_event(ev);
         }
         true
     }
 
     /// Records the default interface; a cellular flip closes the window now.
-    pub fn set_interface(&self, name: &str, kind: InterfaceKind) {
-        let now = self.clock.now_ms();
-        let mut eng = self.catch_up(now);
-        if let Some(ev) = eng.sampler.set_cellular(now, is_cellular(name, kind), &self.counters) {
+    pub(crate) fn set_interface(&self, name: &str, kind: InterfaceKind) {
+        let (mut st, now) = self.catch_up();
+        let cellular = is_cellular(name, kind);
+        if cellular == st.sampler.is_cellular() {
+            return;
+        }
+        if let Some(ev) = st.sampler.set_cellular(now, cellular, &self.counters) {
             self.push_event(ev);
         }
-        eng.interface = name.to_string();
-        eng.kind = kind;
+        self.writer.note_flip();
+    }
+
+    /// Whether sampling is on.
+    pub(crate) fn is_enabled(&self) -> bool {
+        lock(&self.state).sampler.is_enabled()
+    }
+
+    /// Events emitted so far.
+    pub(crate) fn events(&self) -> u64 {
+        self.events.load(Relaxed)
+    }
+
+    /// Sampler thread wake-ups so far.
+    pub(crate) fn wakeups(&self) -> u64 {
+        self.wakeups.load(Relaxed)
     }
 
     /// Makes the sampler thread re-read its deadline.
-    pub fn wake_sampler(&self) {
+    fn wake_sampler(&self) {
         if let Some(t) = self.counters.sampler_thread() {
             t.unpark();
         }
     }
 
+    /// Tells the sampler thread to exit.
+    pub(crate) fn stop(&self) {
+        self.stop.store(true, SeqCst);
+        self.wake_sampler();
+    }
+
+    /// Runs every tick due now; returns how long the thread may sleep
+    /// (`None`: until a push or a control call wakes it).
+    fn run_due(&self) -> Option<Duration> {
+        let mut st = lock(&self.state);
+        let now = st.clock.now_ms();
+        st.sampler.run_ticks(now, true, &self.counters, |ev| self.push_event(ev));
+        st.sampler.next_deadline().map(|t| st.clock.until(t))
+    }
+
     /// The sampler thread's body: tick when due, sleep until the next tick,
     /// or sleep without a timeout while disabled or idle.
-    pub fn run_sampler(self: Arc<Self>) {
+    pub(crate) fn run_sampler(&self) {
         while !self.stop.load(SeqCst) {
-            let now = self.clock.now_ms();
-            let deadline = {
-                let mut eng = lock(&self.engine);
-                eng.sampler.run_ticks(now, true, &self.counters, |ev| self.push_event(ev));
-                eng.sampler.next_deadline()
-            };
-            match deadline {
-                Some(t) => thread::park_timeout(self.clock.until(t)),
+            match self.run_due() {
+                Some(d) => thread::park_timeout(d),
                 None => thread::park(),
             }
-            self.counts.wakeups.fetch_add(1, Relaxed);
+            self.wakeups.fetch_add(1, Relaxed);
         }
     }
 }
@@ -211,27 +170,123 @@ impl Shared {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::manual::ManualTime;
+    use crate::filch::{FilchOptions, LogFiles};
+    use serde_json::Value;
 
-    #[test]
-    fn sleeping_until_a_time_always_reaches_it_at_any_speed() {
-        for speed in [1, 7, 100, 1000] {
-            let c = Clock::start(speed);
-            for step in [1, 3, 50] {
-                let t = c.now_ms() + step;
-                thread::sleep(c.until(t));
-                assert!(c.now_ms() >= t, "speed {speed}, step {step}");
-            }
-            assert_eq!(c.until(0), Duration::ZERO, "a past time is due now");
+    const T0: u64 = 1_796_000_000_000; // a 2026 wall time, ms
+    const SECOND: u64 = 1000;
+
+    struct Rig {
+        dev: Arc<ManualTime>,
+        engine: Engine,
+        writer: Arc<Writer>,
+        counters: Arc<Counters>,
+        _dir: tempfile::TempDir,
+    }
+
+    /// An engine on a manual clock, with no threads: the test plays the
+    /// sampler thread by calling `run_due`.
+    fn rig(queue_capacity: usize) -> Rig {
+        let dir = tempfile::tempdir().unwrap();
+        let files = LogFiles::open(dir.path(), FilchOptions::default()).unwrap();
+        let writer = Arc::new(Writer::new(files, queue_capacity, Duration::from_secs(10)));
+        let counters = Arc::new(Counters::default());
+        let (dev, clock) = ManualTime::start(T0, 1);
+        let engine = Engine::new(100, clock, counters.clone(), writer.clone());
+        Rig { dev, engine, writer, counters, _dir: dir }
+    }
+
+    impl Rig {
+        /// A push, and the sampler thread it unparks.
+        fn push(&self, tx: u64) {
+            self.counters.add(1, tx, 0);
+            self.engine.run_due();
+        }
+
+        fn pass(&self, ms: u64) {
+            self.dev.advance(Duration::from_millis(ms));
+            self.engine.run_due();
+        }
+
+        /// The events on disk, as (t, d, tx of label 1).
+        fn events(&self) -> Vec<(u64, u64, u64)> {
+            self.writer.write_pending().unwrap();
+            let lines = lock(self.writer.files()).export().unwrap();
+            lines
+                .iter()
+                .map(|l| serde_json::from_slice::<Value>(l).unwrap())
+                .filter(|v| v.get("s").is_some())
+                .map(|v| (v["t"].as_u64().unwrap(), v["d"].as_u64().unwrap(), v["s"]["1"][0].as_u64().unwrap()))
+                .collect()
         }
     }
 
     #[test]
-    fn a_fast_clock_runs_ahead_by_its_speed() {
-        let c = Clock::start(1000);
-        let before = c.now_ms();
-        thread::sleep(Duration::from_millis(20));
-        // At least 20 ms real = 20 s simulated; no upper bound is asserted.
-        assert!(c.now_ms() - before >= 20_000);
-        assert_eq!(c.real(Duration::from_secs(10)), Duration::from_millis(10));
+    fn event_times_track_the_wall_clock_across_an_eight_hour_sleep_idle_and_busy() {
+        let r = rig(110);
+        r.engine.enable(&LabelNames::default());
+        // Busy right up to the suspend: asleep with a tick due and bytes in
+        // the open window [T0+100, T0+200].
+        r.push(1);
+        r.pass(150);
+        r.push(2);
+        let asleep_from = r.dev.wall_ms();
+        r.dev.advance(Duration::from_secs(8 * 3600));
+        // Woken: the sampler's overdue timeout fires, then traffic resumes.
+        r.engine.run_due();
+        let woke_at = r.dev.wall_ms();
+        r.push(4);
+        r.pass(100);
+        // Quiet until idle (no tick due), then asleep for another 8 hours.
+        r.pass(200);
+        r.dev.advance(Duration::from_secs(8 * 3600));
+        let second_wake = r.dev.wall_ms();
+        r.push(8);
+        r.pass(100);
+        r.engine.disable();
+
+        let evs = r.events();
+        assert_eq!(evs.iter().map(|e| e.2).collect::<Vec<_>>(), [1, 2, 4, 8], "{evs:?}");
+        assert_eq!(evs[0].0, T0);
+        assert_eq!(evs[1].0, T0 + 100, "pushed before the suspend");
+        assert!(evs[1].0 + evs[1].1 <= asleep_from + 100);
+        for (e, pushed_at) in [(evs[2], woke_at), (evs[3], second_wake)] {
+            assert!(e.0 <= pushed_at && pushed_at - e.0 < SECOND, "t {} vs wall {pushed_at}", e.0);
+        }
+    }
+
+    #[test]
+    fn enable_re_anchors_to_the_wall_clock_after_a_step() {
+        let r = rig(110);
+        r.engine.enable(&LabelNames::default());
+        r.counters.add(1, 1, 0);
+        r.pass(100);
+        r.engine.disable();
+        r.dev.step_wall(3_600_000); // the user fixes the time zone / NTP steps
+        r.engine.enable(&LabelNames::default());
+        r.counters.add(1, 2, 0);
+        r.pass(100);
+        r.engine.disable();
+        let evs = r.events();
+        assert_eq!(evs, [(T0, 100, 1), (T0 + 100 + 3_600_000, 100, 2)]);
+    }
+
+    #[test]
+    fn a_stalled_queue_never_merges_wifi_windows_across_empty_cellular_time() {
+        // A queue of two: the header and the first event fill it.
+        let r = rig(2);
+        r.engine.enable(&LabelNames::default());
+        r.push(1);
+        r.pass(100); // Wi-Fi [T0, T0+100]
+        r.engine.set_interface("rmnet0", InterfaceKind::Unknown);
+        r.pass(50); // cellular, nothing moves: no event
+        r.engine.set_interface("wlan0", InterfaceKind::Wifi);
+        r.push(2);
+        r.pass(100); // Wi-Fi [T0+150, T0+200]
+        r.engine.disable();
+        assert!(r.writer.push(Pending::Object(wire::text_object("full queue: merge something"))));
+        let spans: Vec<(u64, u64)> = r.events().iter().map(|e| (e.0, e.0 + e.1)).collect();
+        assert_eq!(spans, [(T0, T0 + 100), (T0 + 150, T0 + 200)]);
     }
 }

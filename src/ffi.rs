@@ -22,8 +22,8 @@ use std::sync::Arc;
 #[derive(Debug, thiserror::Error, uniffi::Error)]
 pub enum SockstatError {
     /// An argument was out of range or malformed (a negative label, count
-    /// or timeout, a label above 255, a label name too long, a zero
-    /// interval, a line too long, ...).
+    /// or timeout, a label above 255, a label name too long, a setting
+    /// outside its range, ...).
     #[error("invalid argument: {reason}")]
     InvalidArgument {
         /// What was wrong with it.
@@ -69,8 +69,11 @@ impl From<crate::Error> for SockstatError {
             E::InvalidArgument(reason) => SockstatError::InvalidArgument { reason },
             E::InvalidLogId(e) => SockstatError::InvalidLogId { reason: e.to_string() },
             e @ E::Io { .. } => SockstatError::Io { reason: e.to_string() },
-            E::Filch(e @ FilchError::LineTooLong) => SockstatError::InvalidArgument { reason: e.to_string() },
-            E::Filch(e @ FilchError::Io { .. }) => SockstatError::Io { reason: e.to_string() },
+            // A line the log refuses is the library's problem, never the
+            // caller's argument (the writer drops such lines before this).
+            E::Filch(e @ (FilchError::LineTooLong | FilchError::Io { .. })) => {
+                SockstatError::Io { reason: e.to_string() }
+            }
             E::Filch(FilchError::DirInUse { dir }) => SockstatError::DirectoryInUse { dir: dir.display().to_string() },
             E::Filch(FilchError::Closed) => SockstatError::Closed,
             E::Closed => SockstatError::Closed,

@@ -50,6 +50,9 @@ use std::time::SystemTime;
 /// `sockstats`, so tools that know upstream's layout find them. Index 0 is
 /// `log1`, index 1 is `log2` everywhere in this module.
 pub const LOG_NAMES: [&str; 2] = ["sockstats.log1.txt", "sockstats.log2.txt"];
+/// Longest line the log stores, including its `\n`: upstream's hard line
+/// limit. One sockstats entry is far smaller; text entries are cut to fit.
+pub const MAX_LINE_BYTES: usize = 64 << 10;
 /// Owner read/write only: the log describes the device's network use.
 const FILE_MODE: u32 = 0o600;
 /// Owner only, for the same reason as [`FILE_MODE`].
@@ -172,8 +175,7 @@ impl Default for FilchOptions {
         FilchOptions {
             // Upstream's sockstats budget: uploads may go over cellular.
             max_total_bytes: 5 << 20,
-            // Upstream's hard line limit; one sockstats entry is far smaller.
-            max_line_bytes: 64 << 10,
+            max_line_bytes: MAX_LINE_BYTES,
         }
     }
 }

@@ -78,7 +78,7 @@ fn bytes(what: &str, n: jlong) -> Result<u64, Invalid> {
 /// a thread-local guard level and a `GetJavaVM`) costs more than the push.
 fn push_one(
     env: &mut EnvUnowned<'_>,
-    apply: fn(&Counters, u8, u64, u64),
+    apply: fn(&Counters, u8, u64, u64) -> bool,
     handle: jlong,
     label_id: jint,
     tx: jlong,
@@ -88,11 +88,8 @@ fn push_one(
         // A handle that is not live: `false`, whatever the other arguments.
         let pushed = TABLE.with(handle as u64, |c| -> Result<bool, Invalid> {
             let (l, tx, rx) = (label(label_id)?, bytes("tx", tx)?, bytes("rx", rx)?);
-            if c.is_closed() {
-                return Ok(false);
-            }
-            apply(c, l, tx, rx);
-            Ok(true)
+            // true only if the push lands before shutdown's final snapshot.
+            Ok(apply(c, l, tx, rx))
         });
         pushed.unwrap_or(Ok(false))
     };
@@ -113,7 +110,7 @@ pub extern "system" fn Java_dev_sockstatlog_FastCounters_add<'l>(
     tx: jlong,
     rx: jlong,
 ) -> jboolean {
-    push_one(&mut env, Counters::add, handle, label_id, tx, rx)
+    push_one(&mut env, Counters::try_add, handle, label_id, tx, rx)
 }
 
 /// `FastCounters.setTotals(handle, label, txTotal, rxTotal): Boolean`.
@@ -126,7 +123,7 @@ pub extern "system" fn Java_dev_sockstatlog_FastCounters_setTotals<'l>(
     tx_total: jlong,
     rx_total: jlong,
 ) -> jboolean {
-    push_one(&mut env, Counters::set_totals, handle, label_id, tx_total, rx_total)
+    push_one(&mut env, Counters::try_set_totals, handle, label_id, tx_total, rx_total)
 }
 
 /// `FastCounters.addMany(handle, labels, tx, rx): Boolean`: element i adds
@@ -194,5 +191,7 @@ fn add_many(
             }
         }
     }
-    Ok(true)
+    // Checked after the pushes (see `Counters::try_add`): true only if
+    // every one lands before shutdown's final snapshot.
+    Ok(!c.is_closed())
 }

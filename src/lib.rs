@@ -10,9 +10,10 @@
 
 uniffi::setup_scaffolding!();
 
+mod clock;
 pub mod config;
 pub mod counters;
-pub mod engine;
+mod engine;
 pub mod error;
 mod fast_handles;
 pub mod ffi;
@@ -27,6 +28,7 @@ pub mod queue;
 pub mod replay;
 pub mod sampler;
 pub(crate) mod sync;
+mod threads;
 pub mod upload;
 pub mod wire;
 pub mod writer;

@@ -7,23 +7,24 @@
 //! locks and never wait for disk or network, except `disable`, `flush`,
 //! `export` and `shutdown`, whose job is to write what is pending.
 
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::counters::Counters;
-use crate::engine::{lock, Clock, Counts, EngineState, Shared};
+use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::fast_handles::{self, FastHandle};
 use crate::filch::{FilchOptions, LogFiles};
 use crate::interface::InterfaceKind;
 use crate::labels::{label_id, LabelNames};
 use crate::logid::{sockstat_private_id, PrivateId};
-use crate::queue::{default_capacity, Pending, PendingQueue};
-use crate::sampler::Sampler;
+use crate::queue::{default_capacity, Pending};
+use crate::sync::lock;
+use crate::threads::{self, Worker};
 use crate::upload::{FlushReport, Transport, Uploader};
 use crate::wire;
-use crate::writer::WriterState;
+use crate::writer::Writer;
 use std::sync::atomic::{AtomicBool, Ordering::*};
-use std::sync::{Arc, Condvar, Mutex, OnceLock, TryLockError};
-use std::thread::{self, JoinHandle};
+use std::sync::{mpsc, Arc, Mutex, OnceLock, TryLockError};
 use std::time::{Duration, Instant};
 
 /// How long dropping the last handle of a logger that was never shut down
@@ -54,8 +55,13 @@ pub struct LoggerStats {
     pub entries_written: u64,
     /// Bytes appended to the log files.
     pub bytes_written: u64,
-    /// Unread bytes lost to rotation of a full log.
+    /// Bytes lost before an upload: unread lines dropped by rotation of a
+    /// full log, and entries the writer gave up (see `dropped_entries`).
     pub dropped_bytes: u64,
+    /// Entries lost that way: unread lines dropped by rotation, lines too
+    /// long to store, and the oldest pending lines given up while the disk
+    /// failed for longer than the retry buffer holds.
+    pub dropped_entries: u64,
     /// Bytes of a torn last line discarded after a crash.
     pub torn_bytes: u64,
     /// Counter resets seen by `set_totals`.
@@ -66,6 +72,8 @@ pub struct LoggerStats {
     pub queue_merges: u64,
     /// Failed writes or fsyncs of the log.
     pub write_errors: u64,
+    /// The most recent write failure, until a write succeeds again.
+    pub last_write_error: Option<String>,
     /// Bytes in the log files now.
     pub stored_bytes: u64,
     /// Bytes not yet uploaded.
@@ -92,8 +100,19 @@ impl std::fmt::Debug for Logger {
 }
 
 struct Handle {
-    shared: Arc<Shared>,
-    threads: Mutex<Vec<JoinHandle<()>>>,
+    config: Config,
+    counters: Arc<Counters>,
+    labels: LabelNames,
+    engine: Arc<Engine>,
+    writer: Arc<Writer>,
+    /// The uploader, started at the first flush.
+    uploader: OnceLock<Arc<Uploader>>,
+    /// A host transport to upload through instead of the built-in client.
+    transport: Option<Arc<dyn Transport>>,
+    /// The sampler and writer threads.
+    threads: Mutex<Vec<Worker>>,
+    /// Set once `shutdown` starts: every later call gets `Closed`.
+    closed: AtomicBool,
     private_id: PrivateId,
     /// The JNI fast path's entry for these counters, made at the first ask;
     /// released at shutdown, and in any case when this is dropped.
@@ -116,156 +135,174 @@ impl Logger {
         config.validate()?;
         let opts = FilchOptions { max_total_bytes: config.max_log_bytes, ..FilchOptions::default() };
         let files = LogFiles::open(&config.log_dir, opts)?;
-        let private_id = sockstat_private_id(&config.backend_public_id);
-        let shared = Arc::new(Shared {
-            counters: Arc::new(Counters::default()),
+        let speed = config.clock_speed;
+        let write_interval = config.write_interval / speed;
+        let writer = Arc::new(Writer::new(files, default_capacity(&config), write_interval));
+        let counters = Arc::new(Counters::default());
+        let poll_ms = config.poll_interval.as_millis() as u64; // validated: at most an hour
+        let engine = Arc::new(Engine::new(poll_ms, Clock::system(speed), counters.clone(), writer.clone()));
+
+        // The one place the logger's threads start; `shutdown` joins them.
+        let e = engine.clone();
+        let sampler = threads::spawn("sockstatlog-sampler", move || e.run_sampler())?;
+        counters.set_sampler_thread(sampler.thread().clone());
+        let w = writer.clone();
+        let writer_thread = match threads::spawn("sockstatlog-writer", move || w.run()) {
+            Ok(t) => t,
+            Err(e) => {
+                engine.stop();
+                sampler.join_by(Instant::now() + DROP_SHUTDOWN_TIMEOUT);
+                return Err(e);
+            }
+        };
+        let handle = Handle {
+            private_id: sockstat_private_id(&config.backend_public_id),
+            config,
+            counters,
             labels: LabelNames::default(),
-            clock: Clock::start(config.clock_speed),
-            engine: Mutex::new(EngineState {
-                sampler: Sampler::new(config.poll_interval.as_millis() as u64),
-                interface: String::new(),
-                kind: InterfaceKind::Unknown,
-            }),
-            queue: Mutex::new(PendingQueue::new(default_capacity(&config))),
-            queue_cv: Condvar::new(),
-            writer_waiting: AtomicBool::new(false),
-            writer: Mutex::new(WriterState::new()),
-            files: Arc::new(Mutex::new(files)),
+            engine,
+            writer,
             uploader: OnceLock::new(),
             transport,
-            counts: Counts::default(),
+            threads: Mutex::new(vec![sampler, writer_thread]),
             closed: AtomicBool::new(false),
-            stop: AtomicBool::new(false),
-            config,
-        });
-        let spawn = |name: &str, body: Box<dyn FnOnce() + Send>| {
-            thread::Builder::new()
-                .name(name.to_string())
-                .spawn(body)
-                .map_err(|e| Error::io(format!("starting thread {name}"), e))
+            fast: Mutex::new(None),
         };
-        let s = shared.clone();
-        let sampler = spawn("sockstatlog-sampler", Box::new(move || s.run_sampler()))?;
-        shared.counters.set_sampler_thread(sampler.thread().clone());
-        let s = shared.clone();
-        let writer = spawn("sockstatlog-writer", Box::new(move || s.run_writer()))?;
-        let handle = Handle { shared, threads: Mutex::new(vec![sampler, writer]), private_id, fast: Mutex::new(None) };
         Ok(Logger { handle: Arc::new(handle) })
     }
 
-    fn shared(&self) -> Result<&Shared> {
-        let s = &self.handle.shared;
-        if s.closed.load(Relaxed) {
+    /// The logger, unless it was shut down.
+    fn open(&self) -> Result<&Handle> {
+        let h = &*self.handle;
+        if h.closed.load(SeqCst) {
             Err(Error::Closed)
         } else {
-            Ok(s)
+            Ok(h)
         }
     }
 
-    /// Starts sampling now (the baseline is taken at this instant) and queues
-    /// a header entry naming the labels. No-op if already enabled.
+    /// Starts sampling now (the baseline is taken at this instant, and the
+    /// clock is anchored to the wall clock) and queues a header entry naming
+    /// the labels. No-op if already enabled.
     pub fn enable(&self) -> Result<()> {
-        self.shared()?.enable();
+        let h = self.open()?;
+        h.engine.enable(&h.labels);
         Ok(())
     }
 
     /// Stops sampling, closes the open window and writes everything pending
-    /// to disk. No-op if disabled.
+    /// to disk. No-op if disabled. An error is the disk's (the entries stay
+    /// pending and are retried).
     pub fn disable(&self) -> Result<()> {
-        let s = self.shared()?;
-        s.disable();
-        s.write_pending()
+        let h = self.open()?;
+        h.engine.disable();
+        h.writer.write_pending()
     }
 
     /// Whether sampling is on.
     pub fn is_enabled(&self) -> bool {
-        lock(&self.handle.shared.engine).sampler.is_enabled()
+        self.handle.engine.is_enabled()
     }
 
-    /// Adds bytes to a label. Lock-free, never blocks, never allocates.
+    /// Adds bytes to a label. Lock-free, never blocks, never allocates. `Ok`
+    /// means the bytes will be in the log; after `shutdown` began, `Closed`.
     pub fn add(&self, label: u32, tx: u64, rx: u64) -> Result<()> {
         let label = label_id(label)?;
-        self.shared()?.counters.add(label, tx, rx);
-        Ok(())
+        closed_unless(self.open()?.counters.try_add(label, tx, rx))
     }
 
     /// Reports cumulative totals for a label; a total that went down is a
     /// reset and counts from zero again (never a wrapped delta).
     pub fn set_totals(&self, label: u32, tx_total: u64, rx_total: u64) -> Result<()> {
         let label = label_id(label)?;
-        self.shared()?.counters.set_totals(label, tx_total, rx_total);
-        Ok(())
+        closed_unless(self.open()?.counters.try_set_totals(label, tx_total, rx_total))
     }
 
     /// Many pushes in one call. Every label is checked first; on an error
     /// nothing is applied.
     pub fn push_batch(&self, samples: &[CounterSample]) -> Result<()> {
-        let s = self.shared()?;
+        let h = self.open()?;
         for sample in samples {
             label_id(sample.label)?;
         }
         for sample in samples {
             let label = sample.label as u8;
             if sample.is_total {
-                s.counters.set_totals(label, sample.tx, sample.rx);
+                h.counters.set_totals(label, sample.tx, sample.rx);
             } else {
-                s.counters.add(label, sample.tx, sample.rx);
+                h.counters.add(label, sample.tx, sample.rx);
             }
         }
-        Ok(())
+        // Checked after the pushes, as `try_add` does: Ok means all of them
+        // are in the final snapshot.
+        closed_unless(!h.counters.is_closed())
     }
 
     /// Names a label (in the next header entry and in reports).
     pub fn register_label(&self, label: u32, name: &str) -> Result<()> {
-        self.shared()?.labels.register(label, name)
+        self.open()?.labels.register(label, name)
     }
 
     /// Sets the current default interface. For [`InterfaceKind::Unknown`]
     /// the kind is inferred from the name. A change between cellular and
     /// not closes the open window now, so bytes are attributed exactly.
     pub fn set_interface(&self, name: &str, kind: InterfaceKind) -> Result<()> {
-        self.shared()?.set_interface(name, kind);
+        self.open()?.engine.set_interface(name, kind);
         Ok(())
     }
 
-    /// Logs a free-form text line (a logtail text entry), cut at 16 KiB.
+    /// Logs a free-form text line (a logtail text entry), cut so that the
+    /// encoded line fits the log's 64 KiB line limit (and at upstream's
+    /// 16 KiB of text).
     pub fn write_text(&self, text: &str) -> Result<()> {
-        self.shared()?.push(Pending::Object(wire::text_object(text)));
-        Ok(())
+        closed_unless(self.open()?.writer.push(Pending::Object(wire::text_object(text))))
     }
 
-    fn uploader(&self) -> Result<&Uploader> {
-        let s = self.shared()?;
-        if let Some(u) = s.uploader.get() {
-            return Ok(u);
+    fn uploader(&self) -> Result<Arc<Uploader>> {
+        let h = self.open()?;
+        if let Some(u) = h.uploader.get() {
+            return Ok(u.clone());
         }
         let u = Uploader::start(
-            &s.config.upload,
-            self.handle.private_id,
-            s.files.clone(),
-            s.counters.clone(),
-            s.transport.clone(),
+            &h.config.upload,
+            h.private_id,
+            h.writer.files().clone(),
+            h.counters.clone(),
+            h.transport.clone(),
         )?;
         // Two racing first flushes: one uploader wins, the other is stopped.
-        if let Err(extra) = s.uploader.set(u) {
+        if let Err(extra) = h.uploader.set(Arc::new(u)) {
             extra.shutdown(Duration::ZERO);
         }
-        Ok(s.uploader.get().expect("uploader was just set"))
+        Ok(h.uploader.get().expect("uploader was just set").clone())
     }
 
-    /// Writes pending events to disk and wakes the uploader; returns without
-    /// waiting for the network.
+    /// Asks the writer to write what is pending and then wakes the uploader;
+    /// returns at once, never waiting for the disk or the network.
     pub fn start_flush(&self) -> Result<()> {
-        self.shared()?.write_pending()?;
-        self.uploader()?.start_flush();
+        let up = self.uploader()?;
+        self.open()?.writer.write_soon(move |_| up.start_flush());
         Ok(())
     }
 
-    /// Writes pending events and uploads until the log is drained or
-    /// `timeout` passes; the report says which.
+    /// Writes pending entries and uploads until the log is drained or
+    /// `timeout` passes; the report says which. If writing the newest
+    /// entries fails (a full disk), what is already on disk is uploaded all
+    /// the same and the report's `write_error` says why the rest is not.
     pub fn flush(&self, timeout: Duration) -> Result<FlushReport> {
-        self.shared()?.write_pending()?;
-        Ok(self.uploader()?.flush(timeout))
+        let deadline = Instant::now() + timeout;
+        let up = self.uploader()?;
+        let (tx, rx) = mpsc::channel();
+        self.open()?.writer.write_soon(move |r| {
+            let _ = tx.send(r.as_ref().err().map(ToString::to_string));
+        });
+        let write_error = match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(e) => e,
+            Err(_) => Some("writing the log did not finish within the flush timeout".to_string()),
+        };
+        let mut report = up.flush(deadline.saturating_duration_since(Instant::now()));
+        report.write_error = write_error;
+        Ok(report)
     }
 
     /// The sockstat public log ID (hex), under which the server shows the log.
@@ -274,31 +311,34 @@ impl Logger {
     }
 
     /// Every line on disk, oldest first, after writing what is pending: for a
-    /// share sheet or a bug report.
+    /// share sheet or a bug report. If that write fails, the lines already on
+    /// disk are returned all the same (the failure is in `stats()`).
     pub fn export(&self) -> Result<Vec<String>> {
-        let s = self.shared()?;
-        s.write_pending()?;
-        let lines = lock(&s.files).export()?;
+        let h = self.open()?;
+        let _ = h.writer.write_pending();
+        let lines = lock(h.writer.files()).export()?;
         Ok(lines.into_iter().map(|l| String::from_utf8_lossy(&l).into_owned()).collect())
     }
 
     /// Current counters.
     pub fn stats(&self) -> Result<LoggerStats> {
-        let s = self.shared()?;
-        let files = lock(&s.files).stats();
-        let up = s.uploader.get().map(Uploader::stats).unwrap_or_default();
-        let c = &s.counts;
+        let h = self.open()?;
+        let files = lock(h.writer.files()).stats();
+        let up = h.uploader.get().map(|u| u.stats()).unwrap_or_default();
+        let w = h.writer.counts();
         Ok(LoggerStats {
             enabled: self.is_enabled(),
-            events: c.events.load(Relaxed),
-            entries_written: c.entries_written.load(Relaxed),
-            bytes_written: c.bytes_written.load(Relaxed),
-            dropped_bytes: files.dropped_bytes,
+            events: h.engine.events(),
+            entries_written: w.entries_written.load(Relaxed),
+            bytes_written: w.bytes_written.load(Relaxed),
+            dropped_bytes: files.dropped_bytes + w.dropped_bytes.load(Relaxed),
+            dropped_entries: files.dropped_lines + w.dropped_entries.load(Relaxed),
             torn_bytes: files.torn_bytes,
-            resets: s.counters.resets(),
-            wakeups: c.wakeups.load(Relaxed),
-            queue_merges: lock(&s.queue).merges(),
-            write_errors: c.write_errors.load(Relaxed),
+            resets: h.counters.resets(),
+            wakeups: h.engine.wakeups() + w.wakeups.load(Relaxed),
+            queue_merges: h.writer.queue_merges(),
+            write_errors: w.write_errors.load(Relaxed),
+            last_write_error: h.writer.last_error(),
             stored_bytes: files.stored_bytes,
             unread_bytes: files.unread_bytes,
             upload_batches: up.batches,
@@ -312,10 +352,10 @@ impl Logger {
     /// shutdown, or once the logger is freed, pushes through it return
     /// `false`, and the table keeps nothing of this logger.
     pub fn fast_counters_handle(&self) -> Result<u64> {
-        let s = self.shared()?;
-        let mut fast = lock(&self.handle.fast);
+        let h = self.open()?;
+        let mut fast = lock(&h.fast);
         if fast.is_none() {
-            *fast = FastHandle::register(s.counters.clone());
+            *fast = FastHandle::register(h.counters.clone());
         }
         fast.as_ref().map(FastHandle::value).ok_or_else(|| {
             Error::InvalidArgument(format!(
@@ -325,48 +365,64 @@ impl Logger {
         })
     }
 
-    /// Closes the open window, writes everything pending, and stops the
-    /// threads and the uploader, waiting at most `timeout` in all. Every later
-    /// call returns [`Error::Closed`]; a second shutdown too.
+    /// Closes the counters, closes the open window, writes everything
+    /// pending, and stops the threads and the uploader, waiting at most
+    /// `timeout` in all. Every push that returned `Ok` before is in the log;
+    /// every later call returns [`Error::Closed`], a second shutdown too.
     pub fn shutdown(&self, timeout: Duration) -> Result<()> {
         self.handle.shutdown(timeout)
     }
 }
 
+/// `Ok` if a push was taken, `Closed` if the logger closed first.
+fn closed_unless(taken: bool) -> Result<()> {
+    if taken {
+        Ok(())
+    } else {
+        Err(Error::Closed)
+    }
+}
+
 impl Handle {
     fn shutdown(&self, timeout: Duration) -> Result<()> {
-        let s = &self.shared;
-        if s.closed.swap(true, SeqCst) {
+        if self.closed.swap(true, SeqCst) {
             return Err(Error::Closed);
         }
         let deadline = Instant::now() + timeout;
-        s.disable();
-        let written = s.write_pending();
-        // JNI pushes in flight finish before this returns; later ones get `false`.
+        // JNI pushes in flight finish before this goes on; later ones get
+        // `false` from the table.
         if let Some(fast) = lock(&self.fast).as_ref() {
             fast.release();
         }
-        s.counters.close();
-        s.stop.store(true, SeqCst);
-        s.wake_sampler();
-        {
-            let _q = lock(&s.queue);
-            s.queue_cv.notify_all();
-        }
+        // Close the counters first: a push that still reports success has
+        // landed before this, so the final snapshot (in disable) sees it.
+        self.counters.close();
+        self.engine.disable();
+        self.engine.stop();
+        // The writer thread makes the final write (so a stuck disk holds up
+        // shutdown by `timeout` at most) and answers this waiter.
+        let (tx, rx) = mpsc::channel();
+        self.writer.write_soon(move |r| {
+            let _ = tx.send(r.as_ref().err().map(ToString::to_string));
+        });
+        self.writer.close();
+        let written = match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(None) => Ok(()),
+            Ok(Some(e)) => Err(Error::io("writing the log at shutdown", std::io::Error::other(e))),
+            Err(_) => Err(Error::io(
+                "writing the log at shutdown",
+                std::io::Error::new(std::io::ErrorKind::TimedOut, "did not finish within the timeout"),
+            )),
+        };
         for t in lock(&self.threads).drain(..) {
-            while !t.is_finished() && Instant::now() < deadline {
-                thread::sleep(Duration::from_millis(1));
-            }
-            if t.is_finished() {
-                let _ = t.join();
-            }
+            t.join_by(deadline);
         }
-        if let Some(u) = s.uploader.get() {
+        if let Some(u) = self.uploader.get() {
             u.shutdown(deadline.saturating_duration_since(Instant::now()));
         }
         // Give the directory up for the next logger. A thread still inside
         // the log (a stuck disk) keeps it until this logger is freed.
-        match s.files.try_lock() {
+        match self.writer.files().try_lock() {
             Ok(mut f) => f.close(),
             Err(TryLockError::Poisoned(p)) => p.into_inner().close(),
             Err(TryLockError::WouldBlock) => {}
@@ -387,4 +443,152 @@ impl Drop for Handle {
 pub fn export_log_dir(dir: &std::path::Path) -> Result<Vec<String>> {
     let lines = crate::filch::export_dir(dir, FilchOptions::default().max_line_bytes)?;
     Ok(lines.into_iter().map(|l| String::from_utf8_lossy(&l).into_owned()).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::logid::PublicId;
+    use crate::upload::{HttpRequest, HttpResponse};
+    use std::sync::atomic::AtomicU64;
+
+    fn config(dir: &std::path::Path) -> Config {
+        let mut c = Config::new(dir, PublicId([7; 32]));
+        c.poll_interval = Duration::from_millis(10);
+        c.write_interval = Duration::from_millis(50);
+        c
+    }
+
+    /// Per-label tx summed over the event lines in the directory's log files.
+    fn tx_on_disk(dir: &std::path::Path) -> std::collections::BTreeMap<String, u64> {
+        let mut sums = std::collections::BTreeMap::new();
+        for name in crate::filch::LOG_NAMES {
+            let text = std::fs::read_to_string(dir.join(name)).unwrap_or_default();
+            for line in text.lines() {
+                let v: serde_json::Value = serde_json::from_str(line).unwrap();
+                for (label, s) in v.get("s").and_then(|s| s.as_object()).into_iter().flatten() {
+                    *sums.entry(label.clone()).or_default() += s[0].as_u64().unwrap();
+                }
+            }
+        }
+        sums
+    }
+
+    /// Pushers race `shutdown` through `push` (returning whether it counted);
+    /// what they were told succeeded must be what is on disk.
+    fn pushes_racing_shutdown(push: fn(&Logger, u8) -> bool) {
+        const PUSHERS: u8 = 3;
+        let dir = tempfile::tempdir().unwrap();
+        let logger = Logger::new(config(dir.path())).unwrap();
+        logger.enable().unwrap();
+        let progress = Arc::new(AtomicU64::new(0));
+        let pushers: Vec<_> = (0..PUSHERS)
+            .map(|t| {
+                let (l, progress) = (logger.clone(), progress.clone());
+                std::thread::spawn(move || {
+                    let mut ok = 0u64;
+                    while push(&l, 20 + t) {
+                        ok += 1;
+                        progress.fetch_add(1, Relaxed);
+                    }
+                    ok
+                })
+            })
+            .collect();
+        // Shut down while every pusher is busy (progress, not a sleep).
+        while progress.load(Relaxed) < 30_000 {
+            std::thread::yield_now();
+        }
+        logger.shutdown(Duration::from_secs(60)).unwrap();
+        let oks: Vec<u64> = pushers.into_iter().map(|p| p.join().unwrap()).collect();
+        let disk = tx_on_disk(dir.path());
+        for (t, ok) in oks.iter().enumerate() {
+            // Each pusher stops at its first refusal; that one push raced the
+            // close and may or may not have been counted. Every success was.
+            let on_disk = disk.get(&(20 + t).to_string()).copied().unwrap_or(0);
+            assert!(*ok <= on_disk && on_disk <= ok + 1, "label {}: {ok} succeeded, {on_disk} on disk", 20 + t);
+        }
+    }
+
+    #[test]
+    fn every_add_that_returned_ok_while_shutdown_ran_is_on_disk() {
+        pushes_racing_shutdown(|l, label| l.add(u32::from(label), 1, 0).is_ok());
+    }
+
+    #[test]
+    fn every_fast_path_push_that_returned_true_while_shutdown_ran_is_on_disk() {
+        // What the JNI methods run behind a handle.
+        pushes_racing_shutdown(|l, label| l.handle.counters.try_add(label, 1, 0));
+    }
+
+    #[test]
+    fn text_that_escapes_past_the_line_limit_is_cut_and_never_stops_logging() {
+        let dir = tempfile::tempdir().unwrap();
+        let logger = Logger::new(config(dir.path())).unwrap();
+        logger.enable().unwrap();
+        logger.write_text(&"\u{1}".repeat(11_000)).unwrap();
+        logger.add(3, 5, 5).unwrap();
+        logger.disable().unwrap();
+        logger.write_text("after").unwrap();
+        let lines = logger.export().unwrap();
+        assert!(lines.iter().any(|l| l.contains("\\u0001\\u0001") && l.contains("…+")), "the long text, cut");
+        assert!(lines.iter().any(|l| l.contains("\"text\":\"after\"")));
+        let stats = logger.stats().unwrap();
+        assert_eq!((stats.write_errors, stats.dropped_entries), (0, 0));
+        logger.shutdown(Duration::from_secs(10)).unwrap();
+    }
+
+    /// A transport that stores every body it is given and answers 200.
+    #[derive(Default)]
+    struct Accepting(Mutex<Vec<Vec<u8>>>);
+
+    impl Transport for Accepting {
+        fn send(&self, request: HttpRequest) -> std::result::Result<HttpResponse, String> {
+            lock(&self.0).push(request.body);
+            Ok(HttpResponse { status: 200, headers: vec![], body: vec![] })
+        }
+    }
+
+    #[test]
+    fn flush_on_a_failing_disk_uploads_what_is_stored_and_reports_the_write_failure() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = config(dir.path());
+        c.upload.base_url = "https://sockstatlog.invalid".into();
+        let logger = Logger::with_transport(c, Arc::new(Accepting::default())).unwrap();
+        logger.write_text("stored before the disk filled").unwrap();
+        assert_eq!(logger.export().unwrap().len(), 1);
+        logger.handle.writer.fail_appends.store(true, Relaxed);
+        logger.write_text("pending while the disk is full").unwrap();
+
+        logger.start_flush().unwrap(); // at once, though the write will fail
+        let report = logger.flush(Duration::from_secs(60)).unwrap();
+        assert!(report.drained && report.entries == 1, "{report:?}");
+        assert!(report.write_error.as_deref().is_some_and(|e| e.contains("No space")), "{report:?}");
+        let stats = logger.stats().unwrap();
+        assert!(stats.write_errors >= 1 && stats.last_write_error.is_some(), "{stats:?}");
+
+        logger.handle.writer.fail_appends.store(false, Relaxed);
+        let report = logger.flush(Duration::from_secs(60)).unwrap();
+        assert!(report.entries == 1 && report.write_error.is_none(), "the kept line follows: {report:?}");
+        logger.shutdown(Duration::from_secs(10)).unwrap();
+    }
+
+    #[test]
+    fn start_flush_returns_while_the_disk_is_stuck() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = config(dir.path());
+        c.upload.base_url = "https://sockstatlog.invalid".into();
+        let logger = Logger::with_transport(c, Arc::new(Accepting::default())).unwrap();
+        logger.write_text("pending").unwrap();
+        let files = logger.handle.writer.files().clone();
+        let stuck = lock(&files); // every append and read waits for this
+        let (tx, rx) = mpsc::channel();
+        let l = logger.clone();
+        std::thread::spawn(move || tx.send(l.start_flush().is_ok()).unwrap());
+        // A generous bound: this detects a caller blocked on the disk, it
+        // does not time anything.
+        assert_eq!(rx.recv_timeout(Duration::from_secs(60)), Ok(true));
+        drop(stuck);
+        logger.shutdown(Duration::from_secs(10)).unwrap();
+    }
 }

@@ -3,6 +3,12 @@
 //! and the queue is full, consecutive events with the same cellular flag are
 //! merged into one longer window with the same totals, so bytes are never
 //! dropped and memory stays bounded.
+//!
+//! Two events are merged only when no cellular flip lies between them: an
+//! empty window on the other network emits no event, so "consecutive in the
+//! queue, same flag" is not enough. The engine tells the queue about every
+//! flip ([`PendingQueue::note_flip`]); events on either side of one are never
+//! merged, so a merged window covers only time on its own network.
 
 use crate::config::Config;
 use crate::sampler::Event;
@@ -17,56 +23,76 @@ pub enum Pending {
     Object(String),
 }
 
+/// Most entries the queue holds before merging, whatever the intervals: ten
+/// minutes of 100 ms windows (about 1 MiB of events), so a short poll with a
+/// long write interval cannot grow the memory of a 50 MiB extension.
+pub const MAX_QUEUE_CAPACITY: usize = 6_000;
+
 /// Default capacity: upstream's `(10 s + 1 s) / 100 ms` = 110 events, one
-/// write interval of 100 ms windows plus a second of slack.
+/// write interval of 100 ms windows plus a second of slack; at most
+/// [`MAX_QUEUE_CAPACITY`].
 pub fn default_capacity(config: &Config) -> usize {
     let slack = std::time::Duration::from_secs(1);
     let cap = (config.write_interval + slack).as_millis() / config.poll_interval.as_millis().max(1);
-    (cap as usize).max(2)
+    usize::try_from(cap).unwrap_or(usize::MAX).clamp(2, MAX_QUEUE_CAPACITY)
+}
+
+/// A pending entry and the number of cellular flips noted before it.
+#[derive(Debug)]
+struct Queued {
+    item: Pending,
+    flips: u64,
 }
 
 /// A bounded FIFO of pending entries that merges instead of dropping.
 #[derive(Debug)]
 pub struct PendingQueue {
-    items: VecDeque<Pending>,
+    items: VecDeque<Queued>,
     capacity: usize,
     merges: u64,
+    /// Cellular flips noted so far.
+    flips: u64,
 }
 
 impl PendingQueue {
     /// An empty queue holding about `capacity` entries before it merges.
     pub fn new(capacity: usize) -> Self {
-        PendingQueue { items: VecDeque::new(), capacity: capacity.max(2), merges: 0 }
+        PendingQueue { items: VecDeque::new(), capacity: capacity.max(2), merges: 0, flips: 0 }
     }
 
-    /// Appends an entry; when full, first merges two same-flag events
-    /// (preferring the newest pair). Objects are never merged, so a queue of
-    /// only objects and alternating-flag events may exceed the capacity; both
-    /// are rare (a flip or a text line at most per host call).
+    /// Records that the cellular flag changed: events queued before this are
+    /// never merged with events queued after it.
+    pub fn note_flip(&mut self) {
+        self.flips += 1;
+    }
+
+    /// Appends an entry; when full, first merges two mergeable events
+    /// (preferring the newest pair). Objects are never merged, nor events
+    /// across a flip, so a queue of only objects and flips may exceed the
+    /// capacity; both are rare (at most one per host call).
     pub fn push(&mut self, p: Pending) {
+        let new = Queued { item: p, flips: self.flips };
         if self.items.len() >= self.capacity {
-            if let (Some(Pending::Event(last)), Pending::Event(new)) = (self.items.back_mut(), &p) {
-                if last.cellular == new.cellular {
-                    merge_into(last, new);
-                    self.merges += 1;
-                    return;
+            if let Some(last) = self.items.back_mut() {
+                if mergeable(last, &new) {
+                    if let (Pending::Event(a), Pending::Event(b)) = (&mut last.item, &new.item) {
+                        merge_into(a, b);
+                        self.merges += 1;
+                        return;
+                    }
                 }
             }
             self.merge_one_pair();
         }
-        self.items.push_back(p);
+        self.items.push_back(new);
     }
 
-    /// Merges the newest adjacent pair of same-flag events, if any.
+    /// Merges the newest mergeable pair of neighbours, if any.
     fn merge_one_pair(&mut self) {
         for i in (1..self.items.len()).rev() {
-            let mergeable = matches!(
-                (&self.items[i - 1], &self.items[i]),
-                (Pending::Event(a), Pending::Event(b)) if a.cellular == b.cellular
-            );
-            if mergeable {
-                if let Some(Pending::Event(b)) = self.items.remove(i) {
-                    if let Pending::Event(a) = &mut self.items[i - 1] {
+            if mergeable(&self.items[i - 1], &self.items[i]) {
+                if let Some(Queued { item: Pending::Event(b), .. }) = self.items.remove(i) {
+                    if let Pending::Event(a) = &mut self.items[i - 1].item {
                         merge_into(a, &b);
                         self.merges += 1;
                     }
@@ -78,7 +104,7 @@ impl PendingQueue {
 
     /// Takes everything pending, oldest first.
     pub fn take(&mut self) -> Vec<Pending> {
-        self.items.drain(..).collect()
+        self.items.drain(..).map(|q| q.item).collect()
     }
 
     /// Nothing pending.
@@ -94,6 +120,18 @@ impl PendingQueue {
     /// Merges performed so far.
     pub fn merges(&self) -> u64 {
         self.merges
+    }
+}
+
+/// Two queued neighbours `a`, `b` may become one window: both events, on the
+/// same network, with no flip noted between them (so any gap between the
+/// windows was quiet time on that same network), in time order.
+fn mergeable(a: &Queued, b: &Queued) -> bool {
+    match (&a.item, &b.item) {
+        (Pending::Event(x), Pending::Event(y)) => {
+            a.flips == b.flips && x.cellular == y.cellular && x.start_ms + x.dur_ms <= y.start_ms
+        }
+        _ => false,
     }
 }
 
@@ -154,8 +192,45 @@ mod tests {
     }
 
     #[test]
-    fn the_default_capacity_is_upstreams_110() {
-        let c = Config::new("/tmp/x", crate::logid::PublicId([0; 32]));
+    fn the_default_capacity_is_upstreams_110_and_never_above_the_cap() {
+        let mut c = Config::new("/tmp/x", crate::logid::PublicId([0; 32]));
         assert_eq!(default_capacity(&c), 110);
+        c.poll_interval = std::time::Duration::from_millis(1);
+        c.write_interval = std::time::Duration::from_secs(600);
+        assert_eq!(default_capacity(&c), MAX_QUEUE_CAPACITY);
+    }
+
+    #[test]
+    fn same_flag_windows_are_never_merged_across_an_empty_opposite_flag_gap() {
+        // Wi-Fi [0,100], then cellular [100,150] with no traffic (no event),
+        // then Wi-Fi again from 150. Merging the two Wi-Fi events would mark
+        // the cellular 50 ms as Wi-Fi time.
+        let mut q = PendingQueue::new(2);
+        q.push(ev(0, false, &[(1, 1, 0)]));
+        q.note_flip(); // to cellular at 100
+        q.note_flip(); // back to Wi-Fi at 150
+        q.push(Pending::Event(Event { start_ms: 150, dur_ms: 50, cellular: false, stats: vec![(1, 2, 0)] }));
+        // The queue is full; a text line must not make it merge the two.
+        q.push(Pending::Object("{}".into()));
+        let spans: Vec<Option<(u64, u64)>> = q
+            .take()
+            .iter()
+            .map(|p| match p {
+                Pending::Event(e) => Some((e.start_ms, e.start_ms + e.dur_ms)),
+                Pending::Object(_) => None,
+            })
+            .collect();
+        assert_eq!(spans, [Some((0, 100)), Some((150, 200)), None]);
+        assert_eq!(q.merges(), 0);
+    }
+
+    #[test]
+    fn windows_separated_by_quiet_time_on_the_same_network_still_merge() {
+        let mut q = PendingQueue::new(2);
+        q.push(ev(0, false, &[(1, 1, 0)]));
+        q.push(ev(500, false, &[(1, 1, 0)])); // idle in between, no flip
+        q.push(ev(900, false, &[(1, 1, 0)]));
+        assert_eq!(q.len(), 2);
+        assert_eq!(q.merges(), 1);
     }
 }

@@ -70,6 +70,7 @@ pub fn replay(input: impl BufRead, poll_ms: u64, queue_capacity: usize) -> Resul
             None => out.push(ev),
         };
         sampler.run_ticks(at, false, &counters, |ev| emit(ev, &mut stalled));
+        let was_cellular = sampler.is_cellular();
         match op {
             Op::Enable => sampler.enable(at, &counters),
             Op::Disable | Op::End => {
@@ -86,8 +87,13 @@ pub fn replay(input: impl BufRead, poll_ms: u64, queue_capacity: usize) -> Resul
                 sampler.wake_on_traffic(at, &counters);
             }
             Op::Interface { name, kind } => {
-                if let Some(ev) = sampler.set_cellular(at, is_cellular(&name, kind), &counters) {
+                let cellular = is_cellular(&name, kind);
+                if let Some(ev) = sampler.set_cellular(at, cellular, &counters) {
                     emit(ev, &mut stalled);
+                }
+                // As the engine does: a stalled queue never merges across a flip.
+                if let Some(q) = stalled.as_mut().filter(|_| cellular != was_cellular) {
+                    q.note_flip();
                 }
             }
             Op::Register { label, name } => labels.register(label, &name).map_err(|e| err(e.to_string()))?,

@@ -130,7 +130,7 @@ impl Sampler {
         r.next_tick += self.poll_ms;
         counters.snapshot_into(&mut self.scratch);
         if *self.scratch == *self.prev {
-            r.start = t;
+            r.start = r.start.max(t);
             counters.mark_idle();
             counters.snapshot_into(&mut self.scratch);
             if *self.scratch == *self.prev {
@@ -189,12 +189,17 @@ impl Sampler {
         }
     }
 
+    /// Closes the open window at `now`, or at its start if `now` is before
+    /// it: a window never ends before it starts, whatever order the caller's
+    /// clock readings arrive in (the engine reads its clock under its lock,
+    /// so it never hands in such a time; the clamp makes the class impossible).
     fn close_window(&mut self, now: u64, counters: &Counters) -> Option<Event> {
         let r = self.running?;
+        let now = now.max(r.start);
         if r.idle {
             // Nothing moved since the window opened, and nothing can have
             // moved without clearing idle (the caller wakes us first).
-            self.running.as_mut().unwrap().start = r.start.max(now);
+            self.running.as_mut().unwrap().start = now;
             return None;
         }
         counters.snapshot_into(&mut self.scratch);
@@ -206,11 +211,13 @@ impl Sampler {
         self.emit(now)
     }
 
-    /// Emits the window [start, end]. The caller has just swapped the boxes
-    /// (no data moves), so `prev` holds the new snapshot and `scratch` the old.
+    /// Emits the window [start, end] (end clamped to at least start). The
+    /// caller has just swapped the boxes (no data moves), so `prev` holds the
+    /// new snapshot and `scratch` the old.
     fn emit(&mut self, end: u64) -> Option<Event> {
         let r = self.running.as_mut().unwrap();
         let start = r.start;
+        let end = end.max(start);
         r.start = end;
         let stats = delta(Some(&self.scratch), Some(&self.prev))?;
         Some(Event { start_ms: start, dur_ms: end - start, cellular: self.cellular, stats })
@@ -271,6 +278,66 @@ mod tests {
         assert_eq!(s.next_deadline(), Some(1300));
         let ev = s.tick(&c).unwrap();
         assert_eq!((ev.start_ms, ev.dur_ms), (1200, 100));
+    }
+
+    #[test]
+    fn a_flip_timed_before_the_window_start_closes_it_at_its_start_not_before() {
+        // The reproducer of a control call whose clock reading (99) was taken
+        // before a tick (100) that ran first: the window must not end at 99.
+        let c = Counters::default();
+        let mut s = Sampler::new(100);
+        s.enable(0, &c);
+        c.add(1, 5, 0);
+        assert_eq!(s.tick(&c).map(|e| (e.start_ms, e.dur_ms)), Some((0, 100)));
+        c.add(1, 7, 0);
+        let ev = s.set_cellular(99, true, &c).unwrap();
+        assert_eq!(ev, Event { start_ms: 100, dur_ms: 0, cellular: false, stats: vec![(1, 7, 0)] });
+    }
+
+    /// One step of a random interleaving: (time offset, operation).
+    fn step() -> impl proptest::strategy::Strategy<Value = (i64, u8)> {
+        (-300i64..300, 0u8..6)
+    }
+
+    proptest::proptest! {
+        /// Any interleaving of pushes, ticks, flips, enables and disables at
+        /// times that may go backwards (readings taken before another call
+        /// ran) produces windows that start where the previous one ended or
+        /// later, never end before they start, and never wrap `d`.
+        #[test]
+        fn random_interleavings_never_produce_a_window_that_ends_before_it_starts(
+            steps in proptest::collection::vec(step(), 1..200)
+        ) {
+            let c = Counters::default();
+            let mut s = Sampler::new(100);
+            let mut now: u64 = 10_000;
+            let mut last_end = 0u64;
+            let check = |ev: Option<Event>, last_end: &mut u64| {
+                if let Some(ev) = ev {
+                    proptest::prop_assert!(ev.dur_ms < 100_000, "d wrapped: {:?}", ev);
+                    proptest::prop_assert!(ev.start_ms >= *last_end, "overlaps the previous window: {:?}", ev);
+                    *last_end = ev.start_ms + ev.dur_ms;
+                }
+                Ok(())
+            };
+            for (dt, op) in steps {
+                now = now.saturating_add_signed(dt);
+                match op {
+                    0 => c.add(1, 1, 1),
+                    1 => {
+                        let mut evs = Vec::new();
+                        s.run_ticks(now, true, &c, |e| evs.push(e));
+                        for e in evs {
+                            check(Some(e), &mut last_end)?;
+                        }
+                    }
+                    2 => { let ev = s.set_cellular(now, !s.is_cellular(), &c); check(ev, &mut last_end)?; }
+                    3 => { s.enable(now, &c); }
+                    4 => { let ev = s.disable(now, &c); check(ev, &mut last_end)?; last_end = 0; }
+                    _ => s.wake_on_traffic(now, &c),
+                }
+            }
+        }
     }
 
     #[test]

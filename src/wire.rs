@@ -7,10 +7,22 @@ use crate::sampler::Event;
 use std::fmt::Write as _;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// Upstream's cap on a text entry's text (logtail `maxTextSize`): longer text
-/// is cut and the number of dropped bytes noted, so a line always fits the
-/// on-disk log's 64 KiB line limit.
+/// Upstream's cap on a text entry's text before escaping (logtail
+/// `maxTextSize`): longer text is cut and the number of dropped bytes noted.
 pub const MAX_TEXT_BYTES: usize = 16 << 10;
+/// The most the logtail wrapper adds to an object: `{"logtail":{` … `}` with
+/// the longest `client_time` (30 bytes), `proc_id` (10 digits) and
+/// `proc_seq` (20 digits), the comma before the object's members, the closing
+/// brace and the newline: 115 bytes, rounded up.
+pub const MAX_WRAPPER_BYTES: usize = 128;
+/// Room kept for the `…+N` note of dropped bytes (3 + 1 + at most 20 digits).
+const CUT_NOTE_BYTES: usize = 24;
+/// The longest escaped text a text entry carries, so that the whole encoded
+/// line (`{"text":"…"}`, the note, the wrapper) fits the log's line limit:
+/// control characters escape to six bytes each, so cutting the text before
+/// escaping is not enough.
+pub const MAX_ESCAPED_TEXT_BYTES: usize =
+    crate::filch::MAX_LINE_BYTES - MAX_WRAPPER_BYTES - CUT_NOTE_BYTES - r#"{"text":""}"#.len();
 /// Version of our header entry's schema.
 pub const HEADER_VERSION: u32 = 1;
 
@@ -60,21 +72,30 @@ pub fn wrap_object(meta: &EntryMeta, object: &str, out: &mut String) {
     out.push_str("}\n");
 }
 
-/// A text entry's object `{"text":"…"}`, with the text cut at
-/// [`MAX_TEXT_BYTES`] on a character boundary and `…+N` noting the dropped
-/// bytes, as upstream does.
+/// A text entry's object `{"text":"…"}`. The text is cut on a character
+/// boundary at [`MAX_TEXT_BYTES`] (upstream's cut) or where its escaped form
+/// would pass [`MAX_ESCAPED_TEXT_BYTES`], whichever comes first, and `…+N`
+/// notes the dropped bytes, as upstream does: the entry always fits a line.
 pub fn text_object(text: &str) -> String {
     let mut out = String::with_capacity(text.len().min(MAX_TEXT_BYTES) + 16);
     out.push_str("{\"text\":\"");
-    if text.len() > MAX_TEXT_BYTES {
-        let mut cut = MAX_TEXT_BYTES;
-        while !text.is_char_boundary(cut) {
-            cut -= 1;
+    let body_start = out.len();
+    let mut kept = 0;
+    let mut one = String::new();
+    for c in text.chars() {
+        if kept + c.len_utf8() > MAX_TEXT_BYTES {
+            break;
         }
-        escape_into(&text[..cut], &mut out);
-        let _ = write!(out, "…+{}", text.len() - cut);
-    } else {
-        escape_into(text, &mut out);
+        one.clear();
+        escape_into(c.encode_utf8(&mut [0; 4]), &mut one);
+        if out.len() - body_start + one.len() > MAX_ESCAPED_TEXT_BYTES {
+            break;
+        }
+        out.push_str(&one);
+        kept += c.len_utf8();
+    }
+    if kept < text.len() {
+        let _ = write!(out, "…+{}", text.len() - kept);
     }
     out.push_str("\"}");
     out
@@ -218,6 +239,32 @@ mod tests {
         assert!(obj.ends_with(&format!("…+{}\"}}", MAX_TEXT_BYTES)));
         let v: serde_json::Value = serde_json::from_str(&obj).unwrap();
         assert!(v["text"].as_str().unwrap().starts_with('é'));
+    }
+
+    #[test]
+    fn text_of_control_characters_is_cut_by_its_escaped_length_and_the_line_fits() {
+        // 11 000 control characters: under the 16 KiB raw cut, but 66 000
+        // bytes once escaped (`\u0001` each), past the 64 KiB line limit.
+        for text in ["\u{1}".repeat(11_000), "\u{1}".repeat(MAX_TEXT_BYTES + 5), "\"".repeat(40_000)] {
+            let obj = text_object(&text);
+            let meta = EntryMeta { client_time_ns: u128::from(u64::MAX), proc_id: u32::MAX, proc_seq: u64::MAX };
+            let mut line = String::new();
+            wrap_object(&meta, &obj, &mut line);
+            assert!(line.len() <= crate::filch::MAX_LINE_BYTES, "{} bytes", line.len());
+            let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+            let kept = v["text"].as_str().unwrap();
+            let (body, note) = kept.rsplit_once("…+").unwrap();
+            assert_eq!(body.len() + note.parse::<usize>().unwrap(), text.len(), "the note counts what was cut");
+        }
+    }
+
+    #[test]
+    fn the_wrapper_bound_covers_the_longest_metadata() {
+        // The year 9999 gives the longest client_time RFC 3339 can write here.
+        let meta = EntryMeta { client_time_ns: 253_402_300_799_123_456_789, proc_id: u32::MAX, proc_seq: u64::MAX };
+        let mut line = String::new();
+        wrap_object(&meta, "{\"x\":1}", &mut line);
+        assert!(line.len() - "\"x\":1".len() <= MAX_WRAPPER_BYTES, "{line}");
     }
 
     #[test]

@@ -20,7 +20,7 @@ use sockstatlog::logid::{PrivateId, PublicId};
 use sockstatlog::queue::Pending;
 use sockstatlog::sampler::{Event, Sampler};
 use sockstatlog::upload::Uploader;
-use sockstatlog::writer::{encode_batch, WriterState};
+use sockstatlog::writer::Encoder;
 use sockstatlog::{wire, Logger};
 use std::hint::black_box;
 use std::io::Write;
@@ -104,12 +104,12 @@ fn write(args: &Args) {
     let fsync = args.flag("-fsync");
     let mut files = LogFiles::open(&args.path("-dir"), FilchOptions::default()).unwrap();
     let items = batch_events();
-    let mut w = WriterState::new();
+    let mut w = Encoder::new();
     let mut buf = String::new();
     let mut run = |n: u64| {
         for _ in 0..n {
             buf.clear();
-            encode_batch(&mut w, &items, wire::now_unix_ns(), &mut buf);
+            w.encode_batch(&items, wire::now_unix_ns(), &mut buf);
             files.append(buf.as_bytes()).unwrap();
             if fsync {
                 files.sync().unwrap();

@@ -1353,6 +1353,11 @@ public struct FlushReport: Equatable, Hashable {
      * The last failure, if any attempt failed during this flush.
      */
     public var lastError: String?
+    /**
+     * Writing the newest entries failed (or did not finish in time) before
+     * this upload: what was on disk was uploaded, these were not.
+     */
+    public var writeError: String?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -1377,7 +1382,11 @@ public struct FlushReport: Equatable, Hashable {
          */attempts: Int64, 
         /**
          * The last failure, if any attempt failed during this flush.
-         */lastError: String?) {
+         */lastError: String?, 
+        /**
+         * Writing the newest entries failed (or did not finish in time) before
+         * this upload: what was on disk was uploaded, these were not.
+         */writeError: String?) {
         self.drained = drained
         self.batches = batches
         self.entries = entries
@@ -1385,6 +1394,7 @@ public struct FlushReport: Equatable, Hashable {
         self.sentBytes = sentBytes
         self.attempts = attempts
         self.lastError = lastError
+        self.writeError = writeError
     }
 
     
@@ -1409,7 +1419,8 @@ public struct FfiConverterTypeFlushReport: FfiConverterRustBuffer {
                 rawBytes: FfiConverterInt64.read(from: &buf), 
                 sentBytes: FfiConverterInt64.read(from: &buf), 
                 attempts: FfiConverterInt64.read(from: &buf), 
-                lastError: FfiConverterOptionString.read(from: &buf)
+                lastError: FfiConverterOptionString.read(from: &buf), 
+                writeError: FfiConverterOptionString.read(from: &buf)
         )
     }
 
@@ -1421,6 +1432,7 @@ public struct FfiConverterTypeFlushReport: FfiConverterRustBuffer {
         FfiConverterInt64.write(value.sentBytes, into: &buf)
         FfiConverterInt64.write(value.attempts, into: &buf)
         FfiConverterOptionString.write(value.lastError, into: &buf)
+        FfiConverterOptionString.write(value.writeError, into: &buf)
     }
 }
 
@@ -1700,9 +1712,15 @@ public struct LoggerStats: Equatable, Hashable {
      */
     public var bytesWritten: Int64
     /**
-     * Unread bytes lost to rotation of a full log.
+     * Bytes lost before an upload: unread lines dropped by rotation of a
+     * full log, and entries the writer gave up (see `dropped_entries`).
      */
     public var droppedBytes: Int64
+    /**
+     * Entries lost that way: rotation, lines too long to store, the oldest
+     * pending lines past the retry bound while the disk failed.
+     */
+    public var droppedEntries: Int64
     /**
      * Bytes of a torn last line discarded after a crash.
      */
@@ -1723,6 +1741,10 @@ public struct LoggerStats: Equatable, Hashable {
      * Failed writes or fsyncs of the log.
      */
     public var writeErrors: Int64
+    /**
+     * The most recent write failure, until a write succeeds again.
+     */
+    public var lastWriteError: String?
     /**
      * Bytes in the log files now.
      */
@@ -1760,8 +1782,13 @@ public struct LoggerStats: Equatable, Hashable {
          * Bytes appended to the log files.
          */bytesWritten: Int64, 
         /**
-         * Unread bytes lost to rotation of a full log.
+         * Bytes lost before an upload: unread lines dropped by rotation of a
+         * full log, and entries the writer gave up (see `dropped_entries`).
          */droppedBytes: Int64, 
+        /**
+         * Entries lost that way: rotation, lines too long to store, the oldest
+         * pending lines past the retry bound while the disk failed.
+         */droppedEntries: Int64, 
         /**
          * Bytes of a torn last line discarded after a crash.
          */tornBytes: Int64, 
@@ -1777,6 +1804,9 @@ public struct LoggerStats: Equatable, Hashable {
         /**
          * Failed writes or fsyncs of the log.
          */writeErrors: Int64, 
+        /**
+         * The most recent write failure, until a write succeeds again.
+         */lastWriteError: String?, 
         /**
          * Bytes in the log files now.
          */storedBytes: Int64, 
@@ -1797,11 +1827,13 @@ public struct LoggerStats: Equatable, Hashable {
         self.entriesWritten = entriesWritten
         self.bytesWritten = bytesWritten
         self.droppedBytes = droppedBytes
+        self.droppedEntries = droppedEntries
         self.tornBytes = tornBytes
         self.resets = resets
         self.wakeups = wakeups
         self.queueMerges = queueMerges
         self.writeErrors = writeErrors
+        self.lastWriteError = lastWriteError
         self.storedBytes = storedBytes
         self.unreadBytes = unreadBytes
         self.uploadBatches = uploadBatches
@@ -1830,11 +1862,13 @@ public struct FfiConverterTypeLoggerStats: FfiConverterRustBuffer {
                 entriesWritten: FfiConverterInt64.read(from: &buf), 
                 bytesWritten: FfiConverterInt64.read(from: &buf), 
                 droppedBytes: FfiConverterInt64.read(from: &buf), 
+                droppedEntries: FfiConverterInt64.read(from: &buf), 
                 tornBytes: FfiConverterInt64.read(from: &buf), 
                 resets: FfiConverterInt64.read(from: &buf), 
                 wakeups: FfiConverterInt64.read(from: &buf), 
                 queueMerges: FfiConverterInt64.read(from: &buf), 
                 writeErrors: FfiConverterInt64.read(from: &buf), 
+                lastWriteError: FfiConverterOptionString.read(from: &buf), 
                 storedBytes: FfiConverterInt64.read(from: &buf), 
                 unreadBytes: FfiConverterInt64.read(from: &buf), 
                 uploadBatches: FfiConverterInt64.read(from: &buf), 
@@ -1849,11 +1883,13 @@ public struct FfiConverterTypeLoggerStats: FfiConverterRustBuffer {
         FfiConverterInt64.write(value.entriesWritten, into: &buf)
         FfiConverterInt64.write(value.bytesWritten, into: &buf)
         FfiConverterInt64.write(value.droppedBytes, into: &buf)
+        FfiConverterInt64.write(value.droppedEntries, into: &buf)
         FfiConverterInt64.write(value.tornBytes, into: &buf)
         FfiConverterInt64.write(value.resets, into: &buf)
         FfiConverterInt64.write(value.wakeups, into: &buf)
         FfiConverterInt64.write(value.queueMerges, into: &buf)
         FfiConverterInt64.write(value.writeErrors, into: &buf)
+        FfiConverterOptionString.write(value.lastWriteError, into: &buf)
         FfiConverterInt64.write(value.storedBytes, into: &buf)
         FfiConverterInt64.write(value.unreadBytes, into: &buf)
         FfiConverterInt64.write(value.uploadBatches, into: &buf)
@@ -2219,8 +2255,8 @@ enum SockstatError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError 
     
     /**
      * An argument was out of range or malformed (a negative label, count
-     * or timeout, a label above 255, a label name too long, a zero
-     * interval, a line too long, ...).
+     * or timeout, a label above 255, a label name too long, a setting
+     * outside its range, ...).
      */
     case InvalidArgument(
         /**

@@ -99,26 +99,24 @@ fn ms(d: Duration) -> i64 {
 impl TryFrom<LoggerConfig> for Config {
     type Error = SockstatError;
     fn try_from(c: LoggerConfig) -> Result<Config, SockstatError> {
-        let max_body_bytes = usize::try_from(unsigned("max_body_bytes", c.max_body_bytes)?).map_err(|_| {
-            SockstatError::InvalidArgument {
-                reason: format!("max_body_bytes {} does not fit this platform", c.max_body_bytes),
-            }
-        })?;
         // Start from the core's defaults so that fields the FFI does not
-        // expose (e.g. the simulation clock speed) keep them.
+        // expose (e.g. the simulation clock speed) keep them. The numbers'
+        // conversions and ranges are the core's (`config::millis`,
+        // `Config::validate`), so every error names the field.
         let mut config = Config::new(c.log_dir, PublicId::parse(&c.backend_public_id)?);
-        config.poll_interval = millis("poll_interval_ms", c.poll_interval_ms)?;
-        config.write_interval = millis("write_interval_ms", c.write_interval_ms)?;
-        config.max_log_bytes = unsigned("max_log_bytes", c.max_log_bytes)?;
+        config.poll_interval = config::millis("poll_interval_ms", c.poll_interval_ms)?;
+        config.write_interval = config::millis("write_interval_ms", c.write_interval_ms)?;
+        config.max_log_bytes = config::byte_count("max_log_bytes", c.max_log_bytes)?;
         config.upload = UploadConfig {
             base_url: c.base_url,
             collection: c.collection,
             allow_http: c.allow_http,
-            max_body_bytes,
-            attempt_timeout: millis("attempt_timeout_ms", c.attempt_timeout_ms)?,
-            backoff_base: millis("backoff_base_ms", c.backoff_base_ms)?,
-            backoff_cap: millis("backoff_cap_ms", c.backoff_cap_ms)?,
+            max_body_bytes: config::byte_count("max_body_bytes", c.max_body_bytes)?,
+            attempt_timeout: config::millis("attempt_timeout_ms", c.attempt_timeout_ms)?,
+            backoff_base: config::millis("backoff_base_ms", c.backoff_base_ms)?,
+            backoff_cap: config::millis("backoff_cap_ms", c.backoff_cap_ms)?,
         };
+        config.validate()?;
         Ok(config)
     }
 }
@@ -174,6 +172,9 @@ pub struct FlushReport {
     pub attempts: i64,
     /// The last failure, if any attempt failed during this flush.
     pub last_error: Option<String>,
+    /// Writing the newest entries failed (or did not finish in time) before
+    /// this upload: what was on disk was uploaded, these were not.
+    pub write_error: Option<String>,
 }
 
 impl From<crate::FlushReport> for FlushReport {
@@ -186,6 +187,7 @@ impl From<crate::FlushReport> for FlushReport {
             sent_bytes: signed(r.sent_bytes),
             attempts: signed(r.attempts),
             last_error: r.last_error,
+            write_error: r.write_error,
         }
     }
 }
@@ -201,8 +203,12 @@ pub struct LoggerStats {
     pub entries_written: i64,
     /// Bytes appended to the log files.
     pub bytes_written: i64,
-    /// Unread bytes lost to rotation of a full log.
+    /// Bytes lost before an upload: unread lines dropped by rotation of a
+    /// full log, and entries the writer gave up (see `dropped_entries`).
     pub dropped_bytes: i64,
+    /// Entries lost that way: rotation, lines too long to store, the oldest
+    /// pending lines past the retry bound while the disk failed.
+    pub dropped_entries: i64,
     /// Bytes of a torn last line discarded after a crash.
     pub torn_bytes: i64,
     /// Counter resets seen by `set_totals`.
@@ -213,6 +219,8 @@ pub struct LoggerStats {
     pub queue_merges: i64,
     /// Failed writes or fsyncs of the log.
     pub write_errors: i64,
+    /// The most recent write failure, until a write succeeds again.
+    pub last_write_error: Option<String>,
     /// Bytes in the log files now.
     pub stored_bytes: i64,
     /// Bytes not yet uploaded.
@@ -233,11 +241,13 @@ impl From<crate::LoggerStats> for LoggerStats {
             entries_written: signed(s.entries_written),
             bytes_written: signed(s.bytes_written),
             dropped_bytes: signed(s.dropped_bytes),
+            dropped_entries: signed(s.dropped_entries),
             torn_bytes: signed(s.torn_bytes),
             resets: signed(s.resets),
             wakeups: signed(s.wakeups),
             queue_merges: signed(s.queue_merges),
             write_errors: signed(s.write_errors),
+            last_write_error: s.last_write_error,
             stored_bytes: signed(s.stored_bytes),
             unread_bytes: signed(s.unread_bytes),
             upload_batches: signed(s.upload_batches),

@@ -81,6 +81,10 @@ pub struct FlushReport {
     pub attempts: u64,
     /// The last failure, if any attempt failed during this flush.
     pub last_error: Option<String>,
+    /// Writing the newest entries to disk failed (or did not finish in time)
+    /// before this upload: what was already on disk was uploaded, these were
+    /// not. `None` when the write succeeded.
+    pub write_error: Option<String>,
 }
 
 /// Totals since the uploader started.
@@ -209,6 +213,7 @@ impl Uploader {
             sent_bytes: s.sent_bytes - before.sent_bytes,
             attempts: s.attempts - before.attempts,
             last_error: if s.failures > before.failures { st.last_error.clone() } else { None },
+            write_error: None,
         }
     }
 

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant, SystemTime};
 /// How far a body may exceed `max_body_bytes` before the batch is re-read
 /// smaller: one maximal stored line (64 KiB, the on-disk log's line limit)
 /// plus its framing, i.e. upstream's "overshoot by one line".
-const MAX_OVERSHOOT_BYTES: usize = (64 << 10) + 1;
+const MAX_OVERSHOOT_BYTES: usize = crate::filch::MAX_LINE_BYTES + 1;
 /// Smallest read budget when shrinking a batch whose text conversion blew
 /// up; below this the batch is a single line anyway.
 const MIN_PEEK_BYTES: usize = 1 << 10;

@@ -2412,6 +2412,12 @@ data class FlushReport (
      * The last failure, if any attempt failed during this flush.
      */
     var `lastError`: kotlin.String?
+    , 
+    /**
+     * Writing the newest entries failed (or did not finish in time) before
+     * this upload: what was on disk was uploaded, these were not.
+     */
+    var `writeError`: kotlin.String?
     
 ){
     
@@ -2435,6 +2441,7 @@ public object FfiConverterTypeFlushReport: FfiConverterRustBuffer<FlushReport> {
             FfiConverterLong.read(buf),
             FfiConverterLong.read(buf),
             FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
         )
     }
 
@@ -2445,7 +2452,8 @@ public object FfiConverterTypeFlushReport: FfiConverterRustBuffer<FlushReport> {
             FfiConverterLong.allocationSize(value.`rawBytes`) +
             FfiConverterLong.allocationSize(value.`sentBytes`) +
             FfiConverterLong.allocationSize(value.`attempts`) +
-            FfiConverterOptionalString.allocationSize(value.`lastError`)
+            FfiConverterOptionalString.allocationSize(value.`lastError`) +
+            FfiConverterOptionalString.allocationSize(value.`writeError`)
     )
 
     override fun write(value: FlushReport, buf: ByteBuffer) {
@@ -2456,6 +2464,7 @@ public object FfiConverterTypeFlushReport: FfiConverterRustBuffer<FlushReport> {
             FfiConverterLong.write(value.`sentBytes`, buf)
             FfiConverterLong.write(value.`attempts`, buf)
             FfiConverterOptionalString.write(value.`lastError`, buf)
+            FfiConverterOptionalString.write(value.`writeError`, buf)
     }
 }
 
@@ -2661,9 +2670,16 @@ data class LoggerStats (
     var `bytesWritten`: kotlin.Long
     , 
     /**
-     * Unread bytes lost to rotation of a full log.
+     * Bytes lost before an upload: unread lines dropped by rotation of a
+     * full log, and entries the writer gave up (see `dropped_entries`).
      */
     var `droppedBytes`: kotlin.Long
+    , 
+    /**
+     * Entries lost that way: rotation, lines too long to store, the oldest
+     * pending lines past the retry bound while the disk failed.
+     */
+    var `droppedEntries`: kotlin.Long
     , 
     /**
      * Bytes of a torn last line discarded after a crash.
@@ -2689,6 +2705,11 @@ data class LoggerStats (
      * Failed writes or fsyncs of the log.
      */
     var `writeErrors`: kotlin.Long
+    , 
+    /**
+     * The most recent write failure, until a write succeeds again.
+     */
+    var `lastWriteError`: kotlin.String?
     , 
     /**
      * Bytes in the log files now.
@@ -2741,6 +2762,8 @@ public object FfiConverterTypeLoggerStats: FfiConverterRustBuffer<LoggerStats> {
             FfiConverterLong.read(buf),
             FfiConverterLong.read(buf),
             FfiConverterLong.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterLong.read(buf),
             FfiConverterLong.read(buf),
             FfiConverterLong.read(buf),
             FfiConverterLong.read(buf),
@@ -2754,11 +2777,13 @@ public object FfiConverterTypeLoggerStats: FfiConverterRustBuffer<LoggerStats> {
             FfiConverterLong.allocationSize(value.`entriesWritten`) +
             FfiConverterLong.allocationSize(value.`bytesWritten`) +
             FfiConverterLong.allocationSize(value.`droppedBytes`) +
+            FfiConverterLong.allocationSize(value.`droppedEntries`) +
             FfiConverterLong.allocationSize(value.`tornBytes`) +
             FfiConverterLong.allocationSize(value.`resets`) +
             FfiConverterLong.allocationSize(value.`wakeups`) +
             FfiConverterLong.allocationSize(value.`queueMerges`) +
             FfiConverterLong.allocationSize(value.`writeErrors`) +
+            FfiConverterOptionalString.allocationSize(value.`lastWriteError`) +
             FfiConverterLong.allocationSize(value.`storedBytes`) +
             FfiConverterLong.allocationSize(value.`unreadBytes`) +
             FfiConverterLong.allocationSize(value.`uploadBatches`) +
@@ -2772,11 +2797,13 @@ public object FfiConverterTypeLoggerStats: FfiConverterRustBuffer<LoggerStats> {
             FfiConverterLong.write(value.`entriesWritten`, buf)
             FfiConverterLong.write(value.`bytesWritten`, buf)
             FfiConverterLong.write(value.`droppedBytes`, buf)
+            FfiConverterLong.write(value.`droppedEntries`, buf)
             FfiConverterLong.write(value.`tornBytes`, buf)
             FfiConverterLong.write(value.`resets`, buf)
             FfiConverterLong.write(value.`wakeups`, buf)
             FfiConverterLong.write(value.`queueMerges`, buf)
             FfiConverterLong.write(value.`writeErrors`, buf)
+            FfiConverterOptionalString.write(value.`lastWriteError`, buf)
             FfiConverterLong.write(value.`storedBytes`, buf)
             FfiConverterLong.write(value.`unreadBytes`, buf)
             FfiConverterLong.write(value.`uploadBatches`, buf)
@@ -2998,8 +3025,8 @@ sealed class SockstatException: kotlin.Exception() {
     
     /**
      * An argument was out of range or malformed (a negative label, count
-     * or timeout, a label above 255, a label name too long, a zero
-     * interval, a line too long, ...).
+     * or timeout, a label above 255, a label name too long, a setting
+     * outside its range, ...).
      */
     class InvalidArgument(
         
