@@ -174,7 +174,7 @@ impl Default for FilchOptions {
     fn default() -> Self {
         FilchOptions {
             // Upstream's sockstats budget: uploads may go over cellular.
-            max_total_bytes: 5 << 20,
+            max_total_bytes: crate::config::DEFAULT_MAX_LOG_BYTES,
             max_line_bytes: MAX_LINE_BYTES,
         }
     }

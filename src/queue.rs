@@ -13,6 +13,7 @@
 use crate::config::Config;
 use crate::sampler::Event;
 use std::collections::VecDeque;
+use std::time::Duration;
 
 /// One thing waiting to be written.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,13 +29,29 @@ pub enum Pending {
 /// long write interval cannot grow the memory of a 50 MiB extension.
 pub const MAX_QUEUE_CAPACITY: usize = 6_000;
 
-/// Default capacity: upstream's `(10 s + 1 s) / 100 ms` = 110 events, one
-/// write interval of 100 ms windows plus a second of slack; at most
-/// [`MAX_QUEUE_CAPACITY`].
+/// Slack beyond one write interval: upstream sizes its channel for the
+/// interval plus one second, so a write that starts a little late still
+/// finds room.
+const CAPACITY_SLACK: Duration = Duration::from_secs(1);
+
+/// Capacity for these intervals: one write interval of polls plus
+/// [`CAPACITY_SLACK`], between 2 and [`MAX_QUEUE_CAPACITY`]. At the defaults
+/// this is upstream's `(10 s + 1 s) / 100 ms` = 110 events.
+pub const fn capacity_for(write_interval: Duration, poll_interval: Duration) -> usize {
+    let poll_ms = if poll_interval.as_millis() == 0 { 1 } else { poll_interval.as_millis() };
+    let cap = (write_interval.as_millis() + CAPACITY_SLACK.as_millis()) / poll_ms;
+    if cap < 2 {
+        2
+    } else if cap > MAX_QUEUE_CAPACITY as u128 {
+        MAX_QUEUE_CAPACITY
+    } else {
+        cap as usize // at most MAX_QUEUE_CAPACITY: fits
+    }
+}
+
+/// The capacity for a logger's configured intervals ([`capacity_for`]).
 pub fn default_capacity(config: &Config) -> usize {
-    let slack = std::time::Duration::from_secs(1);
-    let cap = (config.write_interval + slack).as_millis() / config.poll_interval.as_millis().max(1);
-    usize::try_from(cap).unwrap_or(usize::MAX).clamp(2, MAX_QUEUE_CAPACITY)
+    capacity_for(config.write_interval, config.poll_interval)
 }
 
 /// A pending entry and the number of cellular flips noted before it.

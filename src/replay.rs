@@ -14,8 +14,10 @@ use crate::sampler::{Event, Sampler};
 use serde_json::{Map, Value};
 use std::io::BufRead;
 
-/// Upstream's queue size for 100 ms polls and 10 s writes, used by `writer` stalls.
-pub const DEFAULT_QUEUE_CAPACITY: usize = 110;
+/// The logger's queue size at the default intervals (upstream's 110 for
+/// 100 ms polls and 10 s writes), used by `writer` stalls.
+pub const DEFAULT_QUEUE_CAPACITY: usize =
+    crate::queue::capacity_for(crate::config::DEFAULT_WRITE_INTERVAL, crate::config::DEFAULT_POLL_INTERVAL);
 
 /// Why a trace could not be replayed. `line` is 1-based.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

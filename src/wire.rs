@@ -81,17 +81,15 @@ pub fn text_object(text: &str) -> String {
     out.push_str("{\"text\":\"");
     let body_start = out.len();
     let mut kept = 0;
-    let mut one = String::new();
     for c in text.chars() {
         if kept + c.len_utf8() > MAX_TEXT_BYTES {
             break;
         }
-        one.clear();
-        escape_into(c.encode_utf8(&mut [0; 4]), &mut one);
-        if out.len() - body_start + one.len() > MAX_ESCAPED_TEXT_BYTES {
+        let e = escape(c);
+        if out.len() - body_start + e.len() > MAX_ESCAPED_TEXT_BYTES {
             break;
         }
-        out.push_str(&one);
+        e.push_to(&mut out);
         kept += c.len_utf8();
     }
     if kept < text.len() {
@@ -124,18 +122,59 @@ pub fn header_object(poll_ms: u64, labels: &[(u8, String)]) -> String {
 /// and `\u00XX` for other control characters; `<>&` and non-ASCII stay as is.
 pub fn escape_into(s: &str, out: &mut String) {
     for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
+        escape(c).push_to(out);
+    }
+}
+
+/// The length of `s` once escaped by [`escape_into`], without escaping it.
+pub fn escaped_len(s: &str) -> usize {
+    s.chars().map(|c| escape(c).len()).sum()
+}
+
+/// One character as it appears inside a JSON string: the one table both
+/// the escaping and its length come from.
+enum Escaped {
+    /// A two-character escape such as `\n`.
+    Short(&'static str),
+    /// Another control character, written `\u00XX`.
+    Control(u32),
+    /// Written as itself.
+    Plain(char),
+}
+
+/// `\u00XX`: six bytes.
+const CONTROL_ESCAPE_LEN: usize = 6;
+
+fn escape(c: char) -> Escaped {
+    match c {
+        '"' => Escaped::Short("\\\""),
+        '\\' => Escaped::Short("\\\\"),
+        '\n' => Escaped::Short("\\n"),
+        '\r' => Escaped::Short("\\r"),
+        '\t' => Escaped::Short("\\t"),
+        '\u{8}' => Escaped::Short("\\b"),
+        '\u{c}' => Escaped::Short("\\f"),
+        c if (c as u32) < 0x20 => Escaped::Control(c as u32),
+        c => Escaped::Plain(c),
+    }
+}
+
+impl Escaped {
+    fn len(&self) -> usize {
+        match self {
+            Escaped::Short(s) => s.len(),
+            Escaped::Control(_) => CONTROL_ESCAPE_LEN,
+            Escaped::Plain(c) => c.len_utf8(),
+        }
+    }
+
+    fn push_to(&self, out: &mut String) {
+        match *self {
+            Escaped::Short(s) => out.push_str(s),
+            Escaped::Control(u) => {
+                let _ = write!(out, "\\u{u:04x}");
             }
-            c => out.push(c),
+            Escaped::Plain(c) => out.push(c),
         }
     }
 }

@@ -3,6 +3,7 @@
 //! `{"text":…}` entries, the error entry for skipped long lines, and the zstd
 //! compression rule. Pure functions, no I/O.
 
+use crate::wire;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use std::borrow::Cow;
 use std::fmt;
@@ -221,36 +222,18 @@ fn long_line_error_entry(lines: &[Vec<u8>], skipped: u64, now: SystemTime) -> St
 
 /// Length of `{"text":"<escaped line + \n>"}\n` for this line.
 fn text_entry_len(line: &[u8]) -> usize {
-    let escaped: usize = String::from_utf8_lossy(line).chars().map(escaped_char_len).sum();
-    "{\"text\":\"".len() + escaped + "\\n\"}\n".len()
+    "{\"text\":\"".len() + wire::escaped_len(&String::from_utf8_lossy(line)) + "\\n\"}\n".len()
 }
 
+/// Upstream's text entry for a stored line that is not a JSON object,
+/// escaped by the one escaper the log's own text entries use.
 fn push_text_entry(out: &mut Vec<u8>, line: &[u8]) {
-    out.extend_from_slice(b"{\"text\":\"");
-    let mut buf = [0u8; 4];
-    for ch in String::from_utf8_lossy(line).chars() {
-        match ch {
-            '"' => out.extend_from_slice(b"\\\""),
-            '\\' => out.extend_from_slice(b"\\\\"),
-            '\n' => out.extend_from_slice(b"\\n"),
-            '\r' => out.extend_from_slice(b"\\r"),
-            '\t' => out.extend_from_slice(b"\\t"),
-            '\u{8}' => out.extend_from_slice(b"\\b"),
-            '\u{c}' => out.extend_from_slice(b"\\f"),
-            c if (c as u32) < 0x20 => out.extend_from_slice(format!("\\u{:04x}", c as u32).as_bytes()),
-            c => out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes()),
-        }
-    }
+    let mut text = String::with_capacity(line.len() + 16);
+    text.push_str("{\"text\":\"");
+    wire::escape_into(&String::from_utf8_lossy(line), &mut text);
     // The stored line lost its newline; upstream's text entry keeps it.
-    out.extend_from_slice(b"\\n\"}\n");
-}
-
-fn escaped_char_len(c: char) -> usize {
-    match c {
-        '"' | '\\' | '\n' | '\r' | '\t' | '\u{8}' | '\u{c}' => 2,
-        c if (c as u32) < 0x20 => 6,
-        c => c.len_utf8(),
-    }
+    text.push_str("\\n\"}\n");
+    out.extend_from_slice(text.as_bytes());
 }
 
 /// True if `line` starts with `{` and is exactly one valid JSON value with no
