@@ -227,12 +227,20 @@ fn a_full_disk_is_counted_and_reported_and_the_logger_keeps_going() {
     // Every append fails: a file-size limit in a child process (the log never
     // opens files through symlinks, so /dev/full can't stand in for a file).
     if std::env::var_os(FULL_DISK_CHILD).is_none() {
-        let status = std::process::Command::new(std::env::current_exe().unwrap())
+        // Pipes, not the parent's stdout: the file-size limit would also
+        // refuse the child's own output when that is a log file.
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
             .args(["--exact", "a_full_disk_is_counted_and_reported_and_the_logger_keeps_going", "--test-threads=1"])
             .env(FULL_DISK_CHILD, "1")
-            .status()
+            .output()
             .unwrap();
-        assert!(status.success(), "the child failed: {status}");
+        assert!(
+            out.status.success(),
+            "the child failed: {}\n{}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
         return;
     }
     let limit = libc::rlimit { rlim_cur: FULL_DISK_FILE_LIMIT, rlim_max: FULL_DISK_FILE_LIMIT };

@@ -32,7 +32,9 @@ pub struct Setup {
 /// and waits for that line; later output is drained on a thread.
 pub fn start(args: &[&str], setup: Setup) -> ChildCollector {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_sockstatlog"));
-    cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::inherit());
+    // stderr through a pipe the parent relays: with a file-size limit the
+    // child could not write its diagnostics to a test log that is a file.
+    cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
     // SAFETY: only async-signal-safe calls (setrlimit, signal, umask) between
     // fork and exec.
     unsafe {
@@ -57,6 +59,10 @@ pub fn start(args: &[&str], setup: Setup) -> ChildCollector {
         });
     }
     let mut child = cmd.spawn().expect("starting sockstatlog");
+    let mut err = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        let _ = std::io::copy(&mut err, &mut std::io::stderr());
+    });
     let mut out = BufReader::new(child.stdout.take().unwrap());
     let mut line = String::new();
     out.read_line(&mut line).unwrap();
