@@ -67,7 +67,7 @@ fn the_builtin_client_stops_at_a_redirect_even_before_the_first_200() {
     let files = open_log(logdir.path());
     let unread = files.lock().unwrap().stats().unread_bytes;
     let mut cfg = fast_config(&first.url());
-    cfg.backoff_cap = Duration::from_millis(20);
+    cfg.backoff_cap = cfg.backoff_base; // the shortest the settings allow
     let up = Uploader::start(&cfg, test_id(), files.clone(), Arc::new(Counters::default()), None).unwrap();
     // Wait (on the uploader's own reports, not a clock) for a few attempts.
     while up.stats().failures < 3 {
