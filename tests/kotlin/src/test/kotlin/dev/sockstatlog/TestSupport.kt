@@ -150,13 +150,16 @@ class RealCollector : AutoCloseable {
      * lines, once they account for at least [entries] stored entries (the
      * collector prints before it answers, but the pipe is read asynchronously).
      */
-    fun storedRequests(entries: Int, timeoutMs: Long = 5_000): List<Stored> {
+    fun storedRequests(entries: Int, minRequests: Int = 1, timeoutMs: Long = 5_000): List<Stored> {
         val deadline = System.currentTimeMillis() + timeoutMs
         while (true) {
             val got = synchronized(log) { log.toList() }.mapNotNull { line ->
                 STORED.find(line)?.let { Stored(it.groupValues[1].toInt(), it.groupValues[2].toInt()) }
             }
-            if (got.sumOf { it.stored } >= entries || System.currentTimeMillis() > deadline) return got
+            // The collector logs each request as it answers it: wait for the
+            // lines, not just for the entries (a retry stores none).
+            val complete = got.sumOf { it.stored } >= entries && got.size >= minRequests
+            if (complete || System.currentTimeMillis() > deadline) return got
             Thread.sleep(10)
         }
     }
