@@ -5,11 +5,12 @@
 //! Run: `cargo bench --bench core`. Figures: BENCHMARKS.md.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use sockstatlog::counters::Counters;
-use sockstatlog::filch::{FilchOptions, LogFiles};
-use sockstatlog::queue::Pending;
-use sockstatlog::sampler::{Event, Sampler};
-use sockstatlog::writer::Encoder;
+use sockstatlog::replay::Event;
+use sockstatlog::testing::Counters;
+use sockstatlog::testing::Encoder;
+use sockstatlog::testing::Pending;
+use sockstatlog::testing::Sampler;
+use sockstatlog::testing::{FilchOptions, LogFiles};
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};

@@ -24,10 +24,11 @@ use std::thread::Thread;
 
 /// Largest `tx` or `rx` of one push taking the packed fast path (1 MiB, far
 /// above one read or write; bigger pushes take the slow path).
-pub const FAST_PUSH_MAX: u64 = 1 << 20;
+#[cfg_attr(feature = "testing", visibility::make(pub))]
+pub(crate) const FAST_PUSH_MAX: u64 = 1 << 20;
 /// A packed half at or above this is folded at once by the pusher: half of
 /// the half's range, leaving 2^31 bytes of headroom before a carry.
-pub const FOLD_AT: u64 = 1 << 31;
+pub(crate) const FOLD_AT: u64 = 1 << 31;
 const LOW_HALF: u64 = (1 << 32) - 1;
 
 /// One label's counters. Aligned to a cache line so that two threads pushing
@@ -61,8 +62,9 @@ impl Slot {
 }
 
 /// A copy of every label's monotonic `[tx, rx]`, taken at one instant.
+#[cfg_attr(feature = "testing", visibility::make(pub))]
 #[derive(Clone, PartialEq, Eq)]
-pub struct Snapshot(pub [[u64; 2]; LABEL_COUNT]);
+pub(crate) struct Snapshot(pub [[u64; 2]; LABEL_COUNT]);
 
 impl Default for Snapshot {
     fn default() -> Self {
@@ -78,8 +80,9 @@ impl std::fmt::Debug for Snapshot {
 }
 
 /// All label counters of one logger.
+#[cfg_attr(feature = "testing", visibility::make(pub))]
 #[derive(Debug)]
-pub struct Counters {
+pub(crate) struct Counters {
     slots: Box<[Slot]>,
     /// Set by the sampler before it parks with nothing to do; the first push
     /// that sees it clears it and unparks the sampler.
@@ -106,8 +109,9 @@ impl Default for Counters {
 
 impl Counters {
     /// Adds bytes to a label. Lock-free and allocation-free.
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
     #[inline]
-    pub fn add(&self, label: u8, tx: u64, rx: u64) {
+    pub(crate) fn add(&self, label: u8, tx: u64, rx: u64) {
         let slot = &self.slots[label as usize];
         if tx | rx == 0 {
             return;
@@ -140,8 +144,9 @@ impl Counters {
     /// Records cumulative totals the host keeps itself. Growth since the last
     /// report is added; a total that went down is a reset, and the new total
     /// (the bytes since the reset) is added instead of a wrapped difference.
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
     #[inline]
-    pub fn set_totals(&self, label: u8, tx_total: u64, rx_total: u64) {
+    pub(crate) fn set_totals(&self, label: u8, tx_total: u64, rx_total: u64) {
         let slot = &self.slots[label as usize];
         let tx = self.growth(&slot.tx_total, tx_total);
         let rx = self.growth(&slot.rx_total, rx_total);
@@ -159,15 +164,16 @@ impl Counters {
     /// it before the add, as a plain check would, leaves a window in which
     /// a push reports success after the final snapshot.) Costs one load of
     /// a flag no pusher writes.
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
     #[inline]
-    pub fn try_add(&self, label: u8, tx: u64, rx: u64) -> bool {
+    pub(crate) fn try_add(&self, label: u8, tx: u64, rx: u64) -> bool {
         self.add(label, tx, rx);
         !self.closed.load(SeqCst)
     }
 
     /// [`Counters::set_totals`] with the same report as [`Counters::try_add`].
     #[inline]
-    pub fn try_set_totals(&self, label: u8, tx_total: u64, rx_total: u64) -> bool {
+    pub(crate) fn try_set_totals(&self, label: u8, tx_total: u64, rx_total: u64) -> bool {
         self.set_totals(label, tx_total, rx_total);
         !self.closed.load(SeqCst)
     }
@@ -194,7 +200,7 @@ impl Counters {
 
     /// Copies every label's counters into `out` (no allocation), folding in
     /// the packed pushes first. Totals only grow, so snapshots are monotonic.
-    pub fn snapshot_into(&self, out: &mut Snapshot) {
+    pub(crate) fn snapshot_into(&self, out: &mut Snapshot) {
         for (o, s) in out.0.iter_mut().zip(self.slots.iter()) {
             if s.packed.load(SeqCst) != 0 {
                 s.fold();
@@ -203,8 +209,10 @@ impl Counters {
         }
     }
 
-    /// A fresh snapshot.
-    pub fn snapshot(&self) -> Snapshot {
+    /// A fresh snapshot (the sampler reuses one through `snapshot_into`).
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    #[cfg(any(test, feature = "testing"))]
+    pub(crate) fn snapshot(&self) -> Snapshot {
         let mut s = Snapshot::default();
         self.snapshot_into(&mut s);
         s
@@ -213,46 +221,49 @@ impl Counters {
     /// Tells pushers that the sampler is about to sleep. The caller must take
     /// a snapshot *after* this and compare: if anything moved, it must not
     /// sleep (and should call [`Counters::clear_idle`]).
-    pub fn mark_idle(&self) {
+    pub(crate) fn mark_idle(&self) {
         self.idle.store(true, SeqCst);
     }
 
     /// Withdraws [`Counters::mark_idle`]. Returns whether a push had already
     /// cleared it (i.e. the sampler was woken by traffic).
-    pub fn clear_idle(&self) -> bool {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn clear_idle(&self) -> bool {
         !self.idle.swap(false, SeqCst)
     }
 
     /// True while the sampler sleeps waiting for traffic.
-    pub fn is_idle(&self) -> bool {
+    pub(crate) fn is_idle(&self) -> bool {
         self.idle.load(SeqCst)
     }
 
     /// Registers the thread that pushes unpark after an idle period.
-    pub fn set_sampler_thread(&self, t: Thread) {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn set_sampler_thread(&self, t: Thread) {
         let _ = self.sampler.set(t);
     }
 
     /// The registered sampler thread, if any.
-    pub fn sampler_thread(&self) -> Option<&Thread> {
+    pub(crate) fn sampler_thread(&self) -> Option<&Thread> {
         self.sampler.get()
     }
 
     /// Counter resets seen by `set_totals`.
-    pub fn resets(&self) -> u64 {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn resets(&self) -> u64 {
         self.resets.load(Relaxed)
     }
 
     /// Refuses pushes from now on (at shutdown, before the final snapshot):
     /// [`Counters::try_add`] reports false from here on.
-    pub fn close(&self) {
+    pub(crate) fn close(&self) {
         self.closed.store(true, SeqCst);
     }
 
     /// Whether [`Counters::close`] was called. SeqCst, so that a check after
     /// a push orders like [`Counters::try_add`]'s.
     #[inline]
-    pub fn is_closed(&self) -> bool {
+    pub(crate) fn is_closed(&self) -> bool {
         self.closed.load(SeqCst)
     }
 }

@@ -2,8 +2,8 @@
 //! [`Error`]; the FFI layer maps it onto the small public enum a Swift or Kotlin
 //! caller can act on (see `ffi.rs`), in one place.
 
-use crate::filch::FilchError;
-use crate::logid::LogIdError;
+pub use crate::filch::FilchError;
+pub use crate::logid::LogIdError;
 
 /// Everything that can go wrong in the core.
 #[derive(Debug, thiserror::Error)]

@@ -8,8 +8,8 @@
 mod records;
 mod transport;
 
-pub use records::{CounterSample, FlushReport, LoggerConfig, LoggerStats, SockstatIds};
-pub use transport::{HttpHeader, UploadRequest, UploadResponse, UploadTransport};
+pub(crate) use records::{CounterSample, FlushReport, LoggerConfig, LoggerStats, SockstatIds};
+pub(crate) use transport::UploadTransport;
 
 use crate::interface::InterfaceKind;
 use crate::logger::Logger;
@@ -112,7 +112,7 @@ pub enum InterfaceKind {
 /// tunnel stops. In Kotlin it is `AutoCloseable`; `close()` releases this
 /// handle, `shutdown` stops the logger.
 #[derive(Debug, uniffi::Object)]
-pub struct SockstatLogger {
+pub(crate) struct SockstatLogger {
     inner: Logger,
 }
 
@@ -120,13 +120,13 @@ pub struct SockstatLogger {
 impl SockstatLogger {
     /// Creates a disabled logger uploading with the built-in HTTPS client.
     #[uniffi::constructor]
-    pub fn new(config: LoggerConfig) -> Result<Arc<Self>, SockstatError> {
+    pub(crate) fn new(config: LoggerConfig) -> Result<Arc<Self>, SockstatError> {
         Ok(Arc::new(Self { inner: Logger::new(config.try_into()?)? }))
     }
 
     /// Creates a disabled logger that uploads through the host's transport.
     #[uniffi::constructor]
-    pub fn with_transport(
+    pub(crate) fn with_transport(
         config: LoggerConfig,
         transport: Arc<dyn UploadTransport>,
     ) -> Result<Arc<Self>, SockstatError> {
@@ -135,84 +135,84 @@ impl SockstatLogger {
     }
 
     /// Starts sampling now. No-op if enabled.
-    pub fn enable(&self) -> Result<(), SockstatError> {
+    pub(crate) fn enable(&self) -> Result<(), SockstatError> {
         Ok(self.inner.enable()?)
     }
 
     /// Stops sampling and writes what is pending. No-op if disabled.
-    pub fn disable(&self) -> Result<(), SockstatError> {
+    pub(crate) fn disable(&self) -> Result<(), SockstatError> {
         Ok(self.inner.disable()?)
     }
 
     /// Whether sampling is on.
-    pub fn is_enabled(&self) -> bool {
+    pub(crate) fn is_enabled(&self) -> bool {
         self.inner.is_enabled()
     }
 
     /// Adds bytes to a label (0..=255; `tx`, `rx` not negative). Never blocks.
-    pub fn add(&self, label: i32, tx: i64, rx: i64) -> Result<(), SockstatError> {
+    pub(crate) fn add(&self, label: i32, tx: i64, rx: i64) -> Result<(), SockstatError> {
         let (l, tx, rx) = (records::label("label", label)?, unsigned("tx", tx)?, unsigned("rx", rx)?);
         Ok(self.inner.add(l, tx, rx)?)
     }
 
     /// Reports cumulative totals for a label; a decrease counts as a reset.
-    pub fn set_totals(&self, label: i32, tx_total: i64, rx_total: i64) -> Result<(), SockstatError> {
+    pub(crate) fn set_totals(&self, label: i32, tx_total: i64, rx_total: i64) -> Result<(), SockstatError> {
         let l = records::label("label", label)?;
         let (tx, rx) = (unsigned("tx_total", tx_total)?, unsigned("rx_total", rx_total)?);
         Ok(self.inner.set_totals(l, tx, rx)?)
     }
 
     /// Many pushes in one call; on an invalid sample nothing is applied.
-    pub fn push_batch(&self, samples: Vec<CounterSample>) -> Result<(), SockstatError> {
+    pub(crate) fn push_batch(&self, samples: Vec<CounterSample>) -> Result<(), SockstatError> {
         let samples = samples.into_iter().map(crate::CounterSample::try_from).collect::<Result<Vec<_>, _>>()?;
         Ok(self.inner.push_batch(&samples)?)
     }
 
     /// Names a label (0..=255; the name 1..=64 printable bytes).
-    pub fn register_label(&self, label: i32, name: String) -> Result<(), SockstatError> {
+    pub(crate) fn register_label(&self, label: i32, name: String) -> Result<(), SockstatError> {
         Ok(self.inner.register_label(records::label("label", label)?, &name)?)
     }
 
     /// Sets the current default interface; `Unknown` infers the kind from the name.
-    pub fn set_interface(&self, name: String, kind: InterfaceKind) -> Result<(), SockstatError> {
+    pub(crate) fn set_interface(&self, name: String, kind: InterfaceKind) -> Result<(), SockstatError> {
         Ok(self.inner.set_interface(&name, kind)?)
     }
 
     /// Logs a free-form text line.
-    pub fn write_text(&self, text: String) -> Result<(), SockstatError> {
+    pub(crate) fn write_text(&self, text: String) -> Result<(), SockstatError> {
         Ok(self.inner.write_text(&text)?)
     }
 
     /// Writes pending events and wakes the uploader; returns at once.
-    pub fn start_flush(&self) -> Result<(), SockstatError> {
+    pub(crate) fn start_flush(&self) -> Result<(), SockstatError> {
         Ok(self.inner.start_flush()?)
     }
 
     /// Writes pending events and uploads until drained or `timeout_ms`
     /// (not negative) passes.
-    pub fn flush(&self, timeout_ms: i64) -> Result<FlushReport, SockstatError> {
+    pub(crate) fn flush(&self, timeout_ms: i64) -> Result<FlushReport, SockstatError> {
         Ok(self.inner.flush(millis("timeout_ms", timeout_ms)?)?.into())
     }
 
     /// The sockstat public log ID (64 hex characters).
-    pub fn log_id(&self) -> String {
+    pub(crate) fn log_id(&self) -> String {
         self.inner.log_id()
     }
 
     /// Every log line on disk, oldest first.
-    pub fn export(&self) -> Result<Vec<String>, SockstatError> {
+    pub(crate) fn export(&self) -> Result<Vec<String>, SockstatError> {
         Ok(self.inner.export()?)
     }
 
     /// What the logger did so far.
-    pub fn stats(&self) -> Result<LoggerStats, SockstatError> {
+    pub(crate) fn stats(&self) -> Result<LoggerStats, SockstatError> {
         Ok(self.inner.stats()?.into())
     }
 
     /// The handle for `dev.sockstatlog.FastCounters` (JNI, a Java `long`):
     /// an opaque, checked number (positive), the same on every call. Once
     /// the logger is shut down or freed, pushes through it return `false`.
-    pub fn fast_counters_handle(&self) -> Result<i64, SockstatError> {
+    pub(crate) fn fast_counters_handle(&self) -> Result<i64, SockstatError> {
         // The same 64 bits the JNI side reads back from its `jlong`: a
         // bit-for-bit cast, not a range conversion.
         Ok(self.inner.fast_counters_handle()? as i64)
@@ -220,7 +220,7 @@ impl SockstatLogger {
 
     /// Disables, writes everything, stops the threads, waiting at most
     /// `timeout_ms` (not negative). Every later call fails with `Closed`.
-    pub fn shutdown(&self, timeout_ms: i64) -> Result<(), SockstatError> {
+    pub(crate) fn shutdown(&self, timeout_ms: i64) -> Result<(), SockstatError> {
         Ok(self.inner.shutdown(millis("timeout_ms", timeout_ms)?)?)
     }
 }
@@ -229,7 +229,7 @@ impl SockstatLogger {
 /// (`backend_public_id` is the node's 64-hex backend public log ID; it is
 /// checked when the logger is created).
 #[uniffi::export]
-pub fn default_logger_config(log_dir: String, backend_public_id: String) -> LoggerConfig {
+pub(crate) fn default_logger_config(log_dir: String, backend_public_id: String) -> LoggerConfig {
     LoggerConfig::with_defaults(log_dir, backend_public_id)
 }
 
@@ -238,14 +238,32 @@ pub fn default_logger_config(log_dir: String, backend_public_id: String) -> Logg
 /// another process's logger holds (an iOS app reading its extension's
 /// app-group directory). A line being written right now is left out.
 #[uniffi::export]
-pub fn export_log_dir(log_dir: String) -> Result<Vec<String>, SockstatError> {
+pub(crate) fn export_log_dir(log_dir: String) -> Result<Vec<String>, SockstatError> {
     Ok(crate::logger::export_log_dir(std::path::Path::new(&log_dir))?)
 }
 
 /// The sockstat private and public log IDs of a node, from its backend
 /// public log ID (64 hex characters).
 #[uniffi::export]
-pub fn sockstat_log_id(backend_public_id: String) -> Result<SockstatIds, SockstatError> {
+pub(crate) fn sockstat_log_id(backend_public_id: String) -> Result<SockstatIds, SockstatError> {
     let private = sockstat_private_id(&PublicId::parse(&backend_public_id)?);
     Ok(SockstatIds { private_id: private.to_hex(), public_id: private.public().to_hex() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_directory_in_use_reaches_the_bindings_as_its_own_case() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = crate::Logger::new(crate::Config::new(dir.path(), PublicId([9; 32]))).unwrap();
+        let err: SockstatError =
+            crate::Logger::new(crate::Config::new(dir.path(), PublicId([9; 32]))).unwrap_err().into();
+        assert!(
+            matches!(&err, SockstatError::DirectoryInUse { dir: d } if *d == dir.path().display().to_string()),
+            "{err:?}"
+        );
+        first.shutdown(std::time::Duration::from_secs(5)).unwrap();
+    }
 }

@@ -49,10 +49,10 @@ use std::time::SystemTime;
 /// File names, upstream's `<prefix>.log1.txt`/`.log2.txt` with the prefix
 /// `sockstats`, so tools that know upstream's layout find them. Index 0 is
 /// `log1`, index 1 is `log2` everywhere in this module.
-pub const LOG_NAMES: [&str; 2] = ["sockstats.log1.txt", "sockstats.log2.txt"];
+pub(crate) const LOG_NAMES: [&str; 2] = ["sockstats.log1.txt", "sockstats.log2.txt"];
 /// Longest line the log stores, including its `\n`: upstream's hard line
 /// limit. One sockstats entry is far smaller; text entries are cut to fit.
-pub const MAX_LINE_BYTES: usize = 64 << 10;
+pub(crate) const MAX_LINE_BYTES: usize = 64 << 10;
 /// Owner read/write only: the log describes the device's network use.
 const FILE_MODE: u32 = 0o600;
 /// Owner only, for the same reason as [`FILE_MODE`].
@@ -64,11 +64,11 @@ const DIR_MODE: u32 = 0o700;
 /// of the full 5 MiB log makes no periodic fsync at all, only the rotation's
 /// store and one fdatasync at the end, instead of 20 rounds of fsync + rename
 /// + directory fsync.
-pub const DURABLE_EVERY_COMMITS: u32 = 16;
+pub(crate) const DURABLE_EVERY_COMMITS: u32 = 16;
 /// Bytes of committed log between two fsyncs of the read position, whatever
 /// the batch size: 4 MiB is sixteen default 256 KiB batches, the same bound in
 /// bytes, for logs configured with larger files.
-pub const DURABLE_EVERY_BYTES: u64 = 4 << 20;
+pub(crate) const DURABLE_EVERY_BYTES: u64 = 4 << 20;
 
 /// Why the on-disk log refused or failed an operation.
 #[derive(Debug, thiserror::Error)]
@@ -82,7 +82,7 @@ pub enum FilchError {
         /// The directory.
         dir: PathBuf,
     },
-    /// The log was closed ([`LogFiles::close`]); it touches its directory no more.
+    /// The log was closed (a logger shut down); it touches its directory no more.
     #[error("filch: the log is closed")]
     Closed,
     /// An OS error, with what was being done.
@@ -97,8 +97,9 @@ pub enum FilchError {
 }
 
 /// Limits of the on-disk log.
+#[cfg_attr(feature = "testing", visibility::make(pub))]
 #[derive(Debug, Clone, Copy)]
-pub struct FilchOptions {
+pub(crate) struct FilchOptions {
     /// Both files together; each rotates at half. Default 5 MiB.
     pub max_total_bytes: u64,
     /// One line including its `\n`. Default 64 KiB.
@@ -106,8 +107,9 @@ pub struct FilchOptions {
 }
 
 /// Identifies how far a [`Batch`] reaches, to commit it after a successful upload.
+#[cfg_attr(feature = "testing", visibility::make(pub))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cursor {
+pub(crate) struct Cursor {
     /// Rotation epoch the batch was read in.
     pub epoch: u64,
     /// Byte offset in the older file just past the batch's last line.
@@ -115,8 +117,9 @@ pub struct Cursor {
 }
 
 /// Lines handed out by [`LogFiles::peek`], not consumed until committed.
+#[cfg_attr(feature = "testing", visibility::make(pub))]
 #[derive(Debug, Clone)]
-pub struct Batch {
+pub(crate) struct Batch {
     /// Each line, without its trailing `\n`.
     pub lines: Vec<Vec<u8>>,
     /// Lines over the line limit that were skipped (reported, never uploaded).
@@ -126,8 +129,9 @@ pub struct Batch {
 }
 
 /// Counters of the on-disk log.
+#[cfg_attr(feature = "testing", visibility::make(pub))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct FilchStats {
+pub(crate) struct FilchStats {
     /// Bytes of unread lines lost when a full log rotated.
     pub dropped_bytes: u64,
     /// Lines lost that way.
@@ -143,8 +147,9 @@ pub struct FilchStats {
 }
 
 /// The two-file log. Not internally synchronised: the logger wraps it in a mutex.
+#[cfg_attr(feature = "testing", visibility::make(pub))]
 #[derive(Debug)]
-pub struct LogFiles {
+pub(crate) struct LogFiles {
     dir: PathBuf,
     opts: FilchOptions,
     files: [LogFile; 2],
@@ -195,7 +200,8 @@ impl LogFiles {
     /// reading restarts at its beginning.
     ///
     /// Fails with [`FilchError::DirInUse`] while another log holds `dir`.
-    pub fn open(dir: &Path, opts: FilchOptions) -> Result<LogFiles, FilchError> {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn open(dir: &Path, opts: FilchOptions) -> Result<LogFiles, FilchError> {
         dir::prepare(dir)?;
         let lock = dir::lock(dir)?;
         let mut counters = FilchStats::default();
@@ -244,7 +250,8 @@ impl LogFiles {
     ///
     /// A missing final `\n` is added. If any line is over the line limit,
     /// nothing is written. Not durable until [`LogFiles::sync`].
-    pub fn append(&mut self, data: &[u8]) -> Result<(), FilchError> {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn append(&mut self, data: &[u8]) -> Result<(), FilchError> {
         self.check_open()?;
         if data.is_empty() {
             return Ok(());
@@ -267,7 +274,8 @@ impl LogFiles {
     }
 
     /// fsyncs the file(s) written since the last sync.
-    pub fn sync(&mut self) -> Result<(), FilchError> {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn sync(&mut self) -> Result<(), FilchError> {
         self.check_open()?;
         self.files.iter_mut().try_for_each(LogFile::sync)
     }
@@ -277,7 +285,8 @@ impl LogFiles {
     /// consumed: calling it again returns the same lines until a
     /// [`LogFiles::commit`]. A batch never spans both files. A batch with no
     /// lines but with skipped long lines still has a cursor worth committing.
-    pub fn peek(&mut self, max_bytes: usize) -> Result<Batch, FilchError> {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn peek(&mut self, max_bytes: usize) -> Result<Batch, FilchError> {
         self.check_open()?;
         self.persist_if_pending()?;
         if self.read_offset >= self.files[self.older].len && self.files[self.newer()].len > 0 {
@@ -345,7 +354,8 @@ impl LogFiles {
     /// if they did reach the server). A cursor that does not point at a line
     /// start inside the older file, or points behind the current read offset,
     /// is ignored too.
-    pub fn commit(&mut self, cursor: Cursor) -> Result<(), FilchError> {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn commit(&mut self, cursor: Cursor) -> Result<(), FilchError> {
         self.check_open()?;
         let older = &self.files[self.older];
         if cursor.epoch != self.epoch || cursor.end <= self.read_offset || cursor.end > older.len {
@@ -369,7 +379,8 @@ impl LogFiles {
     /// Makes the committed read position durable if the last commits were
     /// only written in place; a no-op otherwise. The uploader calls it when a
     /// flush ends or it shuts down, so a power loss after that re-sends nothing.
-    pub fn sync_read_position(&mut self) -> Result<(), FilchError> {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn sync_read_position(&mut self) -> Result<(), FilchError> {
         if self.state_pending {
             return self.persist();
         }
@@ -389,7 +400,8 @@ impl LogFiles {
 
     /// Every line still on disk, oldest first, including committed lines the
     /// older file still holds. Lines over the limit are left out.
-    pub fn export(&mut self) -> Result<Vec<Vec<u8>>, FilchError> {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn export(&mut self) -> Result<Vec<Vec<u8>>, FilchError> {
         self.check_open()?;
         let mut out = Vec::new();
         for i in [self.older, self.newer()] {
@@ -406,7 +418,7 @@ impl LogFiles {
     /// Gives the directory up: releases its lock, and every later call fails
     /// with [`FilchError::Closed`], so a log kept alive by a straggling
     /// thread never writes into a directory the next log owns.
-    pub fn close(&mut self) {
+    pub(crate) fn close(&mut self) {
         self.lock = None;
     }
 
@@ -418,7 +430,8 @@ impl LogFiles {
     }
 
     /// Current counters.
-    pub fn stats(&self) -> FilchStats {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn stats(&self) -> FilchStats {
         let (older, newer) = (self.files[self.older].len, self.files[self.newer()].len);
         FilchStats {
             stored_bytes: older + newer,
@@ -537,7 +550,8 @@ impl State {
 /// being written right now) is left out, as are lines over `max_line_bytes`
 /// and files that are symlinks. While a writer rotates, a line may be missed
 /// or seen twice: the result is a snapshot, not a transaction.
-pub fn export_dir(dir: &Path, max_line_bytes: usize) -> Result<Vec<Vec<u8>>, FilchError> {
+#[cfg_attr(feature = "testing", visibility::make(pub))]
+pub(crate) fn export_dir(dir: &Path, max_line_bytes: usize) -> Result<Vec<Vec<u8>>, FilchError> {
     std::fs::metadata(dir).map_err(io_error(format!("open log directory {}", dir.display())))?;
     let mut files: [Option<(File, u64)>; 2] = [None, None];
     let mut mtimes = [None; 2];
@@ -552,10 +566,7 @@ pub fn export_dir(dir: &Path, max_line_bytes: usize) -> Result<Vec<Vec<u8>>, Fil
         }
     }
     let lens = files.each_ref().map(|f| f.as_ref().map_or(0, |(_, len)| *len));
-    let older = match state::load(dir) {
-        Some(s) if s.read_offset <= lens[s.older] => s.older,
-        _ => select_older(lens, mtimes),
-    };
+    let older = older_of(dir, lens, mtimes);
     let mut out = Vec::new();
     for (file, len) in [older, 1 - older].into_iter().filter_map(|i| files[i].as_ref()) {
         lines::scan(file, 0, *len, max_line_bytes, |line, _| {
@@ -569,11 +580,47 @@ pub fn export_dir(dir: &Path, max_line_bytes: usize) -> Result<Vec<Vec<u8>>, Fil
     Ok(out)
 }
 
+/// The log files of the log directory `dir` that exist, oldest first: the
+/// order the log itself reads them in (its state file's when consistent,
+/// else upstream's rule). Like [`export_log_dir`](crate::export_log_dir) it
+/// opens nothing for writing,
+/// so a report can read the evidence without changing it. A log file that is
+/// a symlink, a directory or a device is refused (`Error::Io`), as the log
+/// itself refuses it; an empty result means `dir` holds no log.
+pub fn log_files_oldest_first(dir: &Path) -> crate::Result<Vec<std::path::PathBuf>> {
+    std::fs::metadata(dir).map_err(|e| crate::Error::io(format!("open log directory {}", dir.display()), e))?;
+    let (mut lens, mut mtimes, mut exists) = ([0u64; 2], [None; 2], [false; 2]);
+    for (i, name) in LOG_NAMES.iter().enumerate() {
+        let path = dir.join(name);
+        let meta = match std::fs::symlink_metadata(&path) {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(crate::Error::io(format!("stat {}", path.display()), e)),
+        };
+        if !meta.file_type().is_file() {
+            let what = if meta.file_type().is_symlink() { "a symlink, not followed" } else { "not a regular file" };
+            let e = std::io::Error::new(std::io::ErrorKind::InvalidInput, what);
+            return Err(crate::Error::io(format!("open {}", path.display()), e));
+        }
+        (exists[i], lens[i], mtimes[i]) = (true, meta.len(), meta.modified().ok());
+    }
+    let older = older_of(dir, lens, mtimes);
+    Ok([older, 1 - older].into_iter().filter(|&i| exists[i]).map(|i| dir.join(LOG_NAMES[i])).collect())
+}
+
+/// Which file is the older: the state file's answer when it is consistent
+/// with the files' lengths, else upstream's rule ([`select_older`]).
+fn older_of(dir: &Path, lens: [u64; 2], mtimes: [Option<SystemTime>; 2]) -> usize {
+    match state::load(dir) {
+        Some(s) if s.read_offset <= lens[s.older] => s.older,
+        _ => select_older(lens, mtimes),
+    }
+}
+
 /// Upstream's choice of the older file without a state: the only non-empty
 /// one; otherwise the one modified earlier; on a tie log2, so writes go to log1.
-/// Returns an index into [`LOG_NAMES`]. Readers that must not open the log
-/// (the report) use it too, so they order the files exactly as the log does.
-pub fn select_older(lens: [u64; 2], mtimes: [Option<SystemTime>; 2]) -> usize {
+/// Returns an index into [`LOG_NAMES`].
+pub(crate) fn select_older(lens: [u64; 2], mtimes: [Option<SystemTime>; 2]) -> usize {
     match (lens[0] > 0, lens[1] > 0) {
         (true, false) => 0,
         (false, true) => 1,

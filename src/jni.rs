@@ -102,7 +102,7 @@ fn push_one(
 
 /// `FastCounters.add(handle, label, tx, rx): Boolean`, true if applied.
 #[no_mangle]
-pub extern "system" fn Java_dev_sockstatlog_FastCounters_add<'l>(
+pub(crate) extern "system" fn Java_dev_sockstatlog_FastCounters_add<'l>(
     mut env: EnvUnowned<'l>,
     _class: JClass<'l>,
     handle: jlong,
@@ -115,7 +115,7 @@ pub extern "system" fn Java_dev_sockstatlog_FastCounters_add<'l>(
 
 /// `FastCounters.setTotals(handle, label, txTotal, rxTotal): Boolean`.
 #[no_mangle]
-pub extern "system" fn Java_dev_sockstatlog_FastCounters_setTotals<'l>(
+pub(crate) extern "system" fn Java_dev_sockstatlog_FastCounters_setTotals<'l>(
     mut env: EnvUnowned<'l>,
     _class: JClass<'l>,
     handle: jlong,
@@ -130,7 +130,7 @@ pub extern "system" fn Java_dev_sockstatlog_FastCounters_setTotals<'l>(
 /// `tx[i]`, `rx[i]` to `labels[i]`. Everything is checked before anything is
 /// applied, so a bad element leaves the counters untouched.
 #[no_mangle]
-pub extern "system" fn Java_dev_sockstatlog_FastCounters_addMany<'l>(
+pub(crate) extern "system" fn Java_dev_sockstatlog_FastCounters_addMany<'l>(
     mut env: EnvUnowned<'l>,
     _class: JClass<'l>,
     handle: jlong,

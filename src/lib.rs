@@ -6,38 +6,48 @@
 //! uploader ships the log to a logtail-compatible server.
 //!
 //! What it promises is in `docs/contract.md`; how it is built, in `ARCHITECTURE.md`.
-#![warn(missing_docs)]
+#![warn(missing_docs, unreachable_pub)]
+// Internals lent to tests link to their neighbours, which stay private.
+#![cfg_attr(feature = "testing", allow(rustdoc::private_intra_doc_links))]
 
 uniffi::setup_scaffolding!();
 
-mod clock;
+// The public surface: what a Rust host needs. Everything else is the
+// library's insides (`pub(crate)`); the `testing` feature lends some of them
+// to this crate's own tests and benches through [`testing`].
 pub mod config;
-pub mod counters;
-mod engine;
 pub mod error;
-mod fast_handles;
-pub mod ffi;
-pub mod filch;
 pub mod interface;
-#[cfg(not(target_vendor = "apple"))]
-mod jni;
 pub mod labels;
 pub mod logger;
 pub mod logid;
-pub mod queue;
 pub mod replay;
-pub mod sampler;
-pub(crate) mod sync;
+
+mod clock;
+mod counters;
+mod engine;
+mod fast_handles;
+mod ffi;
+mod filch;
+#[cfg(not(target_vendor = "apple"))]
+mod jni;
+mod queue;
+mod sampler;
+mod sync;
 mod threads;
-pub mod upload;
-pub mod wire;
-pub mod writer;
+mod upload;
+mod wire;
+mod writer;
+
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use config::{Config, UploadConfig};
 pub use error::{Error, Result};
+pub use filch::log_files_oldest_first;
 pub use interface::InterfaceKind;
 pub use logger::{export_log_dir, CounterSample, Logger, LoggerStats};
-pub use upload::{FlushReport, HttpRequest, HttpResponse, Transport};
+pub use upload::{upload_log_dir, FlushReport, HttpRequest, HttpResponse, Transport};
 
 /// The README's Rust snippets, compiled as doctests so they cannot rot.
 #[cfg(doctest)]

@@ -439,7 +439,11 @@ impl Drop for Handle {
 
 /// Every line in the log directory `dir`, oldest first, without a logger and
 /// without touching the directory: it works while another process's logger
-/// holds it (see [`crate::filch::export_dir`]).
+/// holds it (an iOS app reading its extension's app-group directory) and on
+/// a read-only copy. Nothing is created, locked, cut or written. A torn last
+/// line (one being written right now) is left out, as are over-long lines and
+/// files that are symlinks; while a writer rotates, a line may be missed or
+/// seen twice: the result is a snapshot, not a transaction.
 pub fn export_log_dir(dir: &std::path::Path) -> Result<Vec<String>> {
     let lines = crate::filch::export_dir(dir, FilchOptions::default().max_line_bytes)?;
     Ok(lines.into_iter().map(|l| String::from_utf8_lossy(&l).into_owned()).collect())

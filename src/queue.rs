@@ -16,8 +16,9 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 /// One thing waiting to be written.
+#[cfg_attr(feature = "testing", visibility::make(pub))]
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Pending {
+pub(crate) enum Pending {
     /// A sampler event.
     Event(Event),
     /// A ready JSON object (header or text entry), wrapped at write time.
@@ -27,7 +28,7 @@ pub enum Pending {
 /// Most entries the queue holds before merging, whatever the intervals: ten
 /// minutes of 100 ms windows (about 1 MiB of events), so a short poll with a
 /// long write interval cannot grow the memory of a 50 MiB extension.
-pub const MAX_QUEUE_CAPACITY: usize = 6_000;
+pub(crate) const MAX_QUEUE_CAPACITY: usize = 6_000;
 
 /// Slack beyond one write interval: upstream sizes its channel for the
 /// interval plus one second, so a write that starts a little late still
@@ -37,7 +38,7 @@ const CAPACITY_SLACK: Duration = Duration::from_secs(1);
 /// Capacity for these intervals: one write interval of polls plus
 /// [`CAPACITY_SLACK`], between 2 and [`MAX_QUEUE_CAPACITY`]. At the defaults
 /// this is upstream's `(10 s + 1 s) / 100 ms` = 110 events.
-pub const fn capacity_for(write_interval: Duration, poll_interval: Duration) -> usize {
+pub(crate) const fn capacity_for(write_interval: Duration, poll_interval: Duration) -> usize {
     let poll_ms = if poll_interval.as_millis() == 0 { 1 } else { poll_interval.as_millis() };
     let cap = (write_interval.as_millis() + CAPACITY_SLACK.as_millis()) / poll_ms;
     if cap < 2 {
@@ -50,7 +51,7 @@ pub const fn capacity_for(write_interval: Duration, poll_interval: Duration) -> 
 }
 
 /// The capacity for a logger's configured intervals ([`capacity_for`]).
-pub fn default_capacity(config: &Config) -> usize {
+pub(crate) fn default_capacity(config: &Config) -> usize {
     capacity_for(config.write_interval, config.poll_interval)
 }
 
@@ -63,7 +64,7 @@ struct Queued {
 
 /// A bounded FIFO of pending entries that merges instead of dropping.
 #[derive(Debug)]
-pub struct PendingQueue {
+pub(crate) struct PendingQueue {
     items: VecDeque<Queued>,
     capacity: usize,
     merges: u64,
@@ -73,13 +74,13 @@ pub struct PendingQueue {
 
 impl PendingQueue {
     /// An empty queue holding about `capacity` entries before it merges.
-    pub fn new(capacity: usize) -> Self {
+    pub(crate) fn new(capacity: usize) -> Self {
         PendingQueue { items: VecDeque::new(), capacity: capacity.max(2), merges: 0, flips: 0 }
     }
 
     /// Records that the cellular flag changed: events queued before this are
     /// never merged with events queued after it.
-    pub fn note_flip(&mut self) {
+    pub(crate) fn note_flip(&mut self) {
         self.flips += 1;
     }
 
@@ -87,7 +88,7 @@ impl PendingQueue {
     /// (preferring the newest pair). Objects are never merged, nor events
     /// across a flip, so a queue of only objects and flips may exceed the
     /// capacity; both are rare (at most one per host call).
-    pub fn push(&mut self, p: Pending) {
+    pub(crate) fn push(&mut self, p: Pending) {
         let new = Queued { item: p, flips: self.flips };
         if self.items.len() >= self.capacity {
             if let Some(last) = self.items.back_mut() {
@@ -120,22 +121,23 @@ impl PendingQueue {
     }
 
     /// Takes everything pending, oldest first.
-    pub fn take(&mut self) -> Vec<Pending> {
+    pub(crate) fn take(&mut self) -> Vec<Pending> {
         self.items.drain(..).map(|q| q.item).collect()
     }
 
     /// Nothing pending.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.items.is_empty()
     }
 
     /// Entries pending.
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
         self.items.len()
     }
 
     /// Merges performed so far.
-    pub fn merges(&self) -> u64 {
+    pub(crate) fn merges(&self) -> u64 {
         self.merges
     }
 }

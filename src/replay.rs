@@ -10,7 +10,8 @@ use crate::counters::Counters;
 use crate::interface::{is_cellular, InterfaceKind};
 use crate::labels::{label_id, LabelNames};
 use crate::queue::{Pending, PendingQueue};
-use crate::sampler::{Event, Sampler};
+pub use crate::sampler::Event;
+use crate::sampler::Sampler;
 use serde_json::{Map, Value};
 use std::io::BufRead;
 

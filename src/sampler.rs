@@ -28,7 +28,7 @@ pub struct Event {
 /// `None` when either side is missing or nothing moved (upstream's `delta`).
 /// Counters are monotonic here, so the subtraction never wraps in practice;
 /// it wraps like upstream's if handed snapshots that go backwards.
-pub fn delta(a: Option<&Snapshot>, b: Option<&Snapshot>) -> Option<Vec<(u8, u64, u64)>> {
+pub(crate) fn delta(a: Option<&Snapshot>, b: Option<&Snapshot>) -> Option<Vec<(u8, u64, u64)>> {
     let (a, b) = (a?, b?);
     let mut out = Vec::new();
     for (label, (x, y)) in a.0.iter().zip(b.0.iter()).enumerate() {
@@ -50,8 +50,9 @@ struct Running {
 }
 
 /// The windowing state machine of one logger.
+#[cfg_attr(feature = "testing", visibility::make(pub))]
 #[derive(Debug)]
-pub struct Sampler {
+pub(crate) struct Sampler {
     poll_ms: u64,
     running: Option<Running>,
     cellular: bool,
@@ -63,24 +64,26 @@ pub struct Sampler {
 
 impl Sampler {
     /// A disabled sampler ticking every `poll_ms` once enabled.
-    pub fn new(poll_ms: u64) -> Self {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn new(poll_ms: u64) -> Self {
         assert!(poll_ms > 0, "poll interval must be at least 1 ms");
         Sampler { poll_ms, running: None, cellular: false, prev: Box::default(), scratch: Box::default() }
     }
 
     /// Whether the sampler is enabled.
-    pub fn is_enabled(&self) -> bool {
+    pub(crate) fn is_enabled(&self) -> bool {
         self.running.is_some()
     }
 
     /// Whether the current interface counts as cellular.
-    pub fn is_cellular(&self) -> bool {
+    pub(crate) fn is_cellular(&self) -> bool {
         self.cellular
     }
 
     /// Starts sampling at `now`: the baseline is taken now, the first tick is
     /// at `now + P`. No-op when already enabled.
-    pub fn enable(&mut self, now: u64, counters: &Counters) {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn enable(&mut self, now: u64, counters: &Counters) {
         if self.running.is_some() {
             return;
         }
@@ -89,7 +92,7 @@ impl Sampler {
     }
 
     /// Stops sampling at `now`, closing the open window. No-op when disabled.
-    pub fn disable(&mut self, now: u64, counters: &Counters) -> Option<Event> {
+    pub(crate) fn disable(&mut self, now: u64, counters: &Counters) -> Option<Event> {
         let ev = self.close_window(now, counters);
         if self.running.take().is_some_and(|r| r.idle) {
             counters.clear_idle();
@@ -100,7 +103,7 @@ impl Sampler {
     /// Records whether the default interface is cellular from `now` on. A flip
     /// while enabled closes the open window at `now` under the old flag, so
     /// bytes are attributed to the interface that carried them.
-    pub fn set_cellular(&mut self, now: u64, cellular: bool, counters: &Counters) -> Option<Event> {
+    pub(crate) fn set_cellular(&mut self, now: u64, cellular: bool, counters: &Counters) -> Option<Event> {
         if cellular == self.cellular {
             return None;
         }
@@ -111,19 +114,22 @@ impl Sampler {
 
     /// The time of the next tick, or `None` when disabled or idle (nothing to
     /// do until traffic arrives).
-    pub fn next_deadline(&self) -> Option<u64> {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn next_deadline(&self) -> Option<u64> {
         self.running.filter(|r| !r.idle).map(|r| r.next_tick)
     }
 
     /// True when the last tick saw nothing and the driver may sleep.
-    pub fn is_idle(&self) -> bool {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn is_idle(&self) -> bool {
         self.running.is_some_and(|r| r.idle)
     }
 
     /// Processes the tick at [`Sampler::next_deadline`]. Call only when that
     /// is `Some`. If nothing changed since the window opened, the sampler
     /// marks itself idle, unless traffic raced in during the hand-over.
-    pub fn tick(&mut self, counters: &Counters) -> Option<Event> {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn tick(&mut self, counters: &Counters) -> Option<Event> {
         let r = self.running.as_mut().expect("tick on a disabled or idle sampler");
         debug_assert!(!r.idle);
         let t = r.next_tick;
@@ -150,7 +156,8 @@ impl Sampler {
     /// ticks skipped while idle would have emitted nothing, so the window
     /// restarts at the last grid point before `now` and the next tick is the
     /// first grid point at or after `now`.
-    pub fn wake(&mut self, now: u64) {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn wake(&mut self, now: u64) {
         let poll = self.poll_ms;
         if let Some(r) = self.running.as_mut().filter(|r| r.idle) {
             r.idle = false;
@@ -168,7 +175,7 @@ impl Sampler {
 
     /// Ends an idle period if traffic arrived (a push cleared the counters'
     /// idle flag); `now` is when the traffic was noticed.
-    pub fn wake_on_traffic(&mut self, now: u64, counters: &Counters) {
+    pub(crate) fn wake_on_traffic(&mut self, now: u64, counters: &Counters) {
         if self.is_idle() && !counters.is_idle() {
             self.wake(now);
         }
@@ -177,7 +184,8 @@ impl Sampler {
     /// Runs every due tick strictly before `until` (or also at it when
     /// `inclusive`), handing each event to `sink`. Host calls use the strict
     /// form, so a call at exactly a tick's time is counted in that tick.
-    pub fn run_ticks(&mut self, until: u64, inclusive: bool, counters: &Counters, mut sink: impl FnMut(Event)) {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn run_ticks(&mut self, until: u64, inclusive: bool, counters: &Counters, mut sink: impl FnMut(Event)) {
         self.wake_on_traffic(until, counters);
         while let Some(t) = self.next_deadline() {
             if t > until || (t == until && !inclusive) {

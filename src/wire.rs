@@ -9,26 +9,26 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Upstream's cap on a text entry's text before escaping (logtail
 /// `maxTextSize`): longer text is cut and the number of dropped bytes noted.
-pub const MAX_TEXT_BYTES: usize = 16 << 10;
+pub(crate) const MAX_TEXT_BYTES: usize = 16 << 10;
 /// The most the logtail wrapper adds to an object: `{"logtail":{` … `}` with
 /// the longest `client_time` (30 bytes), `proc_id` (10 digits) and
 /// `proc_seq` (20 digits), the comma before the object's members, the closing
 /// brace and the newline: 115 bytes, rounded up.
-pub const MAX_WRAPPER_BYTES: usize = 128;
+pub(crate) const MAX_WRAPPER_BYTES: usize = 128;
 /// Room kept for the `…+N` note of dropped bytes (3 + 1 + at most 20 digits).
 const CUT_NOTE_BYTES: usize = 24;
 /// The longest escaped text a text entry carries, so that the whole encoded
 /// line (`{"text":"…"}`, the note, the wrapper) fits the log's line limit:
 /// control characters escape to six bytes each, so cutting the text before
 /// escaping is not enough.
-pub const MAX_ESCAPED_TEXT_BYTES: usize =
+pub(crate) const MAX_ESCAPED_TEXT_BYTES: usize =
     crate::filch::MAX_LINE_BYTES - MAX_WRAPPER_BYTES - CUT_NOTE_BYTES - r#"{"text":""}"#.len();
 /// Version of our header entry's schema.
-pub const HEADER_VERSION: u32 = 1;
+pub(crate) const HEADER_VERSION: u32 = 1;
 
 /// Appends an event object (no newline). Label keys are decimal ids sorted
 /// as strings, as Go's encoder sorts map keys: `"10"` before `"2"`.
-pub fn encode_event(ev: &Event, out: &mut String) {
+pub(crate) fn encode_event(ev: &Event, out: &mut String) {
     let _ = write!(out, "{{\"t\":{},\"d\":{}", ev.start_ms, ev.dur_ms);
     if ev.cellular {
         out.push_str(",\"c\":1");
@@ -45,9 +45,18 @@ pub fn encode_event(ev: &Event, out: &mut String) {
     out.push_str("}}");
 }
 
+impl Event {
+    /// Appends the event as the log writes it (the JSON object, no newline):
+    /// `{"t":…,"d":…,"c":1,"s":{"label":[tx,rx],…}}`, label keys sorted as
+    /// strings like Go's encoder, `"c"` only for a cellular window.
+    pub fn write_json(&self, out: &mut String) {
+        encode_event(self, out);
+    }
+}
+
 /// The logtail metadata of one entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct EntryMeta {
+pub(crate) struct EntryMeta {
     /// When the entry was written, Unix nanoseconds.
     pub client_time_ns: u128,
     /// Random id of the writing process (logger instance).
@@ -59,7 +68,7 @@ pub struct EntryMeta {
 /// Wraps a JSON object's text `{…}` as a logtail entry line ending in `\n`:
 /// `{"logtail":{…},<the object's members>}`. An empty object gets only the
 /// metadata.
-pub fn wrap_object(meta: &EntryMeta, object: &str, out: &mut String) {
+pub(crate) fn wrap_object(meta: &EntryMeta, object: &str, out: &mut String) {
     debug_assert!(object.starts_with('{') && object.ends_with('}'));
     let members = &object[1..object.len() - 1];
     out.push_str("{\"logtail\":{\"client_time\":\"");
@@ -76,7 +85,7 @@ pub fn wrap_object(meta: &EntryMeta, object: &str, out: &mut String) {
 /// boundary at [`MAX_TEXT_BYTES`] (upstream's cut) or where its escaped form
 /// would pass [`MAX_ESCAPED_TEXT_BYTES`], whichever comes first, and `…+N`
 /// notes the dropped bytes, as upstream does: the entry always fits a line.
-pub fn text_object(text: &str) -> String {
+pub(crate) fn text_object(text: &str) -> String {
     let mut out = String::with_capacity(text.len().min(MAX_TEXT_BYTES) + 16);
     out.push_str("{\"text\":\"");
     let body_start = out.len();
@@ -101,7 +110,7 @@ pub fn text_object(text: &str) -> String {
 
 /// Our header object, written first at each enable so a log explains itself:
 /// `{"sockstatlog":{"v":1,"poll_ms":P,"labels":{"0":"ControlClientAuto",…}}}`.
-pub fn header_object(poll_ms: u64, labels: &[(u8, String)]) -> String {
+pub(crate) fn header_object(poll_ms: u64, labels: &[(u8, String)]) -> String {
     let mut out = String::new();
     let _ = write!(out, "{{\"sockstatlog\":{{\"v\":{HEADER_VERSION},\"poll_ms\":{poll_ms},\"labels\":{{");
     let mut keyed: Vec<(String, &str)> = labels.iter().map(|(id, n)| (id.to_string(), n.as_str())).collect();
@@ -120,14 +129,14 @@ pub fn header_object(poll_ms: u64, labels: &[(u8, String)]) -> String {
 
 /// JSON string escaping as upstream's logtail writes it: `\b \f \n \r \t \" \\`
 /// and `\u00XX` for other control characters; `<>&` and non-ASCII stay as is.
-pub fn escape_into(s: &str, out: &mut String) {
+pub(crate) fn escape_into(s: &str, out: &mut String) {
     for c in s.chars() {
         escape(c).push_to(out);
     }
 }
 
 /// The length of `s` once escaped by [`escape_into`], without escaping it.
-pub fn escaped_len(s: &str) -> usize {
+pub(crate) fn escaped_len(s: &str) -> usize {
     s.chars().map(|c| escape(c).len()).sum()
 }
 
@@ -180,13 +189,13 @@ impl Escaped {
 }
 
 /// Now, in Unix nanoseconds.
-pub fn now_unix_ns() -> u128 {
+pub(crate) fn now_unix_ns() -> u128 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
 }
 
 /// UTC RFC 3339 with nanoseconds, trailing fractional zeros trimmed (and the
 /// dot with them), as Go's `RFC3339Nano`: `2023-03-29T01:44:44.508Z`.
-pub fn format_client_time(unix_ns: u128, out: &mut String) {
+pub(crate) fn format_client_time(unix_ns: u128, out: &mut String) {
     let secs = (unix_ns / 1_000_000_000) as i64;
     let nanos = (unix_ns % 1_000_000_000) as u32;
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));

@@ -23,11 +23,12 @@ use std::time::{Duration, Instant};
 /// Encoded lines kept for the next attempt after a failed append (e.g. a full
 /// disk), at most this many bytes: ten minutes of busy 100 ms events. Beyond
 /// it the oldest lines are dropped and counted, so the newest survive.
-pub const MAX_RETRY_BYTES: usize = 1 << 20;
+pub(crate) const MAX_RETRY_BYTES: usize = 1 << 20;
 
 /// Numbers entries and encodes them as logtail lines.
+#[cfg_attr(feature = "testing", visibility::make(pub))]
 #[derive(Debug)]
-pub struct Encoder {
+pub(crate) struct Encoder {
     /// Random id of this logger instance (`proc_id`).
     proc_id: u32,
     /// Sequence number of the last entry encoded (`proc_seq`).
@@ -35,8 +36,9 @@ pub struct Encoder {
 }
 
 /// What [`Encoder::encode_batch`] did.
+#[cfg_attr(feature = "testing", visibility::make(pub))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Encoded {
+pub(crate) struct Encoded {
     /// Lines appended to the buffer.
     pub lines: u64,
     /// Entries dropped because their line exceeds the log's line limit.
@@ -47,7 +49,8 @@ pub struct Encoded {
 
 impl Encoder {
     /// An encoder for a new logger instance.
-    pub fn new() -> Self {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn new() -> Self {
         // Never 0, so a reader can tell "absent" from a real id.
         Encoder { proc_id: fastrand::u32(1..), seq: 0 }
     }
@@ -56,7 +59,8 @@ impl Encoder {
     /// from the last sequence number; all share one `client_time`, the moment
     /// of writing. A line longer than [`MAX_LINE_BYTES`] is left out (and does
     /// not use up a sequence number): only that entry is lost.
-    pub fn encode_batch(&mut self, items: &[Pending], client_time_ns: u128, buf: &mut String) -> Encoded {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn encode_batch(&mut self, items: &[Pending], client_time_ns: u128, buf: &mut String) -> Encoded {
         let mut done = Encoded::default();
         let mut object = String::new();
         for item in items {

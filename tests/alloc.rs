@@ -1,8 +1,8 @@
 //! The push path and a quiet tick never touch the heap: counted with a
 //! counting global allocator (a count, not a timing, so it cannot flake).
 
-use sockstatlog::counters::Counters;
-use sockstatlog::sampler::Sampler;
+use sockstatlog::testing::Counters;
+use sockstatlog::testing::Sampler;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 

@@ -3,8 +3,8 @@
 //! totals must come out exact, and the sampler must never sleep through
 //! bytes it has not reported (a lost wake-up would hang the liveness wait).
 
-use sockstatlog::counters::Counters;
-use sockstatlog::sampler::Sampler;
+use sockstatlog::testing::Counters;
+use sockstatlog::testing::Sampler;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -98,7 +98,7 @@ fn concurrent_pushers_lose_nothing_and_never_strand_bytes_behind_an_idle_sampler
 
 #[test]
 fn concurrent_folds_of_full_packed_halves_count_every_byte_once() {
-    use sockstatlog::counters::FAST_PUSH_MAX;
+    use sockstatlog::testing::FAST_PUSH_MAX;
     const PUSHES: u64 = 200_000;
     let counters = Arc::new(Counters::default());
     let stop = Arc::new(AtomicBool::new(false));

@@ -14,7 +14,7 @@ mod common {
 }
 
 use common::filch::{drain, opts};
-use sockstatlog::filch::{FilchOptions, LogFiles};
+use sockstatlog::testing::{FilchOptions, LogFiles};
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};

@@ -3,8 +3,9 @@
 //! no file opened through a symlink, and owner-only modes whatever was there
 //! before and whatever the umask.
 
-use sockstatlog::filch::{export_dir, FilchError, FilchOptions, LogFiles};
+use sockstatlog::error::FilchError;
 use sockstatlog::logid::PublicId;
+use sockstatlog::testing::{export_dir, FilchOptions, LogFiles};
 use sockstatlog::{export_log_dir, Config, Error, Logger};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
@@ -110,11 +111,6 @@ fn a_second_logger_gets_a_typed_error_until_the_first_shuts_down() {
     let err = Logger::new(config(dir.path())).unwrap_err();
     assert!(matches!(&err, Error::Filch(FilchError::DirInUse { .. })), "{err:?}");
     assert!(err.to_string().contains("in use by another logger"), "{err}");
-    let ffi: sockstatlog::ffi::SockstatError = err.into();
-    assert!(
-        matches!(&ffi, sockstatlog::ffi::SockstatError::DirectoryInUse { dir: d } if *d == dir.path().display().to_string()),
-        "{ffi:?}"
-    );
     // Shut down but not yet freed (a Kotlin object not yet closed): the
     // directory is free for the next logger already.
     first.shutdown(Duration::from_secs(5)).unwrap();
@@ -277,4 +273,79 @@ fn a_new_directory_and_files_are_owner_only_whatever_the_umask() {
     for p in names {
         assert_eq!(mode(&p), 0o600, "{}", p.display());
     }
+}
+
+/// The complete lines of `files`, read in the given order.
+fn lines_in(files: &[std::path::PathBuf]) -> Vec<String> {
+    let mut out = Vec::new();
+    for f in files {
+        let text = fs::read_to_string(f).unwrap();
+        out.extend(text.split_inclusive('\n').filter(|l| l.ends_with('\n')).map(|l| l.trim_end().to_string()));
+    }
+    out
+}
+
+#[test]
+fn the_log_files_are_listed_in_the_logs_own_order_even_when_mtimes_disagree() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = LogFiles::open(dir.path(), FilchOptions { max_total_bytes: 200, max_line_bytes: 100 }).unwrap();
+    for i in 0..5 {
+        log.append(format!("{{\"line\":{i},\"pad\":\"xxxxxxxxxx\"}}\n").as_bytes()).unwrap();
+    }
+    let batch = log.peek(40).unwrap(); // commit one line so the read position is on disk
+    log.commit(batch.cursor).unwrap();
+    drop(log);
+    let [log1, log2] = ["sockstats.log1.txt", "sockstats.log2.txt"].map(|n| dir.path().join(n));
+    assert!(fs::metadata(&log1).unwrap().len() > 0 && fs::metadata(&log2).unwrap().len() > 0, "the log rotated once");
+    let (older, newer) =
+        if fs::read_to_string(&log1).unwrap().contains("\"line\":0") { (log1, log2) } else { (log2, log1) };
+    // Make the newer file look older: upstream's mtime rule alone would now
+    // read it first.
+    let now = std::time::SystemTime::now();
+    fs::File::options().write(true).open(&older).unwrap().set_modified(now).unwrap();
+    fs::File::options().write(true).open(&newer).unwrap().set_modified(now - Duration::from_secs(100)).unwrap();
+
+    let files = sockstatlog::log_files_oldest_first(dir.path()).unwrap();
+    assert_eq!(files, vec![older.clone(), newer.clone()], "the read position names the older file");
+    let exported = export_log_dir(dir.path()).unwrap();
+    assert_eq!(lines_in(&files), exported, "reading the files in that order gives what export gives");
+    assert_ne!(lines_in(&[newer, older]), exported, "the other order would not (the test can fail)");
+    assert_eq!(exported.len(), 5);
+}
+
+#[test]
+fn listing_log_files_refuses_what_the_log_refuses_and_opens_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(sockstatlog::log_files_oldest_first(dir.path()).unwrap(), Vec::<std::path::PathBuf>::new());
+    assert!(snapshot(dir.path()).is_empty(), "nothing created");
+    let missing = dir.path().join("missing");
+    let err = sockstatlog::log_files_oldest_first(&missing).unwrap_err();
+    assert!(matches!(err, Error::Io { .. }) && err.to_string().contains("missing"), "{err}");
+
+    let target = dir.path().join("elsewhere.txt");
+    fs::write(&target, "{\"secret\":1}\n").unwrap();
+    let logs = tempfile::tempdir().unwrap();
+    fs::write(logs.path().join("sockstats.log1.txt"), "{\"a\":1}\n").unwrap();
+    symlink(&target, logs.path().join("sockstats.log2.txt")).unwrap();
+    let err = sockstatlog::log_files_oldest_first(logs.path()).unwrap_err();
+    assert!(err.to_string().contains("sockstats.log2.txt") && err.to_string().contains("symlink"), "{err}");
+
+    let other = tempfile::tempdir().unwrap();
+    fs::create_dir(other.path().join("sockstats.log1.txt")).unwrap();
+    let err = sockstatlog::log_files_oldest_first(other.path()).unwrap_err();
+    assert!(err.to_string().contains("not a regular file"), "{err}");
+}
+
+#[test]
+fn uploading_a_held_log_directory_is_refused_and_leaves_it_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let logger = Logger::new(config(dir.path())).unwrap();
+    logger.write_text("kept").unwrap();
+    let before = snapshot(dir.path());
+    let upload = sockstatlog::UploadConfig { base_url: "https://log.example".into(), ..Default::default() };
+    let err = sockstatlog::upload_log_dir(dir.path(), &upload, sockstatlog::logid::PrivateId([1; 32]), Duration::ZERO)
+        .unwrap_err();
+    assert!(matches!(&err, Error::Filch(FilchError::DirInUse { .. })), "{err:?}");
+    assert_eq!(snapshot(dir.path()), before, "nothing touched");
+    logger.shutdown(Duration::from_secs(5)).unwrap();
 }

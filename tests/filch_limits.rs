@@ -6,7 +6,8 @@ mod common {
 }
 
 use common::filch::{drain, opts, WHOLE_FILE};
-use sockstatlog::filch::{FilchError, LogFiles};
+use sockstatlog::error::FilchError;
+use sockstatlog::testing::LogFiles;
 
 #[test]
 fn a_full_log_rotates_and_counts_what_it_drops() {

@@ -6,7 +6,8 @@ mod common {
 }
 
 use common::filch::{drain, joined, numbered, opts, write_with_mtime, WHOLE_FILE};
-use sockstatlog::filch::{FilchError, FilchOptions, LogFiles};
+use sockstatlog::error::FilchError;
+use sockstatlog::testing::{FilchOptions, LogFiles};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;

@@ -4,7 +4,6 @@
 //! events it should produce next to the others.
 
 use sockstatlog::replay::{replay, DEFAULT_QUEUE_CAPACITY};
-use sockstatlog::wire::encode_event;
 use std::path::Path;
 
 fn args_of(trace: &Path) -> (u64, usize) {
@@ -38,7 +37,7 @@ fn every_trace_replays_to_its_expected_events() {
         let events = replay(&input[..], poll, cap).unwrap_or_else(|e| panic!("{}: {e}", trace.display()));
         let mut got = String::new();
         for ev in &events {
-            encode_event(ev, &mut got);
+            ev.write_json(&mut got);
             got.push('\n');
         }
         let want = std::fs::read_to_string(trace.with_extension("expected")).unwrap();

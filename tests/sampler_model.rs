@@ -6,7 +6,7 @@
 
 use proptest::prelude::*;
 use sockstatlog::replay::replay;
-use sockstatlog::sampler::Event;
+use sockstatlog::replay::Event;
 use std::collections::BTreeMap;
 
 const POLL: u64 = 100;

@@ -4,7 +4,7 @@
 //! the same name, on the same inputs, and prints one JSON object:
 //!
 //! - `tick -labels N -iters K`: K sampler ticks with N labels changed in each
-//!   (the counter adds, `Sampler::tick`, `wire::encode_event`);
+//!   (the counter adds, `Sampler::tick`, `Event::write_json`);
 //! - `write -dir D -batches B [-fsync]`: B batches of the same 100 events
 //!   encoded as logtail lines and appended to the two-file log, with or
 //!   without the writer's per-batch fsync;
@@ -14,14 +14,15 @@
 //!   `ready`, then runs until killed.
 
 use sockstatlog::config::{Config, UploadConfig};
-use sockstatlog::counters::Counters;
-use sockstatlog::filch::{FilchOptions, LogFiles};
 use sockstatlog::logid::{PrivateId, PublicId};
-use sockstatlog::queue::Pending;
-use sockstatlog::sampler::{Event, Sampler};
-use sockstatlog::upload::Uploader;
-use sockstatlog::writer::Encoder;
-use sockstatlog::{wire, Logger};
+use sockstatlog::replay::Event;
+use sockstatlog::testing::Counters;
+use sockstatlog::testing::Encoder;
+use sockstatlog::testing::Pending;
+use sockstatlog::testing::Sampler;
+use sockstatlog::testing::Uploader;
+use sockstatlog::testing::{FilchOptions, LogFiles};
+use sockstatlog::Logger;
 use std::hint::black_box;
 use std::io::Write;
 use std::path::PathBuf;
@@ -77,7 +78,7 @@ fn tick(args: &Args) {
             }
             if let Some(ev) = sampler.tick(&counters) {
                 out.clear();
-                wire::encode_event(&ev, &mut out);
+                ev.write_json(&mut out);
                 out.push('\n');
             }
         }
@@ -109,7 +110,11 @@ fn write(args: &Args) {
     let mut run = |n: u64| {
         for _ in 0..n {
             buf.clear();
-            w.encode_batch(&items, wire::now_unix_ns(), &mut buf);
+            w.encode_batch(
+                &items,
+                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos(),
+                &mut buf,
+            );
             files.append(buf.as_bytes()).unwrap();
             if fsync {
                 files.sync().unwrap();

@@ -123,7 +123,7 @@ impl TryFrom<LoggerConfig> for Config {
 
 /// A node's sockstat log IDs, 64 lowercase hex characters each.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
-pub struct SockstatIds {
+pub(crate) struct SockstatIds {
     /// The secret the log is uploaded under.
     pub private_id: String,
     /// The ID the log is shown and read back under.
@@ -157,7 +157,7 @@ impl TryFrom<CounterSample> for crate::CounterSample {
 
 /// What a `flush` did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, uniffi::Record)]
-pub struct FlushReport {
+pub(crate) struct FlushReport {
     /// True when the log was fully drained before the timeout.
     pub drained: bool,
     /// Requests answered 200.
@@ -194,7 +194,7 @@ impl From<crate::FlushReport> for FlushReport {
 
 /// Counters of everything the logger did, for health checks and bug reports.
 #[derive(Debug, Clone, Default, PartialEq, Eq, uniffi::Record)]
-pub struct LoggerStats {
+pub(crate) struct LoggerStats {
     /// Sampling is on.
     pub enabled: bool,
     /// Events the sampler emitted.

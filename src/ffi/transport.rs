@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 /// One HTTP header.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
-pub struct HttpHeader {
+pub(crate) struct HttpHeader {
     /// Header name, e.g. `Content-Encoding`.
     pub name: String,
     /// Header value.
@@ -16,7 +16,7 @@ pub struct HttpHeader {
 
 /// A request the uploader wants sent: always a `POST`.
 #[derive(Debug, Clone, uniffi::Record)]
-pub struct UploadRequest {
+pub(crate) struct UploadRequest {
     /// Full URL: `{base}/c/{collection}/{private id}`.
     pub url: String,
     /// Headers to send as given.
@@ -27,7 +27,7 @@ pub struct UploadRequest {
 
 /// What the server answered.
 #[derive(Debug, Clone, uniffi::Record)]
-pub struct UploadResponse {
+pub(crate) struct UploadResponse {
     /// HTTP status; only 200 means stored. An `Int`/`Int32` like the
     /// platforms' own (`HttpURLConnection.responseCode`,
     /// `HTTPURLResponse.statusCode`); outside 0..=65535 it is a transport

@@ -11,20 +11,20 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Bodies at most this long are sent uncompressed (upstream's threshold):
 /// a zstd frame header and checksum would eat most of the saving.
-pub const COMPRESS_MIN_BODY_BYTES: usize = 256;
+pub(crate) const COMPRESS_MIN_BODY_BYTES: usize = 256;
 /// Compression is used only if it saves more than this many bytes, so that
 /// the server is not made to decompress for nothing (upstream's rule).
-pub const COMPRESS_MIN_SAVING_BYTES: usize = 64;
+pub(crate) const COMPRESS_MIN_SAVING_BYTES: usize = 64;
 /// zstd level: 1 is the fastest regular level, matching upstream's
 /// `SpeedFastest`; sockstat lines are repetitive, so it still compresses ~10x.
-pub const ZSTD_LEVEL: i32 = 1;
+pub(crate) const ZSTD_LEVEL: i32 = 1;
 /// zstd window log cap (2^18 = 256 KiB): one body before compression is at
 /// most about that, so a bigger window would only cost memory on both ends.
-pub const ZSTD_WINDOW_LOG: u32 = 18;
+pub(crate) const ZSTD_WINDOW_LOG: u32 = 18;
 
 /// One request body ready to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Body {
+pub(crate) struct Body {
     /// The bytes as sent (zstd frame when `compressed`).
     pub bytes: Vec<u8>,
     /// Length of the JSON array before compression.
@@ -39,7 +39,7 @@ impl Body {
     /// The extra headers this body needs: `Content-Encoding: zstd` and
     /// `Orig-Content-Length` when compressed, none otherwise (no Content-Type,
     /// as upstream).
-    pub fn headers(&self) -> Vec<(String, String)> {
+    pub(crate) fn headers(&self) -> Vec<(String, String)> {
         if self.compressed {
             vec![
                 ("Content-Encoding".to_string(), "zstd".to_string()),
@@ -76,7 +76,7 @@ fn classify(line: &[u8]) -> Entry {
 /// cost of a body), with the exact framed length: size the batch with
 /// [`Framing::raw_len`], then [`Framing::build`] it without re-validating.
 #[derive(Debug)]
-pub struct Framing<'a> {
+pub(crate) struct Framing<'a> {
     lines: &'a [Vec<u8>],
     kinds: Vec<Entry>,
     error: Option<String>,
@@ -85,7 +85,7 @@ pub struct Framing<'a> {
 
 /// Classifies the lines and computes the body length; `now` stamps the
 /// long-line error entry when lines were skipped.
-pub fn frame(lines: &[Vec<u8>], skipped_long_lines: u64, now: SystemTime) -> Framing<'_> {
+pub(crate) fn frame(lines: &[Vec<u8>], skipped_long_lines: u64, now: SystemTime) -> Framing<'_> {
     let error = (skipped_long_lines > 0).then(|| long_line_error_entry(lines, skipped_long_lines, now));
     let kinds: Vec<Entry> = lines.iter().map(|l| classify(l)).collect();
     let mut len = 2; // [ ]
@@ -107,13 +107,13 @@ pub fn frame(lines: &[Vec<u8>], skipped_long_lines: u64, now: SystemTime) -> Fra
 
 impl Framing<'_> {
     /// Body length before compression.
-    pub fn raw_len(&self) -> usize {
+    pub(crate) fn raw_len(&self) -> usize {
         self.len
     }
 
     /// Frames the lines as upstream's JSON array, appends the long-line error
     /// entry when lines were skipped, and compresses if that pays off.
-    pub fn build(&self) -> std::io::Result<Body> {
+    pub(crate) fn build(&self) -> std::io::Result<Body> {
         let mut raw = Vec::with_capacity(self.len);
         raw.push(b'[');
         let mut entries = 0u64;
@@ -152,14 +152,17 @@ impl Framing<'_> {
 }
 
 /// Body length before compression for these lines (what `build` would frame).
-pub fn raw_len(lines: &[Vec<u8>], skipped_long_lines: u64, now: SystemTime) -> usize {
+#[cfg(test)]
+fn raw_len(lines: &[Vec<u8>], skipped_long_lines: u64, now: SystemTime) -> usize {
     frame(lines, skipped_long_lines, now).raw_len()
 }
 
 /// Frames the lines as upstream's JSON array, appends the long-line error
 /// entry when lines were skipped, and compresses if that pays off. Empty lines
-/// are left out, as upstream does.
-pub fn build(lines: &[Vec<u8>], skipped_long_lines: u64, now: SystemTime) -> std::io::Result<Body> {
+/// are left out, as upstream does. (The uploader frames, checks the length,
+/// then builds: this is both steps at once, for the tests.)
+#[cfg(test)]
+fn build(lines: &[Vec<u8>], skipped_long_lines: u64, now: SystemTime) -> std::io::Result<Body> {
     frame(lines, skipped_long_lines, now).build()
 }
 
@@ -167,7 +170,7 @@ pub fn build(lines: &[Vec<u8>], skipped_long_lines: u64, now: SystemTime) -> std
 /// [`COMPRESS_MIN_BODY_BYTES`] and a saving of more than
 /// [`COMPRESS_MIN_SAVING_BYTES`]. One frame, content size in the header
 /// (so the decoder can allocate once), checksum on, small window.
-pub fn compress(raw: &[u8]) -> std::io::Result<Option<Vec<u8>>> {
+pub(crate) fn compress(raw: &[u8]) -> std::io::Result<Option<Vec<u8>>> {
     use zstd::zstd_safe::CParameter;
     if raw.len() <= COMPRESS_MIN_BODY_BYTES {
         return Ok(None);
@@ -194,7 +197,7 @@ pub fn compress(raw: &[u8]) -> std::io::Result<Option<Vec<u8>>> {
 
 /// `proc_id` of the entries the uploader itself makes (the long-line error
 /// entry): writers draw theirs from 1 up, so 0 is never a writer's.
-pub const UPLOADER_PROC_ID: u32 = 0;
+pub(crate) const UPLOADER_PROC_ID: u32 = 0;
 
 /// The error entry for `skipped` long lines, keyed (`proc_id` 0, `proc_seq`
 /// a hash of the batch it rides in) so that a collector recognises it when
@@ -240,7 +243,7 @@ fn push_text_entry(out: &mut Vec<u8>, line: &[u8]) {
 /// duplicate member names in any object (upstream rejects those too). The
 /// check walks the value once with borrowed keys; it allocates only for keys
 /// containing escapes and for objects with many members.
-pub fn is_json_object(line: &[u8]) -> bool {
+pub(crate) fn is_json_object(line: &[u8]) -> bool {
     if line.first() != Some(&b'{') {
         return false;
     }
@@ -324,7 +327,7 @@ impl<'de> Visitor<'de> for Key {
 
 /// Upstream's `client_time` of a moment (the one formatter lives in
 /// [`crate::wire`]).
-pub fn client_time(t: SystemTime) -> String {
+pub(crate) fn client_time(t: SystemTime) -> String {
     let ns = t.duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos();
     let mut s = String::with_capacity(32);
     crate::wire::format_client_time(ns, &mut s);

@@ -12,9 +12,9 @@
 //! Delivery is at-least-once from here; the `proc_id`/`proc_seq` of every
 //! entry lets the server make it exactly-once (our collector does).
 
-pub mod body;
+pub(crate) mod body;
 mod http;
-pub mod policy;
+pub(crate) mod policy;
 mod worker;
 
 use crate::config::UploadConfig;
@@ -64,6 +64,26 @@ pub trait Transport: Send + Sync {
     fn send(&self, request: HttpRequest) -> std::result::Result<HttpResponse, String>;
 }
 
+/// Drains the log directory `dir` (one pulled off a device, or left by a
+/// logger that is not running) to the server under `private_id`, through the
+/// same uploader a [`Logger`](crate::Logger) uses: each batch is committed
+/// after its 200, so an interrupted run resumes where it stopped. The log is
+/// opened (and locked: a directory a running logger holds is refused with
+/// `DirectoryInUse`). Returns when the log is drained or `timeout` has passed;
+/// [`FlushReport::drained`] says which, and `last_error` why not.
+pub fn upload_log_dir(
+    dir: &std::path::Path,
+    config: &UploadConfig,
+    private_id: PrivateId,
+    timeout: Duration,
+) -> Result<FlushReport> {
+    let files = LogFiles::open(dir, crate::filch::FilchOptions::default())?;
+    let uploader = Uploader::start(config, private_id, Arc::new(Mutex::new(files)), Arc::default(), None)?;
+    let report = uploader.flush(timeout);
+    uploader.shutdown(Duration::from_secs(1));
+    Ok(report)
+}
+
 /// What a `flush` did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FlushReport {
@@ -88,8 +108,9 @@ pub struct FlushReport {
 }
 
 /// Totals since the uploader started.
+#[cfg_attr(feature = "testing", visibility::make(pub))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct UploadStats {
+pub(crate) struct UploadStats {
     /// Requests answered 200.
     pub batches: u64,
     /// Lines delivered.
@@ -133,7 +154,8 @@ struct State {
 }
 
 /// The uploader: a thread running a small tokio runtime, idle until woken.
-pub struct Uploader {
+#[cfg_attr(feature = "testing", visibility::make(pub))]
+pub(crate) struct Uploader {
     shared: Arc<Shared>,
     thread: Mutex<Option<(JoinHandle<()>, mpsc::Receiver<()>)>>,
 }
@@ -147,7 +169,8 @@ impl std::fmt::Debug for Uploader {
 impl Uploader {
     /// Validates the config (URL scheme, collection) and starts the uploader
     /// thread. A plain `http://` base URL is refused unless `allow_http`.
-    pub fn start(
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn start(
         config: &UploadConfig,
         private_id: PrivateId,
         files: Arc<Mutex<LogFiles>>,
@@ -183,7 +206,8 @@ impl Uploader {
 
     /// Wakes the uploader; returns at once. Calls while it is busy coalesce
     /// into one more drain pass.
-    pub fn start_flush(&self) {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn start_flush(&self) {
         self.shared.wake_seq.fetch_add(1, SeqCst);
         self.shared.wake.notify_one();
     }
@@ -191,7 +215,8 @@ impl Uploader {
     /// Wakes the uploader and waits until the log is drained or `timeout`
     /// passes. The report covers what happened during the wait; on timeout
     /// the uploader keeps trying in the background.
-    pub fn flush(&self, timeout: Duration) -> FlushReport {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn flush(&self, timeout: Duration) -> FlushReport {
         let deadline = Instant::now() + timeout;
         let seq = self.shared.wake_seq.fetch_add(1, SeqCst) + 1;
         let mut st = lock(&self.shared.state);
@@ -218,18 +243,15 @@ impl Uploader {
     }
 
     /// Totals so far.
-    pub fn stats(&self) -> UploadStats {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn stats(&self) -> UploadStats {
         lock(&self.shared.state).stats
-    }
-
-    /// The most recent failure since start, if any.
-    pub fn last_error(&self) -> Option<String> {
-        lock(&self.shared.state).last_error.clone()
     }
 
     /// Stops the thread, waiting at most `timeout`; an upload in flight is
     /// abandoned (its lines stay on disk, uncommitted). Later calls return at once.
-    pub fn shutdown(&self, timeout: Duration) {
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn shutdown(&self, timeout: Duration) {
         self.signal_stop();
         let Some((handle, done)) = lock(&self.thread).take() else {
             return;

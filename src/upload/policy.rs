@@ -6,7 +6,7 @@
 use std::time::{Duration, SystemTime};
 
 /// Most of an error response body quoted in the error text (upstream's 1 KiB).
-pub const ERROR_BODY_BYTES: usize = 1 << 10;
+pub(crate) const ERROR_BODY_BYTES: usize = 1 << 10;
 
 /// The wait before the next attempt.
 ///
@@ -18,7 +18,13 @@ pub const ERROR_BODY_BYTES: usize = 1 << 10;
 ///   `[0, min(cap, base·2^(failures-1))]`. The jitter spreads a fleet of
 ///   phones that lost the server at the same moment; the exponent keeps a
 ///   dead server from being hammered. `rand01` is a uniform sample in [0, 1).
-pub fn next_wait(retry_after: Option<Duration>, failures: u32, base: Duration, cap: Duration, rand01: f64) -> Duration {
+pub(crate) fn next_wait(
+    retry_after: Option<Duration>,
+    failures: u32,
+    base: Duration,
+    cap: Duration,
+    rand01: f64,
+) -> Duration {
     if let Some(ra) = retry_after.filter(|d| !d.is_zero()) {
         return ra.min(cap);
     }
@@ -29,7 +35,7 @@ pub fn next_wait(retry_after: Option<Duration>, failures: u32, base: Duration, c
 
 /// Parses a `Retry-After` value: delay-seconds, or an HTTP-date relative to
 /// `now` (a past date gives zero). Anything else is ignored.
-pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let v = value.trim();
     if let Ok(secs) = v.parse::<u64>() {
         return Some(Duration::from_secs(secs));
@@ -43,7 +49,7 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
 /// with up to [`ERROR_BODY_BYTES`] of the body; 4xx other than 408 and 429
 /// (the server refusing this very batch, not a passing condition) is called
 /// out so it stands out in the log.
-pub fn status_error(sent_bytes: usize, compressed: bool, status: u16, body: &[u8]) -> String {
+pub(crate) fn status_error(sent_bytes: usize, compressed: bool, status: u16, body: &[u8]) -> String {
     let body = &body[..body.len().min(ERROR_BODY_BYTES)];
     let body = String::from_utf8_lossy(body);
     let body = body.trim_end();
@@ -57,7 +63,7 @@ pub fn status_error(sent_bytes: usize, compressed: bool, status: u16, body: &[u8
 }
 
 /// A 4xx that is not "try later" (408 Request Timeout, 429 Too Many Requests).
-pub fn is_rejection(status: u16) -> bool {
+pub(crate) fn is_rejection(status: u16) -> bool {
     (400..500).contains(&status) && status != 408 && status != 429
 }
 

@@ -2,7 +2,7 @@
 //! log the way the uploader does, and laying out log files by hand.
 #![allow(dead_code)] // each test crate uses a different subset
 
-use sockstatlog::filch::{FilchOptions, LogFiles};
+use sockstatlog::testing::{FilchOptions, LogFiles};
 use std::fs::File;
 use std::path::Path;
 use std::time::{Duration, SystemTime};

@@ -8,10 +8,10 @@
 //! uploader; the ingest figure uses the in-process collector.
 
 use sockstatlog::config::UploadConfig;
-use sockstatlog::counters::Counters;
-use sockstatlog::filch::{FilchOptions, LogFiles};
 use sockstatlog::logid::PrivateId;
-use sockstatlog::upload::Uploader;
+use sockstatlog::testing::Counters;
+use sockstatlog::testing::Uploader;
+use sockstatlog::testing::{FilchOptions, LogFiles};
 use sockstatlog_tools::collector::Collector;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::{BufRead, BufReader, Read, Write};

@@ -17,8 +17,8 @@ mod common {
 
 use common::child::{self, Setup};
 use common::upload::*;
-use sockstatlog::counters::Counters;
-use sockstatlog::upload::Uploader;
+use sockstatlog::testing::Counters;
+use sockstatlog::testing::Uploader;
 use sockstatlog_tools::collector::{pg, Collector, Limits, StoreConfig};
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};

@@ -7,9 +7,9 @@ mod common {
 }
 
 use common::upload::*;
-use sockstatlog::counters::Counters;
 use sockstatlog::labels::SOCKSTATLOG_LOGGER;
-use sockstatlog::upload::Uploader;
+use sockstatlog::testing::Counters;
+use sockstatlog::testing::Uploader;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

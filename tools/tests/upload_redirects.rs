@@ -10,8 +10,9 @@ mod common {
 }
 
 use common::upload::*;
-use sockstatlog::counters::Counters;
-use sockstatlog::upload::{HttpRequest, HttpResponse, Transport, Uploader};
+use sockstatlog::testing::Counters;
+use sockstatlog::testing::Uploader;
+use sockstatlog::{HttpRequest, HttpResponse, Transport};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -70,14 +71,17 @@ fn the_builtin_client_stops_at_a_redirect_even_before_the_first_200() {
     cfg.backoff_cap = cfg.backoff_base; // the shortest the settings allow
     let up = Uploader::start(&cfg, test_id(), files.clone(), Arc::new(Counters::default()), None).unwrap();
     // Wait (on the uploader's own reports, not a clock) for a few attempts.
+    let mut last_error = None;
     while up.stats().failures < 3 {
-        assert!(!up.flush(Duration::from_millis(200)).drained, "nothing can drain through redirects");
+        let report = up.flush(Duration::from_millis(200));
+        assert!(!report.drained, "nothing can drain through redirects");
+        last_error = report.last_error.or(last_error);
     }
     up.shutdown(Duration::from_secs(2));
     assert_eq!(files.lock().unwrap().stats().unread_bytes, unread, "nothing committed");
     assert!(target.requests().is_empty());
     assert!(stored_lines(outdir.path()).is_empty());
-    let err = up.last_error().unwrap();
+    let err = last_error.expect("a redirected attempt reports its error");
     assert!(err.contains("failed 302"), "{err}");
 }
 

@@ -7,9 +7,10 @@ mod common {
 }
 
 use common::upload::*;
-use sockstatlog::counters::Counters;
-use sockstatlog::upload::{HttpRequest, HttpResponse, Transport, Uploader};
+use sockstatlog::testing::Counters;
+use sockstatlog::testing::Uploader;
 use sockstatlog::Error;
+use sockstatlog::{HttpRequest, HttpResponse, Transport};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 

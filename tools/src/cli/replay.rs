@@ -3,7 +3,6 @@
 //! A malformed step stops the replay with exit status 2 naming the line.
 
 use sockstatlog::replay::{replay, DEFAULT_QUEUE_CAPACITY};
-use sockstatlog::wire::encode_event;
 use std::io::{BufReader, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -40,7 +39,7 @@ pub fn run(args: Args) -> ExitCode {
             let mut line = String::new();
             for ev in &events {
                 line.clear();
-                encode_event(ev, &mut line);
+                ev.write_json(&mut line);
                 line.push('\n');
                 if out.write_all(line.as_bytes()).is_err() {
                     return ExitCode::FAILURE;

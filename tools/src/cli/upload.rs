@@ -4,13 +4,10 @@
 //! stopped.
 
 use sockstatlog::config::{UploadConfig, DEFAULT_BASE_URL};
-use sockstatlog::counters::Counters;
-use sockstatlog::filch::{FilchOptions, LogFiles};
 use sockstatlog::logid::{sockstat_private_id, PublicId};
-use sockstatlog::upload::Uploader;
+use sockstatlog::{upload_log_dir, Error};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Arguments of `sockstatlog upload`.
@@ -52,10 +49,6 @@ pub fn run(args: Args) -> ExitCode {
     if !args.dir.is_dir() {
         return bad(format!("{} is not a directory", args.dir.display()));
     }
-    let files = match LogFiles::open(&args.dir, FilchOptions::default()) {
-        Ok(f) => f,
-        Err(e) => return bad(format!("opening {}: {e}", args.dir.display())),
-    };
     let mut config = UploadConfig { base_url: args.url, allow_http: args.allow_http, ..Default::default() };
     if let Some(n) = args.max_body_bytes {
         config.max_body_bytes = n;
@@ -66,16 +59,13 @@ pub fn run(args: Args) -> ExitCode {
     if let Some(ms) = args.backoff_base_ms {
         config.backoff_base = Duration::from_millis(ms);
     }
-    let unread = files.stats().unread_bytes;
-    let files = Arc::new(Mutex::new(files));
-    let uploader = match Uploader::start(&config, sockstat_private_id(&id), files, Arc::new(Counters::default()), None)
-    {
-        Ok(u) => u,
+    println!("uploading {} to {}", args.dir.display(), config.base_url);
+    let timeout = Duration::from_secs(args.timeout);
+    let report = match upload_log_dir(&args.dir, &config, sockstat_private_id(&id), timeout) {
+        Ok(report) => report,
+        Err(e @ (Error::Filch(_) | Error::Io { .. })) => return bad(format!("opening {}: {e}", args.dir.display())),
         Err(e) => return bad(e.to_string()),
     };
-    println!("uploading {unread} unread bytes to {}", config.base_url);
-    let report = uploader.flush(Duration::from_secs(args.timeout));
-    uploader.shutdown(Duration::from_secs(1));
     println!(
         "{}: {} batches, {} entries, {} bytes ({} sent), {} attempts",
         if report.drained { "drained" } else { "NOT drained" },

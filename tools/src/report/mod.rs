@@ -56,6 +56,9 @@ pub enum ReportError {
         #[source]
         source: std::io::Error,
     },
+    /// A device log directory the library could not list.
+    #[error(transparent)]
+    LogDir(#[from] sockstatlog::Error),
     /// A directory without either log file.
     #[error("{}: not a log directory (no sockstats.log1.txt or sockstats.log2.txt)", .0.display())]
     NotALogDir(PathBuf),

@@ -3,20 +3,18 @@
 //! Lines, one logtail entry per line). Only this file touches the input.
 //!
 //! A device directory is read with plain read-only opens, not through
-//! [`sockstatlog::filch::LogFiles`]: opening the log creates missing files and
+//! the library's log: opening it creates missing files and
 //! discards a torn last line, and a report must never modify the evidence it
-//! is reading. The file order follows filch's rule instead.
+//! is reading. The file order is the log's own
+//! ([`sockstatlog::log_files_oldest_first`]).
 
 use super::ReportError;
 use serde_json::{Map, Value};
-use sockstatlog::filch::select_older;
 use sockstatlog::labels::UPSTREAM_NAMES;
 use std::collections::{BTreeMap, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
-/// The two files of a device log directory, as filch names them.
-pub use sockstatlog::filch::LOG_NAMES as LOG_FILE_NAMES;
 /// Poll interval assumed when no header says otherwise: the logger's default.
 pub const DEFAULT_POLL_MS: u64 = 100;
 /// Latest window start accepted, Unix ms: the end of year 9999. Past it a
@@ -112,31 +110,15 @@ fn read(path: &Path) -> Result<Vec<u8>, ReportError> {
     fs::read(path).map_err(|source| ReportError::Io { path: path.to_path_buf(), source })
 }
 
-/// The non-empty log files of a device directory, oldest first, in the
-/// order the on-disk log itself would read them ([`select_older`]). A log
-/// file that is a symlink is refused, as the log itself refuses it.
+/// The log files of a device directory, oldest first, in the order the
+/// on-disk log itself reads them ([`sockstatlog::log_files_oldest_first`],
+/// which refuses a log file that is a symlink, as the log does).
 fn device_files_in_order(dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
-    let (mut lens, mut mtimes) = ([0u64; 2], [None; 2]);
-    for (i, name) in LOG_FILE_NAMES.iter().enumerate() {
-        let path = dir.join(name);
-        match fs::symlink_metadata(&path) {
-            Ok(meta) if meta.file_type().is_symlink() => {
-                let source = std::io::Error::new(std::io::ErrorKind::InvalidInput, "a symlink, not followed");
-                return Err(ReportError::Io { path, source });
-            }
-            Ok(meta) => {
-                lens[i] = meta.len();
-                mtimes[i] = Some(meta.modified().map_err(|source| ReportError::Io { path: path.clone(), source })?);
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(source) => return Err(ReportError::Io { path, source }),
-        }
-    }
-    if mtimes.iter().all(Option::is_none) {
+    let files = sockstatlog::log_files_oldest_first(dir)?;
+    if files.is_empty() {
         return Err(ReportError::NotALogDir(dir.to_path_buf()));
     }
-    let older = select_older(lens, mtimes);
-    Ok([older, 1 - older].into_iter().filter(|&i| lens[i] > 0).map(|i| dir.join(LOG_FILE_NAMES[i])).collect())
+    Ok(files)
 }
 
 #[derive(Default)]

@@ -4,8 +4,8 @@
 #![allow(dead_code)] // each test crate uses a different subset
 
 use sockstatlog::config::UploadConfig;
-use sockstatlog::filch::{FilchOptions, LogFiles};
 use sockstatlog::logid::PrivateId;
+use sockstatlog::testing::{FilchOptions, LogFiles};
 use sockstatlog_tools::collector::{stream_path, Collector};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
