@@ -67,6 +67,10 @@ fn the_child_process_runs_only_when_asked() {
             let mut log = open(dir).unwrap();
             log.append(b"x\n").unwrap();
             log.sync().unwrap();
+            // A first commit creates the state file (the read position).
+            let batch = log.peek(1 << 10).unwrap();
+            log.commit(batch.cursor).unwrap();
+            log.sync_read_position().unwrap();
             println!("opened");
         }
         _ => panic!("unknown child {what}"),
@@ -265,9 +269,9 @@ fn a_new_directory_and_files_are_owner_only_whatever_the_umask() {
     assert!(c.wait().unwrap().success());
     assert_eq!(mode(&logs), 0o700);
     let names: Vec<_> = fs::read_dir(&logs).unwrap().map(|e| e.unwrap().path()).collect();
-    // The two log files and the lock; the state file appears at the first
-    // commit (a fresh log has no read position to keep yet).
-    for want in ["sockstats.log1.txt", "sockstats.log2.txt", "sockstats.lock"] {
+    // The two log files, the lock and the state file (which the child's
+    // first commit created: a fresh log has no read position to keep yet).
+    for want in ["sockstats.log1.txt", "sockstats.log2.txt", "sockstats.lock", "sockstats.state"] {
         assert!(names.iter().any(|p| p.ends_with(want)), "{want} missing: {names:?}");
     }
     for p in names {
