@@ -47,5 +47,8 @@ bash scripts/test-platform.sh
 section "Swift: compiled (Swift 5 and 6 modes, warnings as errors) and XCTest, in a Debian trixie chroot"
 bash scripts/test-swift.sh
 
+section "README: every figure from BENCHMARKS.md, every path present, at most 300 lines"
+python3 scripts/check-readme.py
+
 echo
 echo "all suites passed"
