@@ -45,12 +45,13 @@ public final class URLSessionUploadTransport: UploadTransport, @unchecked Sendab
     ///   - configuration: the session's configuration. Default: ephemeral (no
     ///     cookies, no disk cache: nothing grows in a 50 MiB extension), with
     ///     `allowsConstrainedNetworkAccess = false` (Low Data Mode). A
-    ///     configuration passed in is used as given (copied by URLSession);
-    ///     only `timeoutIntervalForResource` is set to `timeout`.
+    ///     configuration passed in is copied and used as given, except that
+    ///     `timeoutIntervalForResource` is set to `timeout`.
     ///   - timeout: the whole request's limit in seconds. Default 30: the body
     ///     is at most 256 KiB, so anything slower is a dead connection.
     public init(configuration: URLSessionConfiguration? = nil, timeout: TimeInterval = 30) {
-        let config = configuration ?? Self.defaultConfiguration()
+        // A copy: the caller's configuration object is left as it was.
+        let config = (configuration?.copy() as? URLSessionConfiguration) ?? Self.defaultConfiguration()
         config.timeoutIntervalForResource = timeout
         tasks = TaskTable()
         // The delegate queue only hands events to TaskTable; serial keeps them in order.

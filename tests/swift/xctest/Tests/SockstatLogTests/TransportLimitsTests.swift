@@ -89,4 +89,19 @@ final class TransportLimitsTests: XCTestCase {
         XCTAssertEqual(response.status, 200)
         XCTAssertEqual(response.body.count, 100)
     }
+
+    func testAConfigurationPassedInStillRefusesRedirectsAndIsLeftUnchanged() throws {
+        let target = try LoopbackServer { _ in .ok }
+        defer { target.close() }
+        let redirector = try LoopbackServer { _ in .redirect(status: 307, location: "\(target.baseUrl)/c/x/y") }
+        defer { redirector.close() }
+        let config = URLSessionConfiguration.ephemeral
+        config.timeoutIntervalForResource = 999
+        let transport = URLSessionUploadTransport(configuration: config, timeout: 20)
+        XCTAssertEqual(config.timeoutIntervalForResource, 999, "the caller's configuration was changed")
+        let response = try transport.send(request: UploadRequest(
+            url: "\(redirector.baseUrl)/c/x/y", headers: [], body: Data("[]".utf8)))
+        XCTAssertEqual(response.status, 307)
+        XCTAssertEqual(target.requests, [])
+    }
 }
