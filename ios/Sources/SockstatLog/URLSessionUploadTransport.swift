@@ -18,9 +18,11 @@ import FoundationNetworking
 ///   counts as a failed attempt and retries: following a 301/302/303 would
 ///   re-send the POST as a bodiless GET (and a 200 there would commit lines
 ///   never sent); a 307/308 would send the logs to a host nobody configured.
-/// - **A bounded response.** At most ``maxBodyBytes`` of the body are read;
-///   past that the task is cancelled, so a faulty server or an intercepting
-///   proxy cannot grow a 50 MiB extension.
+/// - **A bounded response.** At most ``maxBodyBytes`` of the body are kept;
+///   past that the task is cancelled (what arrives until the cancel takes
+///   effect is dropped) and the answer returned without waiting for the
+///   rest, so a faulty server or an intercepting proxy cannot grow a 50 MiB
+///   extension.
 /// - **Low Data Mode respected** by default (`allowsConstrainedNetworkAccess
 ///   = false` on Apple platforms): while the user asks for less data, the
 ///   attempt fails and the logger retries later. To keep uploads off

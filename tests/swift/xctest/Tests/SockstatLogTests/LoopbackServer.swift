@@ -1,5 +1,5 @@
 // A bare HTTP/1.1 server on 127.0.0.1 with POSIX sockets, for what the real
-// collector never does: redirect, or answer with a body that does not end.
+// collector never does: redirect, or answer with a body that never ends.
 // One thread accepts; each connection gets a thread that reads one request
 // (headers, then Content-Length bytes), records it, answers, and closes.
 import Foundation
@@ -19,9 +19,11 @@ final class LoopbackServer: @unchecked Sendable {
         case redirect(status: Int, location: String)
         /// 200 with a two-byte body.
         case ok
-        /// 200 announcing `bytes` of body, sent in 64 KiB writes until done
-        /// or the client goes away.
-        case hugeBody(bytes: Int)
+        /// 200 with a body of `bytes` (`x`s).
+        case body(bytes: Int)
+        /// 200 announcing `announced` bytes of body, of which only `sent` are
+        /// sent; then nothing more until the client closes the connection.
+        case stalledBody(announced: Int, sent: Int)
     }
 
     /// A request as the server read it.
@@ -107,14 +109,16 @@ final class LoopbackServer: @unchecked Sendable {
             _ = write(conn, "HTTP/1.1 \(status) Redirect\r\nLocation: \(location)\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
         case .ok:
             _ = write(conn, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
-        case .hugeBody(let bytes):
-            guard write(conn, "HTTP/1.1 200 OK\r\nContent-Length: \(bytes)\r\nConnection: close\r\n\r\n") else { break }
-            let chunk = [UInt8](repeating: UInt8(ascii: "x"), count: 64 << 10)
-            while sent < bytes {
-                let n = chunk.withUnsafeBytes { send(conn, $0.baseAddress, min(chunk.count, bytes - sent), Int32(MSG_NOSIGNAL)) }
-                if n <= 0 { break } // the client went away
-                sent += n
-            }
+        case .body(let bytes):
+            let body = String(repeating: "x", count: bytes)
+            if write(conn, "HTTP/1.1 200 OK\r\nContent-Length: \(bytes)\r\nConnection: close\r\n\r\n\(body)") { sent = bytes }
+        case .stalledBody(let announced, let bytes):
+            let body = String(repeating: "x", count: bytes)
+            guard write(conn, "HTTP/1.1 200 OK\r\nContent-Length: \(announced)\r\nConnection: close\r\n\r\n\(body)") else { break }
+            sent = bytes
+            // The rest never comes; wait for the client to give up on it and close.
+            var sink = [UInt8](repeating: 0, count: 4096)
+            while sink.withUnsafeMutableBytes({ recv(conn, $0.baseAddress, $0.count, 0) }) > 0 {}
         }
         lock.withLock { done.append(Answer(bodyBytesSent: sent)) }
     }
