@@ -28,8 +28,10 @@ android {
     defaultConfig {
         // 26 = Android 8.0: the API level build.sh links the native library
         // against (cargo ndk -P 26), so the .so cannot load below it anyway. The
-        // Kotlin needs only API 24 (registerDefaultNetworkCallback); going lower
-        // means relinking at a lower level and testing devices nobody here has.
+        // Kotlin needs API 26 as well (requestNetwork with a Handler, the
+        // monitor's way below API 31); going lower means relinking at a lower
+        // level and testing devices nobody here has. android/verify's PermissionsTest reads this
+        // value: each platform call's permission is checked from here to compileSdk.
         minSdk = 26
         consumerProguardFiles("consumer-rules.pro")
     }

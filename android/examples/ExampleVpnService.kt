@@ -1,13 +1,16 @@
 package dev.sockstatlog.example
 
+import android.content.Context
 import android.content.Intent
 import android.net.VpnService
 import android.os.ParcelFileDescriptor
 import android.util.Log
+import dev.sockstatlog.FlushReport
 import dev.sockstatlog.SockstatException
 import dev.sockstatlog.android.SockstatVpnSession
 import java.io.FileInputStream
 import java.io.IOException
+import java.util.concurrent.CompletableFuture
 import kotlin.concurrent.thread
 
 /**
@@ -19,12 +22,23 @@ import kotlin.concurrent.thread
  * created the service runs without it (`stats` stays null), and the session's
  * own `start`/`close` never throw. A real tunnel encrypts and forwards the
  * packets it reads; this one only counts them.
+ *
+ * Asking for an upload: [requestFlush] (from the app's UI). An
+ * [ACTION_FLUSH] that arrives with no tunnel up (the service was started
+ * only for it) uploads, then stops the service: no tunnel, no reason to stay
+ * alive. With the tunnel up, the system keeps the service bound and the
+ * flush only uploads.
  */
 class ExampleVpnService : VpnService() {
     /** Null when sockstat logging could not start; every use is `stats?.`. */
     var stats: SockstatVpnSession? = null
         private set
     private var tun: ParcelFileDescriptor? = null
+
+    /** The last [ACTION_FLUSH]'s upload (and stop, with no tunnel), for a UI showing progress and the tests. */
+    @Volatile
+    var lastFlush: CompletableFuture<FlushReport>? = null
+        private set
 
     override fun onCreate() {
         super.onCreate()
@@ -47,8 +61,18 @@ class ExampleVpnService : VpnService() {
 
     override fun onStartCommand(intent: Intent?, flags: Int, startId: Int): Int {
         if (intent?.action == ACTION_FLUSH) {
-            stats?.flush()?.whenComplete { report, error -> Log.i(TAG, "sockstatlog flush: ${report ?: error}") }
-            return START_STICKY
+            var flush = stats?.flush()?.whenComplete { report, error ->
+                Log.i(TAG, "sockstatlog flush: ${report ?: error}")
+            }
+            if (tun == null) {
+                // Started only for this flush: stop once it is done (stopSelf
+                // with this startId is ignored if a later start, the tunnel's, came in).
+                flush = flush?.whenComplete { _, _ -> stopSelf(startId) }
+                if (flush == null) stopSelf(startId)
+            }
+            lastFlush = flush
+            // A flush is not worth restarting the service for if it is killed.
+            return START_NOT_STICKY
         }
         if (tun == null) {
             tun = Builder()
@@ -88,10 +112,26 @@ class ExampleVpnService : VpnService() {
     companion object {
         const val TAG = "ExampleVpn"
 
-        /** The intent action that asks for an upload now. */
+        /** The intent action that asks for an upload now; send it with [requestFlush]. */
         const val ACTION_FLUSH = "dev.sockstatlog.example.FLUSH"
         const val TUNNEL_LABEL = 20
         const val MTU = 1500
         const val BACKEND_PUBLIC_ID = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+        /**
+         * Asks the service for an upload. Call it from the app's UI: on
+         * Android 8+ `startService` from the background throws
+         * `IllegalStateException` (background execution limits) unless the
+         * service is already running in the foreground, as a VPN with its
+         * tunnel up is. Returns false when the system refused; nothing is
+         * lost, the lines wait on disk for the next flush.
+         */
+        @JvmStatic
+        fun requestFlush(context: Context): Boolean = try {
+            context.startService(Intent(context, ExampleVpnService::class.java).setAction(ACTION_FLUSH)) != null
+        } catch (e: IllegalStateException) {
+            Log.i(TAG, "sockstatlog: flush not requested from the background", e)
+            false
+        }
     }
 }

@@ -29,6 +29,11 @@ final class PacketTunnelProvider: NEPacketTunnelProvider, @unchecked Sendable {
     static let retrySeconds = 60
 
     private let session = Locked(Session())
+    /// Created once for the provider's life and shared by every logger it
+    /// starts: it owns a URLSession, which a retry every minute must not
+    /// multiply. It refuses redirects, reads at most 1 KiB of an answer and
+    /// respects Low Data Mode (see URLSessionUploadTransport).
+    private let transport = URLSessionUploadTransport()
 
     /// What one tunnel session holds; replaced as a whole under the lock.
     private struct Session {
@@ -65,7 +70,7 @@ final class PacketTunnelProvider: NEPacketTunnelProvider, @unchecked Sendable {
             let stats = try TunnelStats(
                 logDirectory: Self.logDirectory(),
                 backendLogId: nodeId,
-                transport: URLSessionUploadTransport()
+                transport: transport
             )
             let monitor = SockstatPathMonitor(logger: stats.logger)
             let started = session.withLock { s in

@@ -8,9 +8,11 @@ import android.net.NetworkRequest
 import android.os.Build
 import android.os.Handler
 import android.os.HandlerThread
+import android.util.Log
 import dev.sockstatlog.InterfaceKind
 import dev.sockstatlog.SockstatException
 import dev.sockstatlog.SockstatLoggerInterface
+import java.util.concurrent.atomic.AtomicLong
 
 /**
  * Follows the best physical (non-VPN) network with internet access and
@@ -34,6 +36,17 @@ import dev.sockstatlog.SockstatLoggerInterface
  * so no empty name is reported before each change; losing the network
  * reports `("", NONE)`. Callbacks run on a private handler thread.
  *
+ * Nothing here can take the app (and its VPN) down from that thread: a
+ * callback that arrives after [stop] (one ConnectivityManager was already
+ * dispatching) is ignored, and anything the sink throws is caught, logged and
+ * counted in [failures].
+ *
+ * Permissions (declared in the library's manifest, so merged into the app's):
+ * `ACCESS_NETWORK_STATE` for `registerBestMatchingNetworkCallback`, and
+ * `CHANGE_NETWORK_STATE` for `requestNetwork` on API 26-30; without it
+ * [start] throws `SecurityException` there. `PermissionsTest` checks every
+ * platform call the glue makes against the manifest.
+ *
  * @param sink receives each change of (interface name, kind).
  */
 class SockstatNetworkMonitor(private val sink: InterfaceSink) {
@@ -51,10 +64,13 @@ class SockstatNetworkMonitor(private val sink: InterfaceSink) {
         try {
             logger.setInterface(name, kind)
         } catch (e: SockstatException.Closed) {
-            // Shut down: nothing left to attribute.
+            // Shut down: nothing left to attribute. (A logger already
+            // destroyed throws IllegalStateException instead: counted below.)
         }
     })
 
+    private val failureCount = AtomicLong(0)
+    private var stopped = false
     private var tracked: Network? = null
     private var caps: NetworkCapabilities? = null
     private var name: String? = null
@@ -69,6 +85,14 @@ class SockstatNetworkMonitor(private val sink: InterfaceSink) {
     var network: Network? = null
         private set
 
+    /** True between [start] and [stop]: [UnderlyingNetworks] then never falls back to the process default. */
+    @Volatile
+    var running: Boolean = false
+        private set
+
+    /** What the sink threw so far (each logged, tag `sockstatlog`); the callback thread survived each. */
+    val failures: Long get() = failureCount.get()
+
     /** The callback to register; public so tests can drive it without a device. */
     val callback: ConnectivityManager.NetworkCallback = object : ConnectivityManager.NetworkCallback() {
         override fun onAvailable(network: Network) = update(network) { }
@@ -82,27 +106,47 @@ class SockstatNetworkMonitor(private val sink: InterfaceSink) {
         override fun onLost(network: Network) = lost(network)
     }
 
-    /** Starts following the best physical network (see the class comment for the API split). */
+    /**
+     * Starts following the best physical network (see the class comment for
+     * the API split).
+     *
+     * @throws SecurityException without `CHANGE_NETWORK_STATE` on API 26-30
+     *   (the library's manifest declares it); the monitor is then not running.
+     */
     @Synchronized
     fun start(connectivity: ConnectivityManager) {
         if (thread != null) return
         val t = HandlerThread(THREAD_NAME).apply { start() }
         thread = t
+        stopped = false
         val handler = Handler(t.looper)
         val request = NetworkRequest.Builder()
             .addCapability(NetworkCapabilities.NET_CAPABILITY_INTERNET)
             .addCapability(NetworkCapabilities.NET_CAPABILITY_NOT_VPN) // the default; said out loud
             .build()
-        if (Build.VERSION.SDK_INT >= Build.VERSION_CODES.S) {
-            connectivity.registerBestMatchingNetworkCallback(request, callback, handler)
-        } else {
-            connectivity.requestNetwork(request, callback, handler)
+        try {
+            if (Build.VERSION.SDK_INT >= Build.VERSION_CODES.S) {
+                connectivity.registerBestMatchingNetworkCallback(request, callback, handler)
+            } else {
+                connectivity.requestNetwork(request, callback, handler) // CHANGE_NETWORK_STATE
+            }
+        } catch (e: RuntimeException) { // SecurityException, or too many requests
+            t.quitSafely()
+            thread = null
+            stopped = true
+            throw e
         }
+        running = true
     }
 
-    /** Stops following it; harmless if not started. */
+    /**
+     * Stops following it; harmless if not started. A callback still in flight
+     * when this returns is ignored (the flag is read under the same lock).
+     */
     @Synchronized
     fun stop(connectivity: ConnectivityManager) {
+        stopped = true
+        running = false
         try {
             connectivity.unregisterNetworkCallback(callback)
         } catch (e: IllegalArgumentException) {
@@ -110,11 +154,17 @@ class SockstatNetworkMonitor(private val sink: InterfaceSink) {
         }
         thread?.quitSafely()
         thread = null
+        tracked = null
+        caps = null
+        name = null
+        network = null
+        reported = null
     }
 
     /** A new network forgets the old one's state before applying [change]. */
     @Synchronized
     private fun update(network: Network, change: () -> Unit) {
+        if (stopped) return
         if (network != tracked) {
             tracked = network
             caps = null
@@ -131,7 +181,7 @@ class SockstatNetworkMonitor(private val sink: InterfaceSink) {
     /** Losing the tracked network (not a stale one) means no interface. */
     @Synchronized
     private fun lost(network: Network) {
-        if (network != tracked) return
+        if (stopped || network != tracked) return
         tracked = null
         caps = null
         name = null
@@ -143,7 +193,16 @@ class SockstatNetworkMonitor(private val sink: InterfaceSink) {
         val now = name to kind
         if (now == reported) return
         reported = now
-        sink.onInterface(name, kind)
+        try {
+            sink.onInterface(name, kind)
+        } catch (e: VirtualMachineError) {
+            throw e // out of memory: nothing sensible is left to do here
+        } catch (e: Throwable) {
+            // E.g. IllegalStateException from a logger already destroyed: on
+            // the handler thread it would be uncaught and kill the process.
+            failureCount.incrementAndGet()
+            Log.w(SockstatVpnSession.TAG, "sockstatlog: reporting the network failed; ignored", e)
+        }
     }
 
     private companion object {

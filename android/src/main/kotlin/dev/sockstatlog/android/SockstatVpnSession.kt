@@ -12,6 +12,7 @@ import dev.sockstatlog.UploadTransport
 import dev.sockstatlog.defaultLoggerConfig
 import java.io.File
 import java.util.concurrent.CompletableFuture
+import java.util.concurrent.ConcurrentHashMap
 import java.util.concurrent.ExecutorService
 import java.util.concurrent.Executors
 import java.util.concurrent.RejectedExecutionException
@@ -30,9 +31,9 @@ import java.util.function.Consumer
  * ([UnderlyingNetworks]): the uploads never go through the VPN's own tunnel,
  * with nothing for the app to configure.
  *
- * Sockstat logging never takes the VPN down: [start] and [close] never throw;
- * a failure is logged (tag `sockstatlog`) and counted in [failures], and the
- * tunnel keeps running.
+ * Sockstat logging never takes the VPN down: [start], [add] and [close] never
+ * throw; a failure is logged (tag `sockstatlog`) and counted in [failures],
+ * and the tunnel keeps running. A [flush] future always completes.
  *
  * Thread-safe: [add] may be called from any thread, [flush] never blocks the
  * caller, [close] waits at most [SHUTDOWN_TIMEOUT_MS].
@@ -52,6 +53,9 @@ class SockstatVpnSession @JvmOverloads constructor(
     val monitor = SockstatNetworkMonitor(logger)
     private val closed = AtomicBoolean(false)
     private val failureCount = AtomicLong(0)
+    /** Flush futures not yet completed: [close] fails each with Closed. */
+    private val pending: MutableSet<CompletableFuture<FlushReport>> = ConcurrentHashMap.newKeySet()
+    private val rejectedAddLogged = AtomicBoolean(false)
     private val flusher: ExecutorService = Executors.newSingleThreadExecutor { r ->
         Thread(r, "sockstatlog-flush").apply { isDaemon = true }
     }
@@ -60,8 +64,12 @@ class SockstatVpnSession @JvmOverloads constructor(
         networks?.monitor = monitor
     }
 
-    /** Failures of [start] and [close] so far (each also logged); the tunnel kept running. */
-    val failures: Long get() = failureCount.get()
+    /**
+     * Failures so far, the tunnel kept running each time: a failed [start] or
+     * [close] (each logged), a rejected [add] (the first logged), and what
+     * the network monitor's sink threw ([SockstatNetworkMonitor.failures]).
+     */
+    val failures: Long get() = failureCount.get() + monitor.failures
 
     /**
      * Starts sampling and following the physical network. Returns false if
@@ -74,10 +82,27 @@ class SockstatVpnSession @JvmOverloads constructor(
 
     /**
      * Adds bytes to [label] (0..255) through the JNI fast path: tens of
-     * nanoseconds, no allocation, safe from the tunnel's packet loop. Returns
-     * false after [close] (the bytes are dropped, nothing throws).
+     * nanoseconds, no allocation, safe from the tunnel's packet loop. Never
+     * throws: returns false after [close] (the bytes are dropped), and for a
+     * label outside 0..255 or a negative count (dropped and counted in
+     * [failures]; the first one is logged).
      */
-    fun add(label: Int, tx: Long, rx: Long): Boolean = FastCounters.add(handle, label, tx, rx)
+    fun add(label: Int, tx: Long, rx: Long): Boolean {
+        if (label !in LABELS || tx < 0 || rx < 0) return rejectAdd("label $label, tx $tx, rx $rx", null)
+        return try {
+            FastCounters.add(handle, label, tx, rx)
+        } catch (e: RuntimeException) { // IllegalArgumentException from the native side's own checks
+            rejectAdd("label $label, tx $tx, rx $rx", e)
+        }
+    }
+
+    private fun rejectAdd(what: String, e: Exception?): Boolean {
+        failureCount.incrementAndGet()
+        if (rejectedAddLogged.compareAndSet(false, true)) {
+            Log.w(TAG, "sockstatlog: add($what) rejected and dropped; later ones are only counted", e)
+        }
+        return false
+    }
 
     /**
      * Writes what is pending and uploads, on a background thread, waiting at
@@ -89,6 +114,9 @@ class SockstatVpnSession @JvmOverloads constructor(
     @JvmOverloads
     fun flush(timeoutMs: Long = FLUSH_TIMEOUT_MS): CompletableFuture<FlushReport> {
         val done = CompletableFuture<FlushReport>()
+        // Registered before it is queued, so close() either sees it or the queue refuses it.
+        pending += done
+        done.whenComplete { _, _ -> pending -= done }
         try {
             flusher.execute {
                 try {
@@ -106,15 +134,18 @@ class SockstatVpnSession @JvmOverloads constructor(
     /**
      * Stops following the network, then shuts the logger down (everything
      * pending is written to disk) waiting at most [SHUTDOWN_TIMEOUT_MS], and
-     * releases it. A flush still in flight is abandoned: its lines stay on
-     * disk for the next session. Only the first call does anything; it never
-     * throws (a failed shutdown is logged and counted, see [failures]).
+     * releases it. Every flush not finished by then (queued, or in flight and
+     * abandoned: its lines stay on disk for the next session) completes
+     * exceptionally with [SockstatException.Closed]. Only the first call does
+     * anything; it never throws (a failed shutdown is logged and counted, see
+     * [failures]).
      */
     override fun close() {
         if (!closed.compareAndSet(false, true)) return
         guard("stop the network monitor") { connectivity?.let(monitor::stop) }
-        flusher.shutdownNow()
+        flusher.shutdownNow() // queued flushes never run; the futures are failed below
         guard("shutdown") { logger.shutdown(SHUTDOWN_TIMEOUT_MS) }
+        for (f in pending.toList()) f.completeExceptionally(SockstatException.Closed())
         logger.close()
     }
 
@@ -130,7 +161,7 @@ class SockstatVpnSession @JvmOverloads constructor(
 
     /** Factories and timeouts. */
     companion object {
-        /** Log tag of the failures [start] and [close] swallow. */
+        /** Log tag of the failures the session swallows. */
         const val TAG = "sockstatlog"
 
         /** Default flush wait, ms: long enough for a few 256 KiB requests on a slow link. */
@@ -141,6 +172,9 @@ class SockstatVpnSession @JvmOverloads constructor(
          * that blocks it for seconds risks an ANR; 2 s covers a final fsync.
          */
         const val SHUTDOWN_TIMEOUT_MS = 2_000L
+
+        /** The labels [add] accepts: the logger's (`0..255`, one byte on the wire). */
+        private val LABELS = 0..255
 
         /** Log files live here, under `noBackupFilesDir`: not backed up, not for other apps. */
         const val LOG_DIR_NAME = "sockstatlog"
@@ -171,7 +205,10 @@ class SockstatVpnSession @JvmOverloads constructor(
             configure?.accept(config)
             val connectivity = service.getSystemService(ConnectivityManager::class.java)
             val networks = UnderlyingNetworks(connectivity)
-            val upload = transport ?: HttpUrlConnectionTransport(open = networks::openConnection)
+            val upload = transport ?: HttpUrlConnectionTransport(
+                attemptTimeoutMs = config.attemptTimeoutMs,
+                open = networks::openConnection,
+            )
             return SockstatVpnSession(SockstatLogger.withTransport(config, upload), connectivity, networks)
         }
     }

@@ -1,8 +1,10 @@
 package dev.sockstatlog.android
 
+import android.app.Service
 import android.content.Intent
 import dev.sockstatlog.example.ExampleVpnService
 import java.io.File
+import java.util.concurrent.TimeUnit
 import kotlin.test.assertEquals
 import kotlin.test.assertFalse
 import kotlin.test.assertNotNull
@@ -13,6 +15,7 @@ import org.junit.runner.RunWith
 import org.robolectric.Robolectric
 import org.robolectric.RobolectricTestRunner
 import org.robolectric.RuntimeEnvironment
+import org.robolectric.Shadows.shadowOf
 import org.robolectric.annotation.Config
 
 /** The example service's lifecycle under Robolectric: created, asked to flush, destroyed. */
@@ -46,5 +49,31 @@ class ExampleVpnServiceTest {
         } finally {
             dir.delete()
         }
+    }
+
+    @Test
+    fun `a flush with no tunnel is not sticky and stops the service once the upload is done`() {
+        val controller = Robolectric.buildService(ExampleVpnService::class.java).create()
+        val service = controller.get()
+        val flags = service.onStartCommand(Intent(ExampleVpnService.ACTION_FLUSH), 0, 7)
+        assertEquals(Service.START_NOT_STICKY, flags, "a flush is not worth a restart")
+        val flush = assertNotNull(service.lastFlush)
+        // No collector here: end the upload now (the future then fails with Closed)
+        // rather than let it try the default server for FLUSH_TIMEOUT_MS.
+        assertNotNull(service.stats).close()
+        // lastFlush completes after the stop it chains.
+        flush.handle { _, _ -> }.get(60, TimeUnit.SECONDS)
+        assertTrue(shadowOf(service).isStoppedBySelf, "no tunnel: nothing keeps the service alive")
+        assertEquals(7, shadowOf(service).stopSelfId)
+        controller.destroy()
+    }
+
+    @Test
+    fun `requestFlush starts the service with the flush action`() {
+        val app = RuntimeEnvironment.getApplication()
+        assertTrue(ExampleVpnService.requestFlush(app))
+        val started = assertNotNull(shadowOf(app).nextStartedService)
+        assertEquals(ExampleVpnService.ACTION_FLUSH, started.action)
+        assertEquals(ExampleVpnService::class.java.name, started.component?.className)
     }
 }

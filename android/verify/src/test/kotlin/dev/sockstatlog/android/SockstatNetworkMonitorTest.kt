@@ -11,6 +11,7 @@ import android.os.Build
 import dev.sockstatlog.InterfaceKind
 import dev.sockstatlog.SockstatLogger
 import kotlin.test.assertEquals
+import kotlin.test.assertFalse
 import kotlin.test.assertNull
 import kotlin.test.assertTrue
 import org.junit.Test
@@ -127,5 +128,46 @@ class SockstatNetworkMonitorTest {
             // A callback after shutdown is dropped, not thrown into ConnectivityManager.
             m.callback.onLost(Network(101))
         }
+    }
+
+    @Test
+    fun `a callback ConnectivityManager delivers after stop is ignored`() {
+        val cm = RuntimeEnvironment.getApplication().getSystemService(Context.CONNECTIVITY_SERVICE) as ConnectivityManager
+        monitor.start(cm)
+        assertTrue(monitor.running)
+        val registered = shadowOf(cm).networkCallbacks.single()
+        connect(Network(100), "wlan0", TRANSPORT_WIFI, callback = registered)
+        monitor.stop(cm)
+        assertFalse(monitor.running)
+        assertNull(monitor.network, "a stopped monitor follows no network")
+        seen.clear()
+        // Already being dispatched when stop() returned: reaches the callback anyway.
+        connect(Network(101), "rmnet_data0", TRANSPORT_CELLULAR, callback = registered)
+        registered.onLost(Network(101))
+        assertEquals(emptyList(), seen)
+        assertNull(monitor.network)
+    }
+
+    @Test
+    fun `whatever the sink throws is caught and counted, never thrown into the callback thread`() {
+        val thrown = listOf(IllegalStateException("object has already been destroyed"), RuntimeException("x"), LinkageError("y"))
+        var next = 0
+        val m = SockstatNetworkMonitor { _, _ -> throw thrown[next++] }
+        connect(Network(100), "wlan0", TRANSPORT_WIFI, callback = m.callback)
+        connect(Network(101), "rmnet_data0", TRANSPORT_CELLULAR, callback = m.callback)
+        m.callback.onLost(Network(101))
+        assertEquals(3, next, "the sink was called for each change")
+        assertEquals(3L, m.failures)
+    }
+
+    @Test
+    fun `a callback reaching a logger already destroyed is counted, not thrown`() {
+        val logger = SockstatLogger(testConfig())
+        val m = SockstatNetworkMonitor(logger)
+        connect(Network(100), "wlan0", TRANSPORT_WIFI, callback = m.callback)
+        logger.shutdown(5_000L)
+        logger.close() // destroyed: setInterface now throws IllegalStateException, not Closed
+        connect(Network(101), "rmnet_data0", TRANSPORT_CELLULAR, callback = m.callback)
+        assertEquals(1L, m.failures)
     }
 }

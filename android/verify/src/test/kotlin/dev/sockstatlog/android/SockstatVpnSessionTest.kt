@@ -4,20 +4,29 @@ import android.content.Context
 import android.net.ConnectivityManager
 import android.net.LinkProperties
 import android.net.Network
+import android.net.NetworkCapabilities.TRANSPORT_CELLULAR
 import android.net.NetworkCapabilities.TRANSPORT_VPN
 import android.net.NetworkCapabilities.TRANSPORT_WIFI
 import android.os.Build
 import dev.sockstatlog.InterfaceKind
 import dev.sockstatlog.SockstatException
 import dev.sockstatlog.SockstatLogger
+import dev.sockstatlog.UploadRequest
+import dev.sockstatlog.UploadResponse
+import dev.sockstatlog.UploadTransport
 import dev.sockstatlog.sockstatLogId
 import java.io.File
+import java.net.URL
+import java.util.concurrent.CompletableFuture
+import java.util.concurrent.CountDownLatch
 import java.util.concurrent.ExecutionException
 import java.util.concurrent.TimeUnit
 import kotlin.test.assertEquals
+import kotlin.test.assertFailsWith
 import kotlin.test.assertFalse
 import kotlin.test.assertIs
 import kotlin.test.assertTrue
+import kotlin.test.fail
 import org.junit.Test
 import org.junit.runner.RunWith
 import org.robolectric.RobolectricTestRunner
@@ -148,5 +157,139 @@ class SockstatVpnSessionTest {
         assertEquals(null, networks.current(), "API ${Build.VERSION.SDK_INT}: a VPN is never the upload's network")
         assertEquals(null, UnderlyingNetworks(null).current())
         assertEquals(InterfaceKind.WIFI, InterfaceKinds.of(caps(TRANSPORT_WIFI)))
+    }
+
+    /** The future's failure, which must be [SockstatException.Closed]; a future that never completes fails the test. */
+    private fun assertClosed(f: CompletableFuture<*>, what: String) {
+        val e = runCatching { f.get(PATIENCE_S, TimeUnit.SECONDS) }.exceptionOrNull()
+        assertIs<ExecutionException>(e, "$what: $e")
+        assertIs<SockstatException.Closed>(e.cause, what)
+    }
+
+    /** The active network, if Robolectric has one, made to look like the app's own VPN. */
+    private fun activeIsTheTunnel() {
+        connectivity.activeNetwork?.let { shadowOf(connectivity).setNetworkCapabilities(it, caps(TRANSPORT_VPN, TRANSPORT_WIFI)) }
+    }
+
+    @Test
+    fun `a network callback after close neither throws nor reaches the destroyed logger`() {
+        val s = SockstatVpnSession.create(context, BACKEND_ID)
+        assertTrue(s.start())
+        val cb = shadowOf(connectivity).networkCallbacks.single()
+        deliver(Network(100), "wlan0", TRANSPORT_WIFI)
+        s.close()
+        // ConnectivityManager was already dispatching these when close() returned.
+        cb.onAvailable(Network(101))
+        cb.onCapabilitiesChanged(Network(101), caps(TRANSPORT_CELLULAR))
+        cb.onLinkPropertiesChanged(Network(101), LinkProperties().apply { interfaceName = "rmnet_data0" })
+        cb.onLost(Network(100))
+        cb.onLost(Network(101))
+        assertEquals(0L, s.failures, "ignored after stop: not even a caught failure")
+    }
+
+    @Test
+    fun `close completes every pending flush, queued or in flight`() {
+        val entered = CountDownLatch(1)
+        val release = CountDownLatch(1)
+        val stuck = object : UploadTransport {
+            override fun send(request: UploadRequest): UploadResponse {
+                entered.countDown()
+                release.await()
+                throw SockstatException.Upload("released by the test")
+            }
+        }
+        val s = SockstatVpnSession(SockstatLogger.withTransport(testConfig("http://127.0.0.1:1"), stuck), null)
+        try {
+            s.start()
+            s.logger.writeText("keeps the uploader busy")
+            val inFlight = s.flush(LONG_FLUSH_MS)
+            assertTrue(entered.await(PATIENCE_S, TimeUnit.SECONDS), "the upload never started")
+            val queued = List(3) { s.flush(LONG_FLUSH_MS) } // behind the one in flight
+            s.close()
+            // In flight: either the shutdown ended it first (a report, not drained) or close failed it.
+            val ended = runCatching { inFlight.get(PATIENCE_S, TimeUnit.SECONDS) }
+            ended.onSuccess { assertFalse(it.drained, "report: $it") }
+            ended.onFailure { assertIs<SockstatException.Closed>((it as? ExecutionException)?.cause, "the flush in flight: $it") }
+            queued.forEachIndexed { i, f -> assertClosed(f, "queued flush $i") }
+            assertClosed(s.flush(), "a flush after close")
+        } finally {
+            release.countDown()
+        }
+    }
+
+    @Test
+    fun `with the monitor running and no physical network, an upload fails and is retried once there is one`() {
+        Collector().use { c ->
+            activeIsTheTunnel() // the process default would be the VPN's own tunnel
+            val s = SockstatVpnSession.create(context, BACKEND_ID) {
+                it.baseUrl = c.baseUrl
+                it.allowHttp = true
+                it.backoffBaseMs = 50L
+                it.backoffCapMs = 200L
+            }
+            assertTrue(s.start())
+            s.logger.writeText("waits for a physical network")
+            val flush = s.flush(LONG_FLUSH_MS)
+            waitFor("a failed attempt") { s.logger.stats().uploadFailures >= 1 }
+            assertEquals(0, c.received.size, "nothing may leave while there is no physical network")
+            assertFalse(flush.isDone, "still retrying")
+            val wifi = RecordingNetwork(100)
+            deliver(wifi, "wlan0", TRANSPORT_WIFI)
+            val report = flush.get(PATIENCE_S, TimeUnit.SECONDS)
+            assertTrue(report.drained, "report: $report")
+            assertTrue(wifi.opened.isNotEmpty(), "the retry went out on the physical network")
+            assertTrue(c.received.isNotEmpty())
+            s.close()
+        }
+    }
+
+    @Test
+    fun `underlying networks never fall back to the process default while the monitor runs`() {
+        activeIsTheTunnel()
+        val monitor = SockstatNetworkMonitor { _, _ -> }
+        val networks = UnderlyingNetworks(connectivity, monitor)
+        val url = URL("http://127.0.0.1:1/c/x/y")
+        networks.openConnection(url) // not started: the process default, as in plain-JVM use
+        monitor.start(connectivity)
+        val e = assertFailsWith<SockstatException.Upload> { networks.openConnection(url) }
+        assertEquals(UnderlyingNetworks.NO_PHYSICAL_NETWORK, e.reason)
+        val wifi = RecordingNetwork(100)
+        deliver(wifi, "wlan0", TRANSPORT_WIFI)
+        networks.openConnection(url)
+        assertEquals(listOf(url.toString()), wifi.opened)
+        monitor.stop(connectivity)
+    }
+
+    @Test
+    fun `add never throws, a label outside 0 to 255 or a negative count is dropped and counted`() {
+        val s = session()
+        s.start()
+        assertTrue(s.add(255, 1, 1))
+        val bad = listOf(Triple(256, 1L, 1L), Triple(-1, 1L, 1L), Triple(20, -1L, 0L), Triple(20, 0L, -1L),
+            Triple(Int.MAX_VALUE, Long.MIN_VALUE, Long.MIN_VALUE))
+        for ((label, tx, rx) in bad) assertFalse(s.add(label, tx, rx), "add($label, $tx, $rx)")
+        assertEquals(bad.size.toLong(), s.failures)
+        assertTrue(s.add(20, 3, 4), "later pushes still count")
+        s.logger.disable()
+        val totals = totals(s.logger.export())
+        assertEquals(mapOf(255 to (1L to 1L), 20 to (3L to 4L)), totals.filterKeys { it == 20 || it == 255 })
+        s.close()
+    }
+
+    private companion object {
+        /** A flush that only close() or the test ends, ms. */
+        const val LONG_FLUSH_MS = 600_000L
+
+        /** How long a test waits before failing, s: a bound on a failure, never a synchronisation. */
+        const val PATIENCE_S = 60L
+
+        /** Waits until [done], failing the test after [PATIENCE_S]. */
+        fun waitFor(what: String, done: () -> Boolean) {
+            val deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(PATIENCE_S)
+            while (!done()) {
+                if (System.nanoTime() > deadline) fail("waited $PATIENCE_S s for $what")
+                Thread.sleep(5)
+            }
+        }
     }
 }
