@@ -93,17 +93,24 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 /// The table, the totals and the radio summary.
 pub fn render_text(report: &Report) -> String {
     let mut out = String::new();
-    let span = report.span_ms().map_or("empty".into(), |ms| human_duration(ms as f64 / 1000.0));
     let _ = writeln!(
         out,
-        "{}: {} entries, {} events, span {span}, poll {} ms",
+        "{}: {} entries, {} events, poll {} ms",
         report.source.display(),
         report.entries,
         report.events,
         report.poll_ms
     );
-    if report.duplicates > 0 || report.torn_lines > 0 {
-        let _ = writeln!(out, "skipped: duplicate entries {}, torn lines {}", report.duplicates, report.torn_lines);
+    let _ = writeln!(out, "{}", span_line(report));
+    if report.duplicates > 0 || report.torn_lines > 0 || report.corrupt_lines > 0 {
+        let _ = writeln!(
+            out,
+            "skipped: duplicate entries {}, torn lines {}, corrupt lines {}",
+            report.duplicates, report.torn_lines, report.corrupt_lines
+        );
+    }
+    if let Some(first) = &report.first_corrupt {
+        let _ = writeln!(out, "first corrupt line: {first}");
     }
     if report.clamped_names > 0 {
         let _ = writeln!(
@@ -157,7 +164,35 @@ pub fn render_text(report: &Report) -> String {
         r.high_percent_last_hour,
         r.high_percent_whole_log
     );
+    out.push_str(&legend());
     out
+}
+
+/// `span 3:20, 2023-03-29 01:44:44 UTC to 2023-03-29 01:48:04 UTC`: the
+/// first window's start and the last one's end, so that a log can be lined
+/// up with a device's own logs and a server's.
+fn span_line(report: &Report) -> String {
+    match (report.start_ms, report.end_ms, report.span_ms()) {
+        (Some(start), Some(end), Some(span)) => {
+            format!("span {}, {} to {}", human_duration(span as f64 / 1000.0), utc_datetime(start), utc_datetime(end))
+        }
+        _ => "span: empty (no events)".into(),
+    }
+}
+
+/// What the radio figures mean, under them.
+fn legend() -> String {
+    use super::radio::{INIT_STALL_SECONDS, RADIO_HIGH_IDLE_SECONDS, RADIO_SAMPLE_SECONDS};
+    let tail = RADIO_HIGH_IDLE_SECONDS - 1;
+    format!(
+        "\nlegend:\n  \
+         radio s: seconds of cellular radio high-power time charged to the label. A second with cellular I/O\n    \
+         keeps the radio high, and so do the {tail} idle seconds after it; an active second is shared among its\n    \
+         labels by bytes, an idle one goes like the second before it. The column adds up to the total.\n  \
+         radio high percent: upstream's figure (net/sockstats): the share of seconds the radio was high, over\n    \
+         the log's last {} minutes (0 for a log under {INIT_STALL_SECONDS} s, as upstream) and over the whole log.\n",
+        RADIO_SAMPLE_SECONDS / 60
+    )
 }
 
 #[cfg(test)]
