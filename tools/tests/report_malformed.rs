@@ -65,7 +65,7 @@ fn device_dir(damage: impl FnOnce(&mut Vec<Vec<u8>>)) -> tempfile::TempDir {
 fn corrupt_lines_in_a_device_directory_are_skipped_counted_and_named() {
     let clean = report::build(device_dir(|_| {}).path()).unwrap();
     type Damage = fn(&mut Vec<Vec<u8>>);
-    let cases: [(&str, Damage, &str); 5] = [
+    let cases: [(&str, Damage, &str); 6] = [
         (
             "a bad UTF-8 byte",
             |ls| ls.insert(2, b"{\"t\":1680054284000,\"d\":100,\"s\":{\"2\":[1,\xff]}}".to_vec()),
@@ -79,6 +79,11 @@ fn corrupt_lines_in_a_device_directory_are_skipped_counted_and_named() {
         ("a NUL hole of its own", |ls| ls.insert(7, vec![0; 4096]), "sockstats.log1.txt:3: NUL bytes"),
         ("not JSON", |ls| ls.insert(0, b"nope".to_vec()), "sockstats.log2.txt:1: not JSON: expected ident"),
         (
+            "a header with a bad label after a good one",
+            |ls| ls.insert(1, b"{\"sockstatlog\":{\"poll_ms\":7,\"labels\":{\"2\":\"Mine\",\"x\":\"y\"}}}".to_vec()),
+            "sockstats.log2.txt:2: label \"x\" is not an integer",
+        ),
+        (
             "an event with a bad field",
             |ls| ls.insert(1, b"{\"t\":1680054284000,\"d\":-5,\"s\":{}}".to_vec()),
             "sockstats.log2.txt:2: event: negative duration -5",
@@ -90,6 +95,7 @@ fn corrupt_lines_in_a_device_directory_are_skipped_counted_and_named() {
         assert_eq!(r.corrupt_lines, 1, "{name}");
         let named = r.first_corrupt.as_deref().unwrap_or_default();
         assert!(named.starts_with(&dir.path().display().to_string()) && named.contains(first), "{name}: {named}");
+        assert_eq!((r.poll_ms, r.labels[0].name.as_str()), (100, "DERPHTTPClient"), "{name}: nothing of it is kept");
         assert_eq!(
             (r.entries, r.events, &r.totals, &r.labels, &r.radio, r.start_ms, r.end_ms),
             (clean.entries, clean.events, &clean.totals, &clean.labels, &clean.radio, clean.start_ms, clean.end_ms),

@@ -207,45 +207,55 @@ impl Reader {
         Ok(())
     }
 
+    /// Reads one entry. Nothing is recorded unless the whole entry is valid,
+    /// so that a skipped corrupt line leaves no trace in the report.
     fn entry(&mut self, entry: &Map<String, Value>) -> Result<(), String> {
-        if let Some(key) = proc_key(entry) {
-            if !self.seen.insert(key) {
-                self.trace.duplicates += 1;
-                return Ok(());
-            }
+        let key = proc_key(entry);
+        if key.is_some_and(|k| self.seen.contains(&k)) {
+            self.trace.duplicates += 1;
+            return Ok(());
         }
-        self.trace.entries += 1;
         if let Some(header) = entry.get("sockstatlog") {
-            return self.header(header);
-        }
-        if entry.contains_key("s") {
+            self.header(header)?;
+        } else if entry.contains_key("s") {
             let window = event(entry)?;
             // Seconds it touches (+1 for a boundary): what the radio model
             // and the charts will split it into.
             self.window_seconds += window.d as u64 / 1000 + 2;
             self.trace.windows.push(window);
         }
+        if let Some(k) = key {
+            self.seen.insert(k);
+        }
+        self.trace.entries += 1;
         Ok(())
     }
 
+    /// Applies a header once all of it has been read.
     fn header(&mut self, header: &Value) -> Result<(), String> {
-        if let Some(poll) = header.get("poll_ms") {
-            self.poll_ms = Some(poll.as_u64().filter(|&p| p > 0).ok_or("header: poll_ms is not a positive integer")?);
-        }
+        let poll = match header.get("poll_ms") {
+            Some(p) => Some(p.as_u64().filter(|&p| p > 0).ok_or("header: poll_ms is not a positive integer")?),
+            None => None,
+        };
+        let mut names = Vec::new();
         if let Some(labels) = header.get("labels") {
             let labels = labels.as_object().ok_or("header: labels is not an object")?;
             for (id, name) in labels {
                 let id = label(id)?;
                 let name = name.as_str().ok_or_else(|| format!("header: name of label {id} is not a string"))?;
-                let name = if name.chars().count() > MAX_LABEL_NAME_CHARS {
-                    self.trace.clamped_names += 1;
-                    let cut: String = name.chars().take(MAX_LABEL_NAME_CHARS - 1).collect();
-                    format!("{cut}…")
-                } else {
-                    name.to_string()
-                };
-                self.trace.names.insert(id, name);
+                names.push((id, name));
             }
+        }
+        self.poll_ms = poll.or(self.poll_ms);
+        for (id, name) in names {
+            let name = if name.chars().count() > MAX_LABEL_NAME_CHARS {
+                self.trace.clamped_names += 1;
+                let cut: String = name.chars().take(MAX_LABEL_NAME_CHARS - 1).collect();
+                format!("{cut}…")
+            } else {
+                name.to_string()
+            };
+            self.trace.names.insert(id, name);
         }
         Ok(())
     }
