@@ -91,3 +91,17 @@ fn a_failed_upload_fails_the_demo_with_status_1_and_never_says_match() {
     let verdict = stdout.lines().find(|l| l.starts_with("FAILED: the upload did not drain the log (")).unwrap_or("");
     assert!(verdict.contains("127.0.0.1:1"), "the cause is named: {stdout}");
 }
+
+#[test]
+fn plain_http_off_this_machine_is_refused_naming_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_sockstatlog"))
+        .args(["demo", "--seconds", "10", "--url", "http://192.0.2.1:8080", "--dir"])
+        .arg(dir.path().join("run"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--allow-http") && !stderr.contains("allow_http"), "{stderr}");
+    assert!(!dir.path().join("run").exists(), "refused before anything was created");
+}

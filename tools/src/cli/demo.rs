@@ -113,6 +113,9 @@ fn options(args: &Args) -> Result<Options, String> {
     if args.seconds == 0 {
         return Err("--seconds must be at least 1".into());
     }
+    if let Some(url) = &args.url {
+        demo::check_plain_http(url, args.allow_http)?;
+    }
     Ok(Options {
         seconds: args.seconds,
         speed: if args.realtime { 1 } else { args.speed.max(1) },

@@ -17,7 +17,7 @@
 mod copy;
 mod progress;
 
-use crate::demo::is_loopback;
+use crate::demo::check_plain_http;
 use progress::{Progress, ProgressMode};
 use serde::Serialize;
 use sockstatlog::config::UploadConfig;
@@ -123,14 +123,7 @@ pub fn run(args: Args) -> ExitCode {
 /// The upload settings and the private ID from the arguments.
 fn settings(args: &Args) -> Result<(UploadConfig, sockstatlog::logid::PrivateId), String> {
     let id = PublicId::parse(&args.backend_log_id).map_err(|e| format!("--backend-log-id: {e}"))?;
-    let plain = args.url.get(..7).is_some_and(|s| s.eq_ignore_ascii_case("http://"));
-    if plain && !args.allow_http && !is_loopback(&args.url) {
-        return Err(format!(
-            "refusing plain http URL {:?}: use https://, or pass --allow-http for a server you trust on \
-             your network (loopback addresses need no flag)",
-            args.url
-        ));
-    }
+    let plain = check_plain_http(&args.url, args.allow_http)?;
     let mut config = UploadConfig { base_url: args.url.clone(), allow_http: plain, ..Default::default() };
     if let Some(n) = args.max_body_bytes {
         config.max_body_bytes = n;

@@ -129,6 +129,20 @@ pub enum Progress {
     Flushing,
 }
 
+/// Whether `url` is plain `http://` (`Ok(true)`) or not (`Ok(false)`); an
+/// error naming `--allow-http` for plain http to another machine without
+/// `allow_http`. What `upload` and `demo` check before anything else.
+pub fn check_plain_http(url: &str, allow_http: bool) -> Result<bool, String> {
+    let plain = url.get(..7).is_some_and(|s| s.eq_ignore_ascii_case("http://"));
+    if plain && !allow_http && !is_loopback(url) {
+        return Err(format!(
+            "refusing plain http URL {url:?}: use https://, or pass --allow-http for a server you trust on \
+             your network (loopback addresses need no flag)"
+        ));
+    }
+    Ok(plain)
+}
+
 /// Whether `url` is plain `http://` to this machine (`localhost`, or a
 /// loopback address: 127.0.0.0/8, `[::1]`), where plain HTTP is fine. Read
 /// conservatively: anything odd (user info hiding the host, backslashes,
