@@ -77,7 +77,7 @@ pub fn upload_log_dir(
     private_id: PrivateId,
     timeout: Duration,
 ) -> Result<FlushReport> {
-    upload_log_dir_observed(dir, config, private_id, timeout, |_| {})
+    drain_dir(dir, config, private_id, timeout, None)
 }
 
 /// [`upload_log_dir`], telling `observer` about every stored batch and every
@@ -91,10 +91,22 @@ pub fn upload_log_dir_observed(
     timeout: Duration,
     observer: impl Fn(&UploadEvent) + Send + Sync + 'static,
 ) -> Result<FlushReport> {
+    drain_dir(dir, config, private_id, timeout, Some(Box::new(observer)))
+}
+
+fn drain_dir(
+    dir: &std::path::Path,
+    config: &UploadConfig,
+    private_id: PrivateId,
+    timeout: Duration,
+    observer: Option<Observer>,
+) -> Result<FlushReport> {
     let files = LogFiles::open(dir, crate::filch::FilchOptions::default())?;
     let uploader = Uploader::start(config, private_id, Arc::new(Mutex::new(files)), Arc::default(), None)?;
-    // The thread sleeps until the flush below wakes it: nothing happens before this.
-    let _ = uploader.shared.observer.set(Box::new(observer));
+    if let Some(observer) = observer {
+        // The thread sleeps until the flush below wakes it: nothing happens before this.
+        let _ = uploader.shared.observer.set(observer);
+    }
     let report = uploader.flush(timeout);
     uploader.shutdown(Duration::from_secs(1));
     Ok(report)
