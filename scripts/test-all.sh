@@ -1,10 +1,22 @@
 #!/usr/bin/env bash
 # The one test command (see README): installs what the suites need, then runs
 # every suite. Safe to re-run; later runs reuse what the first one installed.
+#
+#   scripts/test-all.sh          every suite (what CI runs, through .ci/run)
+#   scripts/test-all.sh --quick  the inner loop: formatting, lints, the Rust
+#                                tests (library and tools), then stop
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 . scripts/common.sh
+
+QUICK=0
+case "${1:-}" in
+    "") ;;
+    --quick) QUICK=1 ;;
+    -h | --help) sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "usage: scripts/test-all.sh [--quick]" >&2; exit 2 ;;
+esac
 
 section "System packages"
 # The report's charts render text with DejaVu Sans (fonts-dejavu-core).
@@ -21,11 +33,19 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 cargo clippy -p sockstatlog --lib --quiet -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc -p sockstatlog --no-deps --quiet
 
-section "Rust: the library's dependency tree carries none of the tools' crates; the tools use its public API"
-bash scripts/check-deps.sh
+if [ "$QUICK" = 0 ]; then
+    section "Rust: the library's dependency tree carries none of the tools' crates; the tools use its public API"
+    bash scripts/check-deps.sh
+fi
 
 section "Rust: unit, integration, property and CLI tests (library and tools)"
 cargo test --workspace
+
+if [ "$QUICK" = 1 ]; then
+    echo
+    echo "quick tier passed (formatting, lints, Rust tests); the full run is scripts/test-all.sh"
+    exit 0
+fi
 
 section "Collector: the PostgreSQL store against a private cluster (installs postgresql if missing)"
 bash scripts/test-postgres.sh
@@ -36,6 +56,7 @@ cargo check --workspace --benches --quiet
 section "Go: the side-by-side harness against upstream (benches/upstream) type-checks"
 # Running it is for BENCHMARKS.md (benches/upstream/run.sh), not CI. Modules
 # come from the Go module proxy once, then from the cache in ~/go.
+need_go benches/upstream/go.mod
 (cd benches/upstream && GOFLAGS=-mod=mod go vet ./... && GOFLAGS=-mod=mod go test ./...)
 
 section "Bindings: generated code up to date, Kotlin + JNI on the JVM, Swift syntax"

@@ -47,7 +47,9 @@ pub use error::{Error, Result};
 pub use filch::log_files_oldest_first;
 pub use interface::InterfaceKind;
 pub use logger::{export_log_dir, CounterSample, Logger, LoggerStats};
-pub use upload::{upload_log_dir, FlushReport, HttpRequest, HttpResponse, Transport};
+pub use upload::{
+    upload_log_dir, upload_log_dir_observed, FlushReport, HttpRequest, HttpResponse, Transport, UploadEvent,
+};
 
 /// The README's Rust snippets, compiled as doctests so they cannot rot.
 #[cfg(doctest)]

@@ -77,12 +77,66 @@ pub fn upload_log_dir(
     private_id: PrivateId,
     timeout: Duration,
 ) -> Result<FlushReport> {
+    drain_dir(dir, config, private_id, timeout, None)
+}
+
+/// [`upload_log_dir`], telling `observer` about every stored batch and every
+/// failed attempt as it happens (a command line's progress display). The
+/// observer runs on the upload thread, so it should be quick; while one is
+/// given, the uploader prints nothing to stderr itself.
+pub fn upload_log_dir_observed(
+    dir: &std::path::Path,
+    config: &UploadConfig,
+    private_id: PrivateId,
+    timeout: Duration,
+    observer: impl Fn(&UploadEvent) + Send + Sync + 'static,
+) -> Result<FlushReport> {
+    drain_dir(dir, config, private_id, timeout, Some(Box::new(observer)))
+}
+
+fn drain_dir(
+    dir: &std::path::Path,
+    config: &UploadConfig,
+    private_id: PrivateId,
+    timeout: Duration,
+    observer: Option<Observer>,
+) -> Result<FlushReport> {
     let files = LogFiles::open(dir, crate::filch::FilchOptions::default())?;
     let uploader = Uploader::start(config, private_id, Arc::new(Mutex::new(files)), Arc::default(), None)?;
+    if let Some(observer) = observer {
+        // The thread sleeps until the flush below wakes it: nothing happens before this.
+        let _ = uploader.shared.observer.set(observer);
+    }
     let report = uploader.flush(timeout);
     uploader.shutdown(Duration::from_secs(1));
     Ok(report)
 }
+
+/// One thing the uploader did, as told to an [`upload_log_dir_observed`] observer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UploadEvent {
+    /// The server stored a batch (answered 200).
+    Stored {
+        /// Log lines in the batch.
+        entries: u64,
+        /// Body bytes before compression.
+        raw_bytes: u64,
+        /// Body bytes as sent.
+        sent_bytes: u64,
+    },
+    /// An attempt failed; the same batch is tried again after `retry_in`.
+    Failed {
+        /// Attempts so far, this one included.
+        attempts: u64,
+        /// Why (the same text as [`FlushReport::last_error`]).
+        error: String,
+        /// The wait before the next attempt (backoff or the server's Retry-After).
+        retry_in: Duration,
+    },
+}
+
+/// Receives [`UploadEvent`]s on the upload thread.
+type Observer = Box<dyn Fn(&UploadEvent) + Send + Sync>;
 
 /// What a `flush` did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -143,6 +197,15 @@ struct Shared {
     wake_seq: AtomicU64,
     state: Mutex<State>,
     changed: Condvar,
+    /// Set at most once, before the first flush (see [`upload_log_dir_observed`]).
+    observer: std::sync::OnceLock<Observer>,
+}
+
+impl Shared {
+    /// Tells the observer, if any; returns whether there was one.
+    fn tell(&self, event: &UploadEvent) -> bool {
+        self.observer.get().map(|observe| observe(event)).is_some()
+    }
 }
 
 #[derive(Default)]
@@ -191,6 +254,7 @@ impl Uploader {
             wake_seq: AtomicU64::new(0),
             state: Mutex::new(State::default()),
             changed: Condvar::new(),
+            observer: std::sync::OnceLock::new(),
         });
         let worker = worker::Worker::new(config, url, files, counters, sender, shared.clone());
         let (done_tx, done_rx) = mpsc::channel();

@@ -2,7 +2,7 @@
 //! batch, retry a batch until the server stores it, record what happened.
 
 use super::http::{PreparedRequest, Sender};
-use super::{body, policy, Shared};
+use super::{body, policy, Shared, UploadEvent};
 use crate::config::UploadConfig;
 use crate::counters::Counters;
 use crate::filch::{Cursor, LogFiles};
@@ -177,16 +177,20 @@ impl Worker {
     }
 
     fn succeeded(&mut self, p: &Prepared) {
-        if let Some(since) = self.failing_since.take() {
+        let (raw_bytes, sent_bytes) = (p.raw_len as u64, p.request.body.len() as u64);
+        {
+            let mut st = lock(&self.shared.state);
+            st.stats.batches += 1;
+            st.stats.entries += p.lines;
+            st.stats.raw_bytes += raw_bytes;
+            st.stats.sent_bytes += sent_bytes;
+        }
+        let told = self.shared.tell(&UploadEvent::Stored { entries: p.lines, raw_bytes, sent_bytes });
+        if let Some(since) = self.failing_since.take().filter(|_| !told) {
             eprintln!("sockstatlog: upload succeeded after {} failures and {:.1?}", self.failures, since.elapsed());
         }
         self.failures = 0;
         self.last_logged = None;
-        let mut st = lock(&self.shared.state);
-        st.stats.batches += 1;
-        st.stats.entries += p.lines;
-        st.stats.raw_bytes += p.raw_len as u64;
-        st.stats.sent_bytes += p.request.body.len() as u64;
     }
 
     /// Records a failure, prints it if it differs from the last one, and
@@ -194,17 +198,19 @@ impl Worker {
     async fn failed(&mut self, err: String, retry_after: Option<Duration>) -> Result<(), Stopped> {
         self.failures = self.failures.saturating_add(1);
         self.failing_since.get_or_insert_with(Instant::now);
-        if self.last_logged.as_deref() != Some(err.as_str()) {
-            eprintln!("sockstatlog: {err}");
-            self.last_logged = Some(err.clone());
-        }
         let wait = policy::next_wait(retry_after, self.failures, self.backoff_base, self.backoff_cap, fastrand::f64());
-        {
+        let attempts = {
             let mut st = lock(&self.shared.state);
             st.stats.failures += 1;
             st.stats.retry_waits += 1;
             st.stats.retry_wait_ms += wait.as_millis() as u64;
-            st.last_error = Some(err);
+            st.last_error = Some(err.clone());
+            st.stats.attempts
+        };
+        let told = self.shared.tell(&UploadEvent::Failed { attempts, error: err.clone(), retry_in: wait });
+        if !told && self.last_logged.as_deref() != Some(err.as_str()) {
+            eprintln!("sockstatlog: {err}");
+            self.last_logged = Some(err);
         }
         self.shared.changed.notify_all();
         self.until_stop(tokio::time::sleep(wait)).await.ok_or(Stopped)

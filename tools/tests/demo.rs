@@ -71,3 +71,37 @@ fn the_command_exits_0_says_match_and_writes_the_report() {
     // No terminal: plain progress lines, not a bar.
     assert!(String::from_utf8_lossy(&out.stderr).contains("demo: simulated 30/30 s"));
 }
+
+/// Nothing listens on port 1: the upload fails, so the demo fails, even
+/// though the device log (compared against, as no server files are given)
+/// holds every byte.
+#[test]
+fn a_failed_upload_fails_the_demo_with_status_1_and_never_says_match() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_sockstatlog"))
+        .args(["demo", "--seconds", "10", "--speed", "200", "--url", "http://127.0.0.1:1", "--flush-timeout", "5"])
+        .arg("--dir")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!stdout.contains("match:"), "{stdout}");
+    assert!(stdout.contains("flush:           NOT drained"), "{stdout}");
+    let verdict = stdout.lines().find(|l| l.starts_with("FAILED: the upload did not drain the log (")).unwrap_or("");
+    assert!(verdict.contains("127.0.0.1:1"), "the cause is named: {stdout}");
+}
+
+#[test]
+fn plain_http_off_this_machine_is_refused_naming_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_sockstatlog"))
+        .args(["demo", "--seconds", "10", "--url", "http://192.0.2.1:8080", "--dir"])
+        .arg(dir.path().join("run"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--allow-http") && !stderr.contains("allow_http"), "{stderr}");
+    assert!(!dir.path().join("run").exists(), "refused before anything was created");
+}

@@ -18,7 +18,9 @@ fn charts_are_written_as_svg_and_png_with_names_and_units() {
         assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "{png}");
     }
     let throughput = std::fs::read_to_string(out.join("throughput.svg")).unwrap();
-    for text in ["DERPHTTPClient", "VideoUpload", "Label(99)", "cellular", "throughput (KiB/s)", "0:30"] {
+    // The time axis in wall-clock UTC: the log runs 01:44:44 to 01:48:04.
+    let axis = ["time (UTC, 2023-03-29)", "01:45:00", "01:45:30", "01:48:00"];
+    for text in ["DERPHTTPClient", "VideoUpload", "Label(99)", "cellular", "throughput (KiB/s)"].iter().chain(&axis) {
         assert!(throughput.contains(text), "throughput.svg lacks {text}");
     }
     let labels = std::fs::read_to_string(out.join("labels.svg")).unwrap();

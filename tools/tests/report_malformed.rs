@@ -40,12 +40,101 @@ fn bad_lines_are_reported_with_their_line_number() {
     }
 }
 
-#[test]
-fn a_bad_line_in_a_device_file_names_that_file() {
+/// A device directory holding the golden trace, oldest lines in log2,
+/// with `damage` applied to its lines first.
+fn device_dir(damage: impl FnOnce(&mut Vec<Vec<u8>>)) -> tempfile::TempDir {
+    let golden =
+        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/report/golden.jsonl")).unwrap();
+    let mut lines: Vec<Vec<u8>> = golden.split(|&b| b == b'\n').map(<[u8]>::to_vec).collect();
+    lines.pop(); // after the last '\n'
+    damage(&mut lines);
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "sockstats.log1.txt", "{\"t\":1,\"d\":100,\"s\":{}}\nnope\n");
-    let err = report::build(dir.path()).unwrap_err().to_string();
-    assert!(err.ends_with("sockstats.log1.txt:2: not JSON: expected ident at line 1 column 2"), "{err}");
+    let join = |ls: &[Vec<u8>]| ls.iter().flat_map(|l| l.iter().copied().chain([b'\n'])).collect::<Vec<u8>>();
+    std::fs::write(dir.path().join("sockstats.log2.txt"), join(&lines[..5])).unwrap();
+    std::fs::write(dir.path().join("sockstats.log1.txt"), join(&lines[5..])).unwrap();
+    let older = std::fs::File::options().write(true).open(dir.path().join("sockstats.log2.txt")).unwrap();
+    older.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(60)).unwrap();
+    dir
+}
+
+/// A device writes whole entries, so a line that is not one was damaged on
+/// the device (a flipped byte, the zeros a crash leaves where a write did not
+/// reach the disk). It is skipped and counted, the first one named, and the
+/// rest of the log is reported exactly as if it were not there.
+#[test]
+fn corrupt_lines_in_a_device_directory_are_skipped_counted_and_named() {
+    let clean = report::build(device_dir(|_| {}).path()).unwrap();
+    type Damage = fn(&mut Vec<Vec<u8>>);
+    let cases: [(&str, Damage, &str); 6] = [
+        (
+            "a bad UTF-8 byte",
+            |ls| ls.insert(2, b"{\"t\":1680054284000,\"d\":100,\"s\":{\"2\":[1,\xff]}}".to_vec()),
+            "sockstats.log2.txt:3: not UTF-8 (byte 40)",
+        ),
+        (
+            "a NUL hole before an entry, which is kept",
+            |ls| ls[6].splice(0..0, [0u8; 40]).for_each(drop),
+            "sockstats.log1.txt:2: NUL bytes (a hole a crash left in the file)",
+        ),
+        ("a NUL hole of its own", |ls| ls.insert(7, vec![0; 4096]), "sockstats.log1.txt:3: NUL bytes"),
+        ("not JSON", |ls| ls.insert(0, b"nope".to_vec()), "sockstats.log2.txt:1: not JSON: expected ident"),
+        (
+            "a header with a bad label after a good one",
+            |ls| ls.insert(1, b"{\"sockstatlog\":{\"poll_ms\":7,\"labels\":{\"2\":\"Mine\",\"x\":\"y\"}}}".to_vec()),
+            "sockstats.log2.txt:2: label \"x\" is not an integer",
+        ),
+        (
+            "an event with a bad field",
+            |ls| ls.insert(1, b"{\"t\":1680054284000,\"d\":-5,\"s\":{}}".to_vec()),
+            "sockstats.log2.txt:2: event: negative duration -5",
+        ),
+    ];
+    for (name, damage, first) in cases {
+        let dir = device_dir(damage);
+        let r = report::build(dir.path()).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(r.corrupt_lines, 1, "{name}");
+        let named = r.first_corrupt.as_deref().unwrap_or_default();
+        assert!(named.starts_with(&dir.path().display().to_string()) && named.contains(first), "{name}: {named}");
+        assert_eq!((r.poll_ms, r.labels[0].name.as_str()), (100, "DERPHTTPClient"), "{name}: nothing of it is kept");
+        assert_eq!(
+            (r.entries, r.events, &r.totals, &r.labels, &r.radio, r.start_ms, r.end_ms),
+            (clean.entries, clean.events, &clean.totals, &clean.labels, &clean.radio, clean.start_ms, clean.end_ms),
+            "{name}: the rest is reported as if the line were not there"
+        );
+    }
+}
+
+#[test]
+fn the_command_reports_a_damaged_device_directory_with_status_0() {
+    let dir = device_dir(|ls| {
+        ls.insert(2, b"\xc3(".to_vec());
+        ls.insert(4, vec![0; 16]);
+    });
+    let out = report_cmd(dir.path(), None);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("skipped: duplicate entries 1, torn lines 0, corrupt lines 2\n"), "{stdout}");
+    let first = format!("first corrupt line: {}/sockstats.log2.txt:3: not UTF-8 (byte 1)\n", dir.path().display());
+    assert!(stdout.contains(&first), "{stdout}");
+    let json = std::process::Command::new(env!("CARGO_BIN_EXE_sockstatlog"))
+        .args(["report", "--json"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v["corrupt_lines"], 2);
+    assert!(v["first_corrupt"].as_str().unwrap().ends_with("sockstats.log2.txt:3: not UTF-8 (byte 1)"));
+}
+
+/// Outside a device directory (an exported or collector file) nothing was
+/// damaged by a crash on the device: a bad line is an error, as above.
+#[test]
+fn a_corrupt_line_in_a_json_lines_file_is_still_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("export.jsonl");
+    std::fs::write(&path, b"{\"t\":1,\"d\":100,\"s\":{}}\n\0\0\0\n").unwrap();
+    let err = report::build(&path).unwrap_err().to_string();
+    assert!(err.ends_with("export.jsonl:2: not JSON: expected value at line 1 column 1"), "{err}");
 }
 
 #[test]

@@ -1,7 +1,8 @@
 //! `sockstatlog demo`: runs the whole pipeline against a local collector
 //! (see [`crate::demo`]), prints what was pushed next to what was received,
-//! writes the report, and says how to reproduce it. Exit 0 when everything
-//! matches exactly, 1 when not, 2 when the demo could not run.
+//! writes the report, and says how to reproduce it. Exit 0 when the upload
+//! drained the log and everything matches exactly, 1 when not (a failed
+//! upload is a failed demo), 2 when the demo could not run.
 
 use crate::demo::{self, Options, Outcome, Progress};
 use crate::report::{self, ChartOptions};
@@ -88,7 +89,7 @@ pub fn run(args: Args) -> ExitCode {
         opts.seed,
         opts.backend_log_id.to_hex()
     );
-    if outcome.comparison.matches() {
+    if outcome.passed() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
@@ -111,6 +112,9 @@ fn options(args: &Args) -> Result<Options, String> {
     };
     if args.seconds == 0 {
         return Err("--seconds must be at least 1".into());
+    }
+    if let Some(url) = &args.url {
+        demo::check_plain_http(url, args.allow_http)?;
     }
     Ok(Options {
         seconds: args.seconds,
@@ -174,7 +178,8 @@ fn print_outcome(opts: &Options, o: &Outcome) {
     );
     let what = if o.from_server { "received by the server" } else { "in the device log (server files not given)" };
     println!("\npushed vs {what}: {}\n", o.received_from.display());
-    print!("{}", o.comparison.render());
+    print!("{}", o.comparison.render_table());
+    println!("{}", o.verdict());
 }
 
 fn print_report(o: &Outcome, out: &std::path::Path) {

@@ -107,8 +107,23 @@ impl Comparison {
         self.rows.iter().fold(Default::default(), |(p, r), row| (p + row.pushed, r + row.received))
     }
 
-    /// The table, the cellular shares and the verdict line.
+    /// The table, the cellular shares and the [verdict](Self::verdict) line.
     pub fn render(&self) -> String {
+        format!("{}{}\n", self.render_table(), self.verdict())
+    }
+
+    /// `match: …` or `MISMATCH: N label(s) differ …`.
+    pub fn verdict(&self) -> String {
+        if self.matches() {
+            "match: every byte pushed while enabled was received, with the exact cellular split".into()
+        } else {
+            let bad = self.rows.iter().filter(|r| r.pushed != r.received).count();
+            format!("MISMATCH: {bad} label(s) differ between what was pushed and what was received")
+        }
+    }
+
+    /// The table and the cellular shares.
+    pub fn render_table(&self) -> String {
         let mut s = String::new();
         let _ = writeln!(
             s,
@@ -139,12 +154,6 @@ impl Comparison {
             r.cellular,
             r.tx + r.rx
         );
-        if self.matches() {
-            let _ = writeln!(s, "match: every byte pushed while enabled was received, with the exact cellular split");
-        } else {
-            let bad = self.rows.iter().filter(|r| r.pushed != r.received).count();
-            let _ = writeln!(s, "MISMATCH: {bad} label(s) differ between what was pushed and what was received");
-        }
         s
     }
 }

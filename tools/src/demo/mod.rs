@@ -72,12 +72,44 @@ pub struct Outcome {
     pub log_id: String,
 }
 
+impl Outcome {
+    /// A run passes when the upload drained the log and every label's bytes
+    /// match: a failed upload fails the demo whatever the comparison says
+    /// (without the server's files it compares against the device log,
+    /// which an upload failure leaves complete).
+    pub fn passed(&self) -> bool {
+        self.flush.drained && self.comparison.matches()
+    }
+
+    /// The last line of the run: `match: …`, `MISMATCH: …`, or why the
+    /// upload failed.
+    pub fn verdict(&self) -> String {
+        if !self.flush.drained {
+            let why = self.flush.last_error.as_deref().unwrap_or("no answer before the flush timeout");
+            return format!("FAILED: the upload did not drain the log ({why})");
+        }
+        self.comparison.verdict()
+    }
+}
+
 /// Why a run could not complete.
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
-    /// The logger or the collector failed.
+    /// The logger failed.
     #[error("{0}")]
     Logger(#[from] sockstatlog::Error),
+    /// The in-process collector could not start.
+    #[error("starting the collector: {0}")]
+    Collector(String),
+    /// The demo's own files could not be created.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
     /// What was received could not be read.
     #[error("reading what was received: {0}")]
     Received(#[from] ReportError),
@@ -97,10 +129,38 @@ pub enum Progress {
     Flushing,
 }
 
-/// Whether a URL points at this machine (plain HTTP is then fine).
+/// Whether `url` is plain `http://` (`Ok(true)`) or not (`Ok(false)`); an
+/// error naming `--allow-http` for plain http to another machine without
+/// `allow_http`. What `upload` and `demo` check before anything else.
+pub fn check_plain_http(url: &str, allow_http: bool) -> Result<bool, String> {
+    let plain = url.get(..7).is_some_and(|s| s.eq_ignore_ascii_case("http://"));
+    if plain && !allow_http && !is_loopback(url) {
+        return Err(format!(
+            "refusing plain http URL {url:?}: use https://, or pass --allow-http for a server you trust on \
+             your network (loopback addresses need no flag)"
+        ));
+    }
+    Ok(plain)
+}
+
+/// Whether `url` is plain `http://` to this machine (`localhost`, or a
+/// loopback address: 127.0.0.0/8, `[::1]`), where plain HTTP is fine. Read
+/// conservatively: anything odd (user info hiding the host, backslashes,
+/// spaces or control characters, IPv4 shorthands) is not loopback, so a
+/// URL this misreads is refused, never let through.
 pub fn is_loopback(url: &str) -> bool {
-    let host = url.strip_prefix("http://").unwrap_or("");
-    ["127.", "localhost", "[::1]"].iter().any(|p| host.starts_with(p))
+    let Some(rest) = url.get(..7).filter(|s| s.eq_ignore_ascii_case("http://")).map(|_| &url[7..]) else {
+        return false;
+    };
+    if rest.chars().any(|c| c <= ' ' || c == '\\' || c == '@') {
+        return false;
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => authority.split(':').next().unwrap_or(""),
+    };
+    host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Runs the demo.
@@ -110,10 +170,13 @@ pub fn run(opts: &Options, progress: &mut dyn FnMut(Progress)) -> Result<Outcome
     // The demo's outputs (log, collected copy, report) are private, 0700,
     // whatever the umask; each part creates its files 0600.
     crate::private_fs::create_dir_all(&opts.dir)
-        .map_err(|e| sockstatlog::error::Error::io(format!("creating {}", opts.dir.display()), e))?;
+        .map_err(|source| DemoError::Io { context: format!("creating {}", opts.dir.display()), source })?;
     let collector = match &opts.url {
         Some(_) => None,
-        None => Some(Collector::start(([127, 0, 0, 1], 0).into(), &collector_dir, true)?),
+        None => Some(
+            Collector::start(([127, 0, 0, 1], 0).into(), &collector_dir, true)
+                .map_err(|e| DemoError::Collector(e.to_string()))?,
+        ),
     };
     let url = opts.url.clone().or(collector.as_ref().map(Collector::url)).unwrap_or_default();
     let mut config = Config::new(&log_dir, opts.backend_log_id);
@@ -153,4 +216,32 @@ pub fn run(opts: &Options, progress: &mut dyn FnMut(Progress)) -> Result<Outcome
     let received = Tally::from_trace(&trace);
     let comparison = Comparison::new(&pushed, &received, |l| trace.name(l as u8));
     Ok(Outcome { comparison, stats, flush, url, log_dir, received_from, from_server, log_id })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_loopback;
+
+    #[test]
+    fn only_plain_http_to_this_machine_is_loopback() {
+        let cases = [
+            ("ipv4", "http://127.0.0.1:8080", true),
+            ("ipv4 range", "http://127.9.9.9", true),
+            ("name", "http://LOCALHOST:1/", true),
+            ("ipv6", "http://[::1]:9000", true),
+            ("upper-case scheme", "HTTP://127.0.0.1", true),
+            ("https is not plain http", "https://127.0.0.1", false),
+            ("a host named like an address", "http://127.0.0.1.example.com", false),
+            ("user info hiding the host", "http://127.0.0.1@example.com", false),
+            ("user info before loopback", "http://example.com@127.0.0.1", false),
+            ("backslash ends the authority", "http://example.com\\@127.0.0.1", false),
+            ("tab stripped by URL parsers", "http://example.com\t@127.0.0.1", false),
+            ("another host", "http://192.0.2.1", false),
+            ("ipv4 shorthand", "http://127.1", false),
+            ("empty", "", false),
+        ];
+        for (name, url, want) in cases {
+            assert_eq!(is_loopback(url), want, "{name}: {url}");
+        }
+    }
 }

@@ -12,7 +12,7 @@
 use super::bars::{draw_bars, Bars};
 use super::radio::split_window;
 use super::style::{DrawResult, PALETTE};
-use super::text::{binary_unit, human_duration, tick};
+use super::text::{binary_unit, tick, utc_datetime};
 use super::{Report, ReportError};
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -104,6 +104,8 @@ fn load_font(path: Option<&Path>) -> Result<(), ReportError> {
 
 /// Per-label rates per time bucket, relative to the first event.
 struct Throughput {
+    /// The first event's start, Unix ms: the time axis shows wall-clock UTC.
+    start_ms: i64,
     bucket_s: i64,
     /// `(name, bytes/s per bucket)`, largest label first.
     series: Vec<(String, Vec<f64>)>,
@@ -139,7 +141,8 @@ impl Throughput {
         if has_other {
             names.push("other".into());
         }
-        Throughput { bucket_s, series: names.into_iter().zip(values).collect(), cellular: cellular_periods(report) }
+        let series = names.into_iter().zip(values).collect();
+        Throughput { start_ms: start, bucket_s, series, cellular: cellular_periods(report) }
     }
 }
 
@@ -199,19 +202,20 @@ where
     // Axes in whole units (KiB/s, minutes) so that ticks land on round values.
     let (y_scale, y_unit) = binary_unit(peak);
     let y_max = peak / y_scale * 1.1;
-    let (x_scale, x_desc) = time_axis(x_max);
+    let axis = TimeAxis::new(data.start_ms, x_max);
+    let x_scale = axis.scale_s;
     let caption = format!("Throughput per label (stacked, per {} s bucket)", data.bucket_s);
     let mut chart = ChartBuilder::on(root)
         .caption(caption, ("sans-serif", 24))
         .margin(16)
         .x_label_area_size(50)
         .y_label_area_size(80)
-        .build_cartesian_2d(0.0..x_max / x_scale, 0.0..y_max)?;
+        .build_cartesian_2d(axis.x(0.0)..axis.x(x_max), 0.0..y_max)?;
     chart
         .configure_mesh()
-        .x_desc(x_desc)
+        .x_desc(axis.description())
         .y_desc(format!("throughput ({y_unit}/s)"))
-        .x_label_formatter(&|x| human_duration(x * x_scale))
+        .x_label_formatter(&|x| axis.label(*x))
         .y_label_formatter(&|y| tick(*y))
         .label_style(("sans-serif", 14))
         .axis_desc_style(("sans-serif", 16))
@@ -221,7 +225,7 @@ where
         let shade = CELLULAR_SHADE.mix(0.6).filled();
         chart
             .draw_series(
-                data.cellular.iter().map(|&(a, b)| Rectangle::new([(a / x_scale, 0.0), (b / x_scale, y_max)], shade)),
+                data.cellular.iter().map(|&(a, b)| Rectangle::new([(axis.x(a), 0.0), (axis.x(b), y_max)], shade)),
             )?
             .label("cellular")
             .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 14, y + 6)], shade));
@@ -231,7 +235,7 @@ where
         let color = PALETTE[i % PALETTE.len()];
         let width = data.bucket_s as f64 / x_scale;
         let points = stack.iter().enumerate().flat_map(|(b, &v)| {
-            let x = b as f64 * width;
+            let x = axis.x(0.0) + b as f64 * width;
             [(x, v / y_scale), (x + width, v / y_scale)]
         });
         chart
@@ -249,14 +253,76 @@ where
     Ok(())
 }
 
-/// The time axis's unit, seconds, and its description: minutes from two
-/// minutes on, hours from two hours on, so that ticks fall on whole minutes.
-fn time_axis(span_s: f64) -> (f64, &'static str) {
-    if span_s >= 7200.0 {
-        (3600.0, "time since first event (h:mm:ss)")
-    } else if span_s >= 120.0 {
-        (60.0, "time since first event (m:ss)")
-    } else {
-        (1.0, "time since first event (m:ss)")
+/// The throughput chart's time axis: wall-clock UTC. A coordinate is time
+/// since midnight UTC of the first event's day, in units of `scale_s`
+/// seconds (minutes from two minutes of log, hours from two hours), so that
+/// the ticks plotters picks land on round clock times (01:45:00, 01:45:30).
+struct TimeAxis {
+    /// The first event, Unix ms.
+    start_ms: i64,
+    /// Midnight UTC before it, Unix ms.
+    day_ms: i64,
+    scale_s: f64,
+    /// The log spans a day or more: labels carry the date.
+    days: bool,
+}
+
+impl TimeAxis {
+    fn new(start_ms: i64, span_s: f64) -> TimeAxis {
+        let day_ms = start_ms.div_euclid(DAY_MS) * DAY_MS;
+        let scale_s = if span_s >= 7200.0 {
+            3600.0
+        } else if span_s >= 120.0 {
+            60.0
+        } else {
+            1.0
+        };
+        TimeAxis { start_ms, day_ms, scale_s, days: span_s >= 86_400.0 }
+    }
+
+    /// The coordinate of `s` seconds after the first event.
+    fn x(&self, s: f64) -> f64 {
+        ((self.start_ms - self.day_ms) as f64 / 1000.0 + s) / self.scale_s
+    }
+
+    /// A tick label: `01:45:30`, or `03-29 01:45` for a log of days.
+    fn label(&self, x: f64) -> String {
+        let ms = self.day_ms + (x * self.scale_s * 1000.0).round() as i64;
+        let at = utc_datetime(ms); // 2023-03-29 01:45:30 UTC
+        if self.days {
+            at[5..16].to_string()
+        } else {
+            at[11..19].to_string()
+        }
+    }
+
+    fn description(&self) -> String {
+        let date = &utc_datetime(self.start_ms)[..10];
+        if self.days {
+            format!("time (UTC, from {date})")
+        } else {
+            format!("time (UTC, {date})")
+        }
+    }
+}
+
+/// Milliseconds in a day.
+const DAY_MS: i64 = 86_400_000;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_time_axis_reads_wall_clock_utc() {
+        // The golden fixture: 2023-03-29 01:44:44 UTC, 200 s of log, in minutes.
+        let axis = TimeAxis::new(1_680_054_284_000, 200.0);
+        assert_eq!(axis.scale_s, 60.0);
+        assert_eq!(axis.label(axis.x(0.0)), "01:44:44");
+        assert_eq!(axis.label(105.5), "01:45:30");
+        assert_eq!(axis.description(), "time (UTC, 2023-03-29)");
+        let days = TimeAxis::new(1_680_054_284_000, 3.0 * 86_400.0);
+        assert_eq!(days.label(days.x(86_400.0)), "03-30 01:44");
+        assert_eq!(days.description(), "time (UTC, from 2023-03-29)");
     }
 }

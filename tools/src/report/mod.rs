@@ -9,8 +9,10 @@
 //!
 //! Choices a reader of the numbers should know:
 //! - **Device directories are read, never opened as a log**: plain read-only
-//!   reads in filch's order (a lone non-empty file, else the older mtime
-//!   first); an unterminated last line is a torn write and is skipped.
+//!   reads in the log's own order ([`sockstatlog::log_files_oldest_first`]);
+//!   an unterminated last line is a torn write and is skipped, and
+//!   a corrupt line (a bad byte, a NUL hole a crash left) is skipped and
+//!   counted, the first one named. In other inputs a bad line is an error.
 //!   Entries repeated with the same `(proc_id, proc_seq)` count once.
 //! - **Peak rate** is the busiest single window, `(tx+rx)*1000 / max(d, poll)`:
 //!   a window cut to a few ms by an interface change would otherwise report
@@ -121,6 +123,12 @@ pub struct Report {
     pub duplicates: u64,
     /// Torn last lines of device files, skipped.
     pub torn_lines: u64,
+    /// Corrupt lines of device files (a bad byte, a NUL hole a crash left),
+    /// skipped.
+    pub corrupt_lines: u64,
+    /// The first of them, `file:line: what is wrong`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_corrupt: Option<String>,
     /// Label names cut to the longest kept (hostile or broken headers).
     #[serde(skip_serializing_if = "is_zero")]
     pub clamped_names: u64,
@@ -187,6 +195,8 @@ pub fn summarise(source: &Path, trace: Trace) -> Report {
         events: trace.windows.len() as u64,
         duplicates: trace.duplicates,
         torn_lines: trace.torn_lines,
+        corrupt_lines: trace.corrupt_lines,
+        first_corrupt: trace.first_corrupt.clone(),
         clamped_names: trace.clamped_names,
         poll_ms: trace.poll_ms,
         start_ms,

@@ -72,6 +72,11 @@ pub struct Trace {
     pub duplicates: u64,
     /// Unterminated last lines of a device file (a crash mid-write), skipped.
     pub torn_lines: u64,
+    /// Complete lines of a device file that are not entries (a bad byte, a
+    /// run of NULs a crash left where a line should be), skipped.
+    pub corrupt_lines: u64,
+    /// The first of them, `file:line: what is wrong`.
+    pub first_corrupt: Option<String>,
     /// Label names cut to [`MAX_LABEL_NAME_CHARS`].
     pub clamped_names: u64,
 }
@@ -133,7 +138,10 @@ struct Reader {
 
 impl Reader {
     /// Reads one file's lines. `device` marks a filch file, whose unterminated
-    /// last line is a torn write rather than data.
+    /// last line is a torn write rather than data, and whose corrupt lines
+    /// are skipped and counted (a device writes whole entries; what is not
+    /// one was damaged on the device, and the rest of the log is still good).
+    /// Anywhere else a bad line is an error naming it.
     fn read_lines(&mut self, file: &Path, data: &[u8], device: bool) -> Result<(), ReportError> {
         let mut lines: Vec<&[u8]> = data.split(|&b| b == b'\n').collect();
         // split leaves "" after a final '\n'; a non-empty tail is unterminated.
@@ -149,66 +157,105 @@ impl Reader {
         for (i, line) in lines.iter().enumerate() {
             let malformed = |msg: String| ReportError::Malformed { path: file.to_path_buf(), line: i + 1, msg };
             self.lines += 1;
-            let text = std::str::from_utf8(line).map_err(|_| malformed("not UTF-8".into()))?;
-            if text.trim().is_empty() {
-                continue;
+            let mut line: &[u8] = line;
+            if device && line.first() == Some(&0) {
+                // A crash left zeros where a line was being written, and the
+                // next line was appended after them: the hole is one lost
+                // line, what follows it is an entry like any other.
+                self.corrupt(malformed("NUL bytes (a hole a crash left in the file)".into()));
+                line = &line[line.iter().position(|&b| b != 0).unwrap_or(line.len())..];
             }
-            let value: Value = serde_json::from_str(text).map_err(|e| malformed(format!("not JSON: {e}")))?;
-            let Value::Object(entry) = value else {
-                return Err(malformed("not a JSON object".into()));
-            };
-            self.entry(&entry).map_err(malformed)?;
+            match self.line(line) {
+                Ok(()) => {}
+                Err(msg) if device => self.corrupt(malformed(msg)),
+                Err(msg) => return Err(malformed(msg)),
+            }
+            self.within_budget().map_err(malformed)?;
         }
         Ok(())
     }
 
+    /// Reads one line (without its `\n`); blank lines are nothing.
+    fn line(&mut self, line: &[u8]) -> Result<(), String> {
+        let text = std::str::from_utf8(line).map_err(|e| format!("not UTF-8 (byte {})", e.valid_up_to() + 1))?;
+        if text.trim().is_empty() {
+            return Ok(());
+        }
+        let value: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+        let Value::Object(entry) = value else {
+            return Err("not a JSON object".into());
+        };
+        self.entry(&entry)
+    }
+
+    /// Counts a skipped device line, keeping the first one's description.
+    fn corrupt(&mut self, what: ReportError) {
+        self.trace.corrupt_lines += 1;
+        self.trace.first_corrupt.get_or_insert_with(|| what.to_string());
+    }
+
+    /// Whether the windows so far fit the budget the lines read allow.
+    fn within_budget(&self) -> Result<(), String> {
+        let budget = self.lines * SECONDS_PER_LINE + SECONDS_ALLOWANCE;
+        if self.window_seconds > budget {
+            return Err(format!(
+                "windows so far cover {} seconds, over the {budget} this many lines can hold \
+                 ({SECONDS_PER_LINE} per line + {SECONDS_ALLOWANCE}): not a real log",
+                self.window_seconds
+            ));
+        }
+        Ok(())
+    }
+
+    /// Reads one entry. Nothing is recorded unless the whole entry is valid,
+    /// so that a skipped corrupt line leaves no trace in the report.
     fn entry(&mut self, entry: &Map<String, Value>) -> Result<(), String> {
-        if let Some(key) = proc_key(entry) {
-            if !self.seen.insert(key) {
-                self.trace.duplicates += 1;
-                return Ok(());
-            }
+        let key = proc_key(entry);
+        if key.is_some_and(|k| self.seen.contains(&k)) {
+            self.trace.duplicates += 1;
+            return Ok(());
         }
-        self.trace.entries += 1;
         if let Some(header) = entry.get("sockstatlog") {
-            return self.header(header);
-        }
-        if entry.contains_key("s") {
+            self.header(header)?;
+        } else if entry.contains_key("s") {
             let window = event(entry)?;
             // Seconds it touches (+1 for a boundary): what the radio model
             // and the charts will split it into.
             self.window_seconds += window.d as u64 / 1000 + 2;
-            let budget = self.lines * SECONDS_PER_LINE + SECONDS_ALLOWANCE;
-            if self.window_seconds > budget {
-                return Err(format!(
-                    "windows so far cover {} seconds, over the {budget} this many lines can hold \
-                     ({SECONDS_PER_LINE} per line + {SECONDS_ALLOWANCE}): not a real log",
-                    self.window_seconds
-                ));
-            }
             self.trace.windows.push(window);
         }
+        if let Some(k) = key {
+            self.seen.insert(k);
+        }
+        self.trace.entries += 1;
         Ok(())
     }
 
+    /// Applies a header once all of it has been read.
     fn header(&mut self, header: &Value) -> Result<(), String> {
-        if let Some(poll) = header.get("poll_ms") {
-            self.poll_ms = Some(poll.as_u64().filter(|&p| p > 0).ok_or("header: poll_ms is not a positive integer")?);
-        }
+        let poll = match header.get("poll_ms") {
+            Some(p) => Some(p.as_u64().filter(|&p| p > 0).ok_or("header: poll_ms is not a positive integer")?),
+            None => None,
+        };
+        let mut names = Vec::new();
         if let Some(labels) = header.get("labels") {
             let labels = labels.as_object().ok_or("header: labels is not an object")?;
             for (id, name) in labels {
                 let id = label(id)?;
                 let name = name.as_str().ok_or_else(|| format!("header: name of label {id} is not a string"))?;
-                let name = if name.chars().count() > MAX_LABEL_NAME_CHARS {
-                    self.trace.clamped_names += 1;
-                    let cut: String = name.chars().take(MAX_LABEL_NAME_CHARS - 1).collect();
-                    format!("{cut}…")
-                } else {
-                    name.to_string()
-                };
-                self.trace.names.insert(id, name);
+                names.push((id, name));
             }
+        }
+        self.poll_ms = poll.or(self.poll_ms);
+        for (id, name) in names {
+            let name = if name.chars().count() > MAX_LABEL_NAME_CHARS {
+                self.trace.clamped_names += 1;
+                let cut: String = name.chars().take(MAX_LABEL_NAME_CHARS - 1).collect();
+                format!("{cut}…")
+            } else {
+                name.to_string()
+            };
+            self.trace.names.insert(id, name);
         }
         Ok(())
     }

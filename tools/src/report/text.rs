@@ -55,20 +55,62 @@ pub fn human_duration(seconds: f64) -> String {
     }
 }
 
+/// Unix milliseconds as `2023-03-29 01:44:44 UTC` (whole seconds, rounded
+/// down; Unix time, so no leap seconds).
+pub fn utc_datetime(unix_ms: i64) -> String {
+    let (days, ms_of_day) = (unix_ms.div_euclid(DAY_MS), unix_ms.rem_euclid(DAY_MS));
+    let (y, m, d) = civil_from_days(days);
+    format!("{y:04}-{m:02}-{d:02} {} UTC", clock(ms_of_day))
+}
+
+/// The time of day of Unix milliseconds in UTC, `01:44:44`.
+pub fn utc_time_of_day(unix_ms: i64) -> String {
+    clock(unix_ms.rem_euclid(DAY_MS))
+}
+
+/// Milliseconds in a day.
+const DAY_MS: i64 = 86_400_000;
+
+fn clock(ms_of_day: i64) -> String {
+    let s = ms_of_day / 1000;
+    format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+}
+
+/// Year, month, day of the day `days` after 1970-01-01 (proleptic Gregorian),
+/// by Howard Hinnant's `civil_from_days`.
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097); // [0, 146096]
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365; // [0, 399]
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // [0, 365]
+    let mp = (5 * doy + 2) / 153; // [0, 11], March first
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
 /// The table, the totals and the radio summary.
 pub fn render_text(report: &Report) -> String {
     let mut out = String::new();
-    let span = report.span_ms().map_or("empty".into(), |ms| human_duration(ms as f64 / 1000.0));
     let _ = writeln!(
         out,
-        "{}: {} entries, {} events, span {span}, poll {} ms",
+        "{}: {} entries, {} events, poll {} ms",
         report.source.display(),
         report.entries,
         report.events,
         report.poll_ms
     );
-    if report.duplicates > 0 || report.torn_lines > 0 {
-        let _ = writeln!(out, "skipped: duplicate entries {}, torn lines {}", report.duplicates, report.torn_lines);
+    let _ = writeln!(out, "{}", span_line(report));
+    if report.duplicates > 0 || report.torn_lines > 0 || report.corrupt_lines > 0 {
+        let _ = writeln!(
+            out,
+            "skipped: duplicate entries {}, torn lines {}, corrupt lines {}",
+            report.duplicates, report.torn_lines, report.corrupt_lines
+        );
+    }
+    if let Some(first) = &report.first_corrupt {
+        let _ = writeln!(out, "first corrupt line: {first}");
     }
     if report.clamped_names > 0 {
         let _ = writeln!(
@@ -122,7 +164,35 @@ pub fn render_text(report: &Report) -> String {
         r.high_percent_last_hour,
         r.high_percent_whole_log
     );
+    out.push_str(&legend());
     out
+}
+
+/// `span 3:20, 2023-03-29 01:44:44 UTC to 2023-03-29 01:48:04 UTC`: the
+/// first window's start and the last one's end, so that a log can be lined
+/// up with a device's own logs and a server's.
+fn span_line(report: &Report) -> String {
+    match (report.start_ms, report.end_ms, report.span_ms()) {
+        (Some(start), Some(end), Some(span)) => {
+            format!("span {}, {} to {}", human_duration(span as f64 / 1000.0), utc_datetime(start), utc_datetime(end))
+        }
+        _ => "span: empty (no events)".into(),
+    }
+}
+
+/// What the radio figures mean, under them.
+fn legend() -> String {
+    use super::radio::{INIT_STALL_SECONDS, RADIO_HIGH_IDLE_SECONDS, RADIO_SAMPLE_SECONDS};
+    let tail = RADIO_HIGH_IDLE_SECONDS - 1;
+    format!(
+        "\nlegend:\n  \
+         radio s: seconds of cellular radio high-power time charged to the label. A second with cellular I/O\n    \
+         keeps the radio high, and so do the {tail} idle seconds after it; an active second is shared among its\n    \
+         labels by bytes, an idle one goes like the second before it. The column adds up to the total.\n  \
+         radio high percent: upstream's figure (net/sockstats): the share of seconds the radio was high, over\n    \
+         the log's last {} minutes (0 for a log under {INIT_STALL_SECONDS} s, as upstream) and over the whole log.\n",
+        RADIO_SAMPLE_SECONDS / 60
+    )
 }
 
 #[cfg(test)]
@@ -144,5 +214,20 @@ mod tests {
             ("2".into(), "2.5".into(), "0.25".into(), "0".into())
         );
         assert_eq!(human_duration(3725.0), "1:02:05");
+    }
+
+    #[test]
+    fn utc_dates_match_known_instants() {
+        let cases = [
+            ("epoch", 0, "1970-01-01 00:00:00 UTC"),
+            ("golden fixture start", 1_680_054_284_000, "2023-03-29 01:44:44 UTC"),
+            ("leap day", 951_825_600_999, "2000-02-29 12:00:00 UTC"),
+            ("before the epoch", -1, "1969-12-31 23:59:59 UTC"),
+            ("end of year 9999", super::super::parse::MAX_T_MS, "9999-12-31 23:59:59 UTC"),
+        ];
+        for (name, ms, want) in cases {
+            assert_eq!(utc_datetime(ms), want, "{name}");
+        }
+        assert_eq!(utc_time_of_day(1_680_054_284_508), "01:44:44");
     }
 }
