@@ -9,5 +9,5 @@ pub use crate::counters::{Counters, Snapshot, FAST_PUSH_MAX};
 pub use crate::filch::{export_dir, Batch, Cursor, FilchOptions, FilchStats, LogFiles};
 pub use crate::queue::Pending;
 pub use crate::sampler::Sampler;
-pub use crate::upload::{UploadStats, Uploader};
+pub use crate::upload::{LogSource, UploadStats, Uploader};
 pub use crate::writer::{Encoded, Encoder};
