@@ -325,7 +325,9 @@ mod tests {
         r.running.write().unwrap();
         fs.freeze();
         // The writer takes what is pending and blocks inside the disk.
+        assert!(r.writer.push(Pending::Object(wire::text_object("the write that blocks"))));
         r.writer.write_soon(|_| {});
+        frozen::wait_blocked_in_kernel("sockstatlog-test-writer");
         let mut most = 0;
         for step in 0..STEPS {
             if step % FLIP_EVERY_STEPS == 0 {

@@ -856,4 +856,68 @@ mod tests {
         log.sync_read_position().unwrap();
         assert_eq!(log.commits_since_durable, 0);
     }
+
+    #[test]
+    fn each_claim_takes_the_next_proc_id_and_reading_never_takes_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = {
+            let mut log = LogFiles::open(dir.path(), FilchOptions::default()).unwrap();
+            let first = log.claim_proc_id().unwrap();
+            log.append(b"x\n").unwrap();
+            first
+        };
+        assert_ne!(first, 0);
+        let proc_on_disk = || state::load(dir.path()).unwrap().unwrap().proc_id;
+        assert_eq!(proc_on_disk(), Some(first), "stored before use");
+        // Read-only uses, and opening without claiming, leave it alone.
+        export_dir(dir.path(), MAX_LINE_BYTES).unwrap();
+        log_files_oldest_first(dir.path()).unwrap();
+        drop(LogFiles::open(dir.path(), FilchOptions::default()).unwrap());
+        assert_eq!(proc_on_disk(), Some(first));
+        for n in 1..=3u32 {
+            let mut log = LogFiles::open(dir.path(), FilchOptions::default()).unwrap();
+            assert_eq!(log.claim_proc_id().unwrap(), first.wrapping_add(n).max(1), "logger {n}");
+        }
+    }
+
+    #[test]
+    fn the_proc_id_wraps_past_u32_max_to_1_never_0() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = LogFiles::open(dir.path(), FilchOptions::default()).unwrap();
+        log.proc_id = Some(u32::MAX);
+        assert_eq!(log.claim_proc_id().unwrap(), 1);
+        assert_eq!(log.claim_proc_id().unwrap(), 2);
+    }
+
+    #[test]
+    fn an_earlier_builds_v2_state_keeps_its_read_position_and_a_random_proc_id_follows() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join(LOG_NAMES[0]), b"sent\nunsent\n").unwrap();
+        let fields = "sockstatlog-filch-state v2 older=1 offset=5 epoch=0";
+        let check = fields.bytes().fold(0x811c_9dc5u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+        fs::write(dir.path().join(state::STATE_NAME), format!("{fields} check={check:08x}\n")).unwrap();
+        let mut log = LogFiles::open(dir.path(), FilchOptions::default()).unwrap();
+        assert_eq!(log.peek(1 << 20).unwrap().lines, [b"unsent"], "the v2 position holds");
+        let id = log.claim_proc_id().unwrap();
+        assert_ne!(id, 0);
+        let text = fs::read_to_string(dir.path().join(state::STATE_NAME)).unwrap();
+        assert!(text.starts_with("sockstatlog-filch-state v3 older=1 offset=5 epoch=0 proc="), "{text}");
+    }
+
+    #[test]
+    fn a_proc_id_survives_a_read_position_that_no_longer_fits_the_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let id = {
+            let mut log = LogFiles::open(dir.path(), FilchOptions::default()).unwrap();
+            log.append(b"line\n").unwrap();
+            let batch = log.peek(1 << 20).unwrap();
+            log.commit(batch.cursor).unwrap();
+            log.claim_proc_id().unwrap()
+        };
+        // The files shrink under the state (restored from a backup, say).
+        fs::write(dir.path().join(LOG_NAMES[0]), b"").unwrap();
+        fs::write(dir.path().join(LOG_NAMES[1]), b"").unwrap();
+        let mut log = LogFiles::open(dir.path(), FilchOptions::default()).unwrap();
+        assert_eq!(log.claim_proc_id().unwrap(), id.wrapping_add(1).max(1));
+    }
 }

@@ -145,3 +145,27 @@ pub fn returns<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> Opt
     });
     rx.recv_timeout(GENEROUS).ok()
 }
+
+/// Waits until a thread of this process whose name starts with `name` (the
+/// kernel keeps 15 bytes of it) sleeps uninterruptibly (state `D`), as a
+/// thread blocked on a frozen filesystem does. Fails the test after
+/// [`GENEROUS`]. Polls /proc: the test waits for a state it cannot be told
+/// about any other way.
+pub fn wait_blocked_in_kernel(name: &str) {
+    let prefix = &name[..name.len().min(15)];
+    let start = std::time::Instant::now();
+    loop {
+        let tasks = std::fs::read_dir("/proc/self/task").expect("frozen fs: /proc/self/task");
+        for task in tasks.flatten() {
+            let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+            let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+            // `pid (comm) S ...`: the state follows the last ')'.
+            let state = stat.rsplit_once(") ").and_then(|(_, rest)| rest.chars().next());
+            if comm.trim_end().starts_with(prefix) && state == Some('D') {
+                return;
+            }
+        }
+        assert!(start.elapsed() < GENEROUS, "no {name} thread blocked on the frozen disk");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
