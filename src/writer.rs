@@ -511,6 +511,42 @@ impl crate::upload::LogSource for WriterLog {
     }
 }
 
+/// A log moved onto a writer thread of its own, read through [`WriterLog`]
+/// exactly as a logger's uploader reads it (every peek and commit a job on
+/// that thread): for the upload benches. The thread closes the log and exits
+/// when this is dropped.
+#[cfg(feature = "testing")]
+pub struct OwnedLog {
+    writer: std::sync::Arc<Writer>,
+    thread: Option<crate::threads::Worker>,
+}
+
+#[cfg(feature = "testing")]
+impl OwnedLog {
+    /// Starts the thread, owning `files`.
+    pub fn start(files: LogFiles) -> OwnedLog {
+        let writer = std::sync::Arc::new(Writer::new(2, crate::queue::MAX_PENDING_BYTES, Duration::from_secs(10)));
+        let (w, log) = (writer.clone(), LogService::new(files, 1));
+        let thread = crate::threads::spawn("sockstatlog-writer", move || w.run(log)).ok();
+        OwnedLog { writer, thread }
+    }
+
+    /// The uploader's way in.
+    pub fn source(&self) -> std::sync::Arc<dyn crate::upload::LogSource> {
+        std::sync::Arc::new(WriterLog(self.writer.clone()))
+    }
+}
+
+#[cfg(feature = "testing")]
+impl Drop for OwnedLog {
+    fn drop(&mut self) {
+        self.writer.close();
+        if let Some(t) = self.thread.take() {
+            t.join_by(Deadline::after(Duration::from_secs(10)));
+        }
+    }
+}
+
 /// A job's result through the channel, errors as text.
 fn flat<T>(r: Result<std::result::Result<T, FilchError>>) -> std::result::Result<T, String> {
     match r {
