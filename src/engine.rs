@@ -330,8 +330,8 @@ mod tests {
         frozen::wait_blocked_in_kernel("sockstatlog-test-writer");
         let mut most = 0;
         for step in 0..STEPS {
-            if step % FLIP_EVERY_STEPS == 0 {
-                let (name, kind) = if step / FLIP_EVERY_STEPS % 2 == 0 {
+            if step.is_multiple_of(FLIP_EVERY_STEPS) {
+                let (name, kind) = if (step / FLIP_EVERY_STEPS).is_multiple_of(2) {
                     ("rmnet0", InterfaceKind::Cellular)
                 } else {
                     ("wlan0", InterfaceKind::Wifi)
