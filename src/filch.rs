@@ -153,7 +153,9 @@ pub(crate) struct FilchStats {
     pub unread_bytes: u64,
 }
 
-/// The two-file log. Not internally synchronised: the logger wraps it in a mutex.
+/// The two-file log. Not internally synchronised: a logger's writer thread owns
+/// it (`writer::LogService`); without a writer (`upload_log_dir`) the uploader
+/// alone holds it in a mutex.
 #[cfg_attr(feature = "testing", visibility::make(pub))]
 #[derive(Debug)]
 pub(crate) struct LogFiles {
