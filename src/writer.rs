@@ -448,6 +448,10 @@ impl Writer {
         let jobs = std::mem::take(&mut lock(&self.inbox).jobs);
         self.run_jobs(jobs, &mut log);
         let _ = self.write_pending(&mut log);
+        // The uploader's last commits may have been only rewritten in place;
+        // it may ask after the close, so the owner makes them durable (best
+        // effort: a failure only means a power loss re-sends a few batches).
+        let _ = log.files.sync_read_position();
         log.files.close();
     }
 
