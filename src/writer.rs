@@ -21,12 +21,23 @@
 //! retry buffer that gives up its *oldest* lines first, counted, and are
 //! appended again at the next write.
 
+mod access;
+mod encoder;
+
+#[cfg(feature = "testing")]
+pub use access::OwnedLog;
+pub(crate) use access::WriterLog;
+#[cfg(not(feature = "testing"))]
+pub(crate) use encoder::Encoder;
+#[cfg(feature = "testing")]
+pub use encoder::{Encoded, Encoder};
+
 use crate::error::{Error, Result};
-use crate::filch::{Batch, Cursor, FilchError, FilchStats, LogFiles, MAX_LINE_BYTES};
+use crate::filch::{FilchError, FilchStats, LogFiles};
 use crate::queue::{Pending, PendingQueue};
 use crate::sync::lock;
 use crate::threads::Deadline;
-use crate::wire::{self, EntryMeta};
+use crate::wire;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{mpsc, Condvar, Mutex};
 use std::time::Duration;
@@ -35,82 +46,6 @@ use std::time::Duration;
 /// disk), at most this many bytes: ten minutes of busy 100 ms events. Beyond
 /// it the oldest lines are dropped and counted, so the newest survive.
 pub(crate) const MAX_RETRY_BYTES: usize = 1 << 20;
-
-/// Numbers entries and encodes them as logtail lines.
-#[cfg_attr(feature = "testing", visibility::make(pub))]
-#[derive(Debug)]
-pub(crate) struct Encoder {
-    /// Id of this logger instance (`proc_id`), unique in its directory.
-    proc_id: u32,
-    /// Sequence number of the last entry encoded (`proc_seq`).
-    seq: u64,
-}
-
-/// What [`Encoder::encode_batch`] did.
-#[cfg_attr(feature = "testing", visibility::make(pub))]
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct Encoded {
-    /// Lines appended to the buffer.
-    pub lines: u64,
-    /// Entries dropped because their line exceeds the log's line limit.
-    pub dropped: u64,
-    /// Bytes of those lines.
-    pub dropped_bytes: u64,
-}
-
-impl Encoder {
-    /// An encoder with a random `proc_id`, for benches and tests; a logger
-    /// takes its id from its directory ([`LogFiles::claim_proc_id`]).
-    #[cfg_attr(feature = "testing", visibility::make(pub))]
-    pub(crate) fn new() -> Self {
-        // Never 0, so a reader can tell "absent" from a real id.
-        Self::with_proc_id(fastrand::u32(1..))
-    }
-
-    /// An encoder numbering entries of the logger instance `proc_id`.
-    #[cfg_attr(feature = "testing", visibility::make(pub))]
-    pub(crate) fn with_proc_id(proc_id: u32) -> Self {
-        Encoder { proc_id, seq: 0 }
-    }
-
-    /// Encodes pending entries as logtail lines onto `buf`, numbering them
-    /// from the last sequence number; all share one `client_time`, the moment
-    /// of writing. A line longer than [`MAX_LINE_BYTES`] is left out (and does
-    /// not use up a sequence number): only that entry is lost.
-    #[cfg_attr(feature = "testing", visibility::make(pub))]
-    pub(crate) fn encode_batch(&mut self, items: &[Pending], client_time_ns: u128, buf: &mut String) -> Encoded {
-        let mut done = Encoded::default();
-        let mut object = String::new();
-        for item in items {
-            let line_start = buf.len();
-            let meta = EntryMeta { client_time_ns, proc_id: self.proc_id, proc_seq: self.seq + 1 };
-            match item {
-                Pending::Event(ev) => {
-                    object.clear();
-                    wire::encode_event(ev, &mut object);
-                    wire::wrap_object(&meta, &object, buf);
-                }
-                Pending::Object(o) => wire::wrap_object(&meta, o, buf),
-            }
-            let len = buf.len() - line_start;
-            if len > MAX_LINE_BYTES {
-                buf.truncate(line_start);
-                done.dropped += 1;
-                done.dropped_bytes += len as u64;
-            } else {
-                self.seq += 1;
-                done.lines += 1;
-            }
-        }
-        done
-    }
-}
-
-impl Default for Encoder {
-    fn default() -> Self {
-        Self::new()
-    }
-}
 
 /// Drops whole lines from the front of `retry` until it is at most `max`
 /// bytes; returns the lines and bytes dropped.
@@ -488,78 +423,6 @@ impl Writer {
     }
 }
 
-/// The uploader's narrow way into a log owned by a writer thread: read a
-/// batch, commit a cursor, make the position durable; each a job on that
-/// thread.
-pub(crate) struct WriterLog(pub(crate) std::sync::Arc<Writer>);
-
-impl crate::upload::LogSource for WriterLog {
-    fn peek(&self, max_bytes: usize) -> std::result::Result<Batch, String> {
-        flat(self.0.call(move |_, s| s.files.peek(max_bytes)))
-    }
-
-    fn peek_after(&self, after: Cursor, max_bytes: usize) -> std::result::Result<Option<Batch>, String> {
-        flat(self.0.call(move |_, s| s.files.peek_after(after, max_bytes)))
-    }
-
-    fn is_current(&self, cursor: Cursor) -> bool {
-        self.0.call(move |_, s| s.files.is_current(cursor)).unwrap_or(false)
-    }
-
-    fn commit(&self, cursor: Cursor) -> std::result::Result<(), String> {
-        flat(self.0.call(move |_, s| s.files.commit(cursor)))
-    }
-
-    fn sync_read_position(&self) -> std::result::Result<(), String> {
-        flat(self.0.call(|_, s| s.files.sync_read_position()))
-    }
-}
-
-/// A log moved onto a writer thread of its own, read through [`WriterLog`]
-/// exactly as a logger's uploader reads it (every peek and commit a job on
-/// that thread): for the upload benches. The thread closes the log and exits
-/// when this is dropped.
-#[cfg(feature = "testing")]
-pub struct OwnedLog {
-    writer: std::sync::Arc<Writer>,
-    thread: Option<crate::threads::Worker>,
-}
-
-#[cfg(feature = "testing")]
-impl OwnedLog {
-    /// Starts the thread, owning `files`.
-    pub fn start(files: LogFiles) -> OwnedLog {
-        let writer = std::sync::Arc::new(Writer::new(2, crate::queue::MAX_PENDING_BYTES, Duration::from_secs(10)));
-        let (w, log) = (writer.clone(), LogService::new(files, 1));
-        let thread = crate::threads::spawn("sockstatlog-writer", move || w.run(log)).ok();
-        OwnedLog { writer, thread }
-    }
-
-    /// The uploader's way in.
-    pub fn source(&self) -> std::sync::Arc<dyn crate::upload::LogSource> {
-        std::sync::Arc::new(WriterLog(self.writer.clone()))
-    }
-}
-
-#[cfg(feature = "testing")]
-impl Drop for OwnedLog {
-    fn drop(&mut self) {
-        self.writer.close();
-        if let Some(t) = self.thread.take() {
-            t.join_by(Deadline::after(Duration::from_secs(10)));
-        }
-    }
-}
-
-/// A job's result through the channel, errors as text.
-fn flat<T>(r: Result<std::result::Result<T, FilchError>>) -> std::result::Result<T, String> {
-    match r {
-        Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => Err(e.to_string()),
-        Err(e) => Err(e.to_string()),
-    }
-}
-
 /// A writer with its thread running, for the unit tests of this module and
 /// the engine's; closing and joining it when dropped.
 #[cfg(test)]
@@ -610,6 +473,7 @@ pub(crate) mod rig {
 mod tests {
     use super::rig::Running;
     use super::*;
+    use crate::filch::MAX_LINE_BYTES;
     use crate::queue::MAX_PENDING_BYTES;
     use crate::sampler::Event;
     use serde_json::Value;
