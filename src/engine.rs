@@ -167,34 +167,52 @@ impl Engine {
     }
 }
 
+/// The loop-device harness of the integration tests (a real frozen disk).
+#[cfg(test)]
+#[path = "../tests/common/frozen.rs"]
+mod frozen;
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::clock::manual::ManualTime;
-    use crate::filch::{FilchOptions, LogFiles};
+    use crate::queue::MAX_PENDING_BYTES;
+    use crate::writer::rig::Running;
     use serde_json::Value;
 
     const T0: u64 = 1_796_000_000_000; // a 2026 wall time, ms
     const SECOND: u64 = 1000;
+
+    /// Real time between the writer's own writes: longer than any test, so
+    /// the rig writes only when a test asks.
+    const NO_INTERVAL_WRITES: Duration = Duration::from_secs(3600);
 
     struct Rig {
         dev: Arc<ManualTime>,
         engine: Engine,
         writer: Arc<Writer>,
         counters: Arc<Counters>,
-        _dir: tempfile::TempDir,
+        running: Running,
+        _dir: Option<tempfile::TempDir>,
     }
 
-    /// An engine on a manual clock, with no threads: the test plays the
-    /// sampler thread by calling `run_due`.
+    /// An engine on a manual clock, with no sampler thread (the test plays
+    /// it by calling `run_due`), writing to a log in a temporary directory.
     fn rig(queue_capacity: usize) -> Rig {
         let dir = tempfile::tempdir().unwrap();
-        let files = LogFiles::open(dir.path(), FilchOptions::default()).unwrap();
-        let writer = Arc::new(Writer::new(files, queue_capacity, Duration::from_secs(10)));
+        let mut r = rig_in(dir.path(), queue_capacity);
+        r._dir = Some(dir);
+        r
+    }
+
+    /// The same, writing to a log in `dir`.
+    fn rig_in(dir: &std::path::Path, queue_capacity: usize) -> Rig {
+        let running = Running::start(dir, queue_capacity, MAX_PENDING_BYTES, NO_INTERVAL_WRITES);
+        let writer = running.writer.clone();
         let counters = Arc::new(Counters::default());
         let (dev, clock) = ManualTime::start(T0, 1);
         let engine = Engine::new(100, clock, counters.clone(), writer.clone());
-        Rig { dev, engine, writer, counters, _dir: dir }
+        Rig { dev, engine, writer, counters, running, _dir: None }
     }
 
     impl Rig {
@@ -211,8 +229,8 @@ mod tests {
 
         /// The events on disk, as (t, d, tx of label 1).
         fn events(&self) -> Vec<(u64, u64, u64)> {
-            self.writer.write_pending().unwrap();
-            let lines = lock(self.writer.files()).export().unwrap();
+            self.running.write().unwrap();
+            let lines = self.running.export();
             lines
                 .iter()
                 .map(|l| serde_json::from_slice::<Value>(l).unwrap())
@@ -288,5 +306,57 @@ mod tests {
         assert!(r.writer.push(Pending::Object(wire::text_object("full queue: merge something"))));
         let spans: Vec<(u64, u64)> = r.events().iter().map(|e| (e.0, e.0 + e.1)).collect();
         assert_eq!(spans, [(T0, T0 + 100), (T0 + 150, T0 + 200)]);
+    }
+
+    /// Ten minutes of a phone's worst case for the queue while the disk is
+    /// frozen: a Wi-Fi/cellular flip every 100 ms (so no two windows merge)
+    /// and a text entry every 10 ms (texts never merge), on the virtual
+    /// clock. The pending queue stays within its byte budget throughout,
+    /// dropping (and counting) the oldest; after the thaw the newest entries
+    /// reach the disk.
+    #[test]
+    fn a_frozen_disk_with_flips_and_text_keeps_the_pending_queue_within_its_budget() {
+        const STEP_MS: u64 = 10;
+        const FLIP_EVERY_STEPS: u64 = 10;
+        const STEPS: u64 = 10 * 60 * 1000 / STEP_MS;
+        let mut fs = frozen::FrozenFs::new();
+        let r = rig_in(&fs.dir(), 110);
+        r.engine.enable(&LabelNames::default());
+        r.running.write().unwrap();
+        fs.freeze();
+        // The writer takes what is pending and blocks inside the disk.
+        assert!(r.writer.push(Pending::Object(wire::text_object("the write that blocks"))));
+        r.writer.write_soon(|_| {});
+        frozen::wait_blocked_in_kernel("sockstatlog-test-writer");
+        let mut most = 0;
+        for step in 0..STEPS {
+            if step.is_multiple_of(FLIP_EVERY_STEPS) {
+                let (name, kind) = if (step / FLIP_EVERY_STEPS).is_multiple_of(2) {
+                    ("rmnet0", InterfaceKind::Cellular)
+                } else {
+                    ("wlan0", InterfaceKind::Wifi)
+                };
+                r.engine.set_interface(name, kind);
+            }
+            r.counters.add(1, 1500, 40);
+            assert!(r.writer.push(Pending::Object(wire::text_object(&format!("step {step}: still frozen")))));
+            r.pass(STEP_MS);
+            let (bytes, budget) = r.writer.queue_bytes();
+            assert!(bytes <= budget, "step {step}: {bytes} bytes pending, budget {budget}");
+            most = most.max(bytes);
+        }
+        let dropped = r.writer.dropped_entries();
+        assert!(dropped > 0, "ten minutes of this is past the budget");
+        assert!(most > MAX_PENDING_BYTES / 2, "the budget, not something smaller, bounded it: {most}");
+        fs.thaw();
+        r.engine.disable();
+        r.running.write().unwrap();
+        let lines = r.running.export();
+        let last = String::from_utf8_lossy(lines.last().unwrap()).into_owned();
+        assert!(lines.len() as u64 > 1000, "{} lines", lines.len());
+        assert!(
+            lines.iter().any(|l| String::from_utf8_lossy(l).contains(&format!("step {}: still frozen", STEPS - 1))),
+            "the newest text is on disk (last line: {last})"
+        );
     }
 }

@@ -71,7 +71,7 @@ impl From<crate::Error> for SockstatError {
             e @ E::Io { .. } => SockstatError::Io { reason: e.to_string() },
             // A line the log refuses is the library's problem, never the
             // caller's argument (the writer drops such lines before this).
-            E::Filch(e @ (FilchError::LineTooLong | FilchError::Io { .. })) => {
+            E::Filch(e @ (FilchError::LineTooLong | FilchError::Io { .. } | FilchError::NotRegularFile { .. })) => {
                 SockstatError::Io { reason: e.to_string() }
             }
             E::Filch(FilchError::DirInUse { dir }) => SockstatError::DirectoryInUse { dir: dir.display().to_string() },

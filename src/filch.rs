@@ -82,6 +82,13 @@ pub enum FilchError {
         /// The directory.
         dir: PathBuf,
     },
+    /// A file the log owns is a FIFO, a device or a directory: refused
+    /// unread (reading a FIFO could block forever).
+    #[error("filch: {} is not a regular file", .path.display())]
+    NotRegularFile {
+        /// The file.
+        path: PathBuf,
+    },
     /// The log was closed (a logger shut down); it touches its directory no more.
     #[error("filch: the log is closed")]
     Closed,
@@ -146,7 +153,9 @@ pub(crate) struct FilchStats {
     pub unread_bytes: u64,
 }
 
-/// The two-file log. Not internally synchronised: the logger wraps it in a mutex.
+/// The two-file log. Not internally synchronised: a logger's writer thread owns
+/// it (`writer::LogService`); without a writer (`upload_log_dir`) the uploader
+/// alone holds it in a mutex.
 #[cfg_attr(feature = "testing", visibility::make(pub))]
 #[derive(Debug)]
 pub(crate) struct LogFiles {
@@ -171,6 +180,12 @@ pub(crate) struct LogFiles {
     bytes_since_durable: u64,
     /// Only the counters; the byte totals are derived from the file lengths.
     counters: FilchStats,
+    /// The last `proc_id` a logger of this directory took, persisted with the
+    /// read position (see [`LogFiles::claim_proc_id`]).
+    proc_id: Option<u32>,
+    /// Test seam: this many coming fsyncs of the log files fail (EIO).
+    #[cfg(any(test, feature = "testing"))]
+    failing_syncs: u32,
     /// The directory's lock, held while this is open; `None` once closed.
     lock: Option<File>,
 }
@@ -215,8 +230,12 @@ impl LogFiles {
         // Whether opening creates a file, i.e. whether the directory needs an fsync.
         let existed = LOG_NAMES.iter().all(|name| dir.join(name).symlink_metadata().is_ok());
         let files = [open_one(0)?, open_one(1)?];
-        let saved = state::load(dir).filter(|s| s.is_consistent_with(&files[s.older]));
-        let fallback = State { older: select_older([files[0].len, files[1].len], mtimes), read_offset: 0, epoch: 0 };
+        let loaded = state::load(dir)?;
+        // The proc_id outlives a read position that no longer fits the files.
+        let proc_id = loaded.and_then(|s| s.proc_id);
+        let saved = loaded.filter(|s| s.is_consistent_with(&files[s.older]));
+        let older = select_older([files[0].len, files[1].len], mtimes);
+        let fallback = State { older, read_offset: 0, epoch: 0, proc_id };
         let start = saved.unwrap_or(fallback);
         // Without any state file there is no stale state to replace before
         // writing: the first commit or rotation stores one.
@@ -233,6 +252,9 @@ impl LogFiles {
             commits_since_durable: 0,
             bytes_since_durable: 0,
             counters,
+            proc_id,
+            #[cfg(any(test, feature = "testing"))]
+            failing_syncs: 0,
             lock: Some(lock),
         };
         if log.state_pending {
@@ -273,11 +295,51 @@ impl LogFiles {
         }
     }
 
-    /// fsyncs the file(s) written since the last sync.
+    /// fsyncs the file(s) written since the last sync. After a failure the
+    /// kernel may have dropped the dirty pages and a later fsync succeed
+    /// without them: the caller must append what it wrote again.
     #[cfg_attr(feature = "testing", visibility::make(pub))]
     pub(crate) fn sync(&mut self) -> Result<(), FilchError> {
         self.check_open()?;
+        #[cfg(any(test, feature = "testing"))]
+        if self.failing_syncs > 0 && self.files.iter().any(LogFile::is_dirty) {
+            self.failing_syncs -= 1;
+            // What a failed fsync may leave: the pages gone, the file clean.
+            self.files.iter_mut().for_each(LogFile::forget_dirty);
+            let source = io::Error::from_raw_os_error(libc::EIO);
+            return Err(FilchError::Io { context: "fsync (injected)".into(), source });
+        }
         self.files.iter_mut().try_for_each(LogFile::sync)
+    }
+
+    /// Test seam: the next `n` fsyncs of written log data fail with EIO, as
+    /// a failing flash chip's do, and the data counts as synced afterwards
+    /// (Linux's behaviour after an fsync error).
+    #[cfg(any(test, feature = "testing"))]
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn fail_next_syncs(&mut self, n: u32) {
+        self.failing_syncs = n;
+    }
+
+    /// A `proc_id` for a new logger of this directory, different from every
+    /// one its log has used: the last one taken plus one (skipping 0), or a
+    /// random one when none is on record (a new or wiped directory: random,
+    /// so a reinstall does not replay the old install's sequence). Stored
+    /// durably before it is returned, so a crash never hands it out twice.
+    /// Only a writing logger calls this; reading or exporting never does.
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn claim_proc_id(&mut self) -> Result<u32, FilchError> {
+        self.check_open()?;
+        let next = match self.proc_id {
+            Some(last) => last.checked_add(1).unwrap_or(1),
+            None => fastrand::u32(1..),
+        };
+        let before = self.proc_id.replace(next);
+        if let Err(e) = self.persist() {
+            self.proc_id = before;
+            return Err(e);
+        }
+        Ok(next)
     }
 
     /// Up to about `max_bytes` of the oldest uncommitted lines, counted as
@@ -487,7 +549,7 @@ impl LogFiles {
     }
 
     fn current_state(&self) -> State {
-        State { older: self.older, read_offset: self.read_offset, epoch: self.epoch }
+        State { older: self.older, read_offset: self.read_offset, epoch: self.epoch, proc_id: self.proc_id }
     }
 
     /// Writes the state file durably. Until that succeeds `state_pending` stays
@@ -566,7 +628,7 @@ pub(crate) fn export_dir(dir: &Path, max_line_bytes: usize) -> Result<Vec<Vec<u8
         }
     }
     let lens = files.each_ref().map(|f| f.as_ref().map_or(0, |(_, len)| *len));
-    let older = older_of(dir, lens, mtimes);
+    let older = older_of(dir, lens, mtimes)?;
     let mut out = Vec::new();
     for (file, len) in [older, 1 - older].into_iter().filter_map(|i| files[i].as_ref()) {
         lines::scan(file, 0, *len, max_line_bytes, |line, _| {
@@ -604,17 +666,18 @@ pub fn log_files_oldest_first(dir: &Path) -> crate::Result<Vec<std::path::PathBu
         }
         (exists[i], lens[i], mtimes[i]) = (true, meta.len(), meta.modified().ok());
     }
-    let older = older_of(dir, lens, mtimes);
+    let older = older_of(dir, lens, mtimes)?;
     Ok([older, 1 - older].into_iter().filter(|&i| exists[i]).map(|i| dir.join(LOG_NAMES[i])).collect())
 }
 
 /// Which file is the older: the state file's answer when it is consistent
-/// with the files' lengths, else upstream's rule ([`select_older`]).
-fn older_of(dir: &Path, lens: [u64; 2], mtimes: [Option<SystemTime>; 2]) -> usize {
-    match state::load(dir) {
+/// with the files' lengths, else upstream's rule ([`select_older`]). A state
+/// file that is not a regular file is refused.
+fn older_of(dir: &Path, lens: [u64; 2], mtimes: [Option<SystemTime>; 2]) -> Result<usize, FilchError> {
+    Ok(match state::load(dir)? {
         Some(s) if s.read_offset <= lens[s.older] => s.older,
         _ => select_older(lens, mtimes),
-    }
+    })
 }
 
 /// Upstream's choice of the older file without a state: the only non-empty
@@ -705,8 +768,8 @@ mod tests {
             log.append(b"abcdef\n").unwrap();
         }
         assert_eq!(log.stats().rotations, 2);
-        let on_disk = state::load(dir.path()).unwrap();
-        assert_eq!(on_disk, State { older: log.older, read_offset: 0, epoch: log.epoch });
+        let on_disk = state::load(dir.path()).unwrap().unwrap();
+        assert_eq!(on_disk, State { older: log.older, read_offset: 0, epoch: log.epoch, proc_id: None });
     }
 
     /// What a power loss would leave of the state file: its contents at the
@@ -789,10 +852,74 @@ mod tests {
             log.commit(batch.cursor).unwrap();
             assert_eq!(inode(dir.path()), ino, "rewritten in place, not replaced");
             // What a reopen after a kill sees: the page cache, i.e. the latest.
-            assert_eq!(state::load(dir.path()).map(|s| s.read_offset), Some(log.read_offset));
+            assert_eq!(state::load(dir.path()).unwrap().map(|s| s.read_offset), Some(log.read_offset));
         }
         assert!(log.commits_since_durable > 0);
         log.sync_read_position().unwrap();
         assert_eq!(log.commits_since_durable, 0);
+    }
+
+    #[test]
+    fn each_claim_takes_the_next_proc_id_and_reading_never_takes_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = {
+            let mut log = LogFiles::open(dir.path(), FilchOptions::default()).unwrap();
+            let first = log.claim_proc_id().unwrap();
+            log.append(b"x\n").unwrap();
+            first
+        };
+        assert_ne!(first, 0);
+        let proc_on_disk = || state::load(dir.path()).unwrap().unwrap().proc_id;
+        assert_eq!(proc_on_disk(), Some(first), "stored before use");
+        // Read-only uses, and opening without claiming, leave it alone.
+        export_dir(dir.path(), MAX_LINE_BYTES).unwrap();
+        log_files_oldest_first(dir.path()).unwrap();
+        drop(LogFiles::open(dir.path(), FilchOptions::default()).unwrap());
+        assert_eq!(proc_on_disk(), Some(first));
+        for n in 1..=3u32 {
+            let mut log = LogFiles::open(dir.path(), FilchOptions::default()).unwrap();
+            assert_eq!(log.claim_proc_id().unwrap(), first.wrapping_add(n).max(1), "logger {n}");
+        }
+    }
+
+    #[test]
+    fn the_proc_id_wraps_past_u32_max_to_1_never_0() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = LogFiles::open(dir.path(), FilchOptions::default()).unwrap();
+        log.proc_id = Some(u32::MAX);
+        assert_eq!(log.claim_proc_id().unwrap(), 1);
+        assert_eq!(log.claim_proc_id().unwrap(), 2);
+    }
+
+    #[test]
+    fn an_earlier_builds_v2_state_keeps_its_read_position_and_a_random_proc_id_follows() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join(LOG_NAMES[0]), b"sent\nunsent\n").unwrap();
+        let fields = "sockstatlog-filch-state v2 older=1 offset=5 epoch=0";
+        let check = fields.bytes().fold(0x811c_9dc5u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+        fs::write(dir.path().join(state::STATE_NAME), format!("{fields} check={check:08x}\n")).unwrap();
+        let mut log = LogFiles::open(dir.path(), FilchOptions::default()).unwrap();
+        assert_eq!(log.peek(1 << 20).unwrap().lines, [b"unsent"], "the v2 position holds");
+        let id = log.claim_proc_id().unwrap();
+        assert_ne!(id, 0);
+        let text = fs::read_to_string(dir.path().join(state::STATE_NAME)).unwrap();
+        assert!(text.starts_with("sockstatlog-filch-state v3 older=1 offset=5 epoch=0 proc="), "{text}");
+    }
+
+    #[test]
+    fn a_proc_id_survives_a_read_position_that_no_longer_fits_the_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let id = {
+            let mut log = LogFiles::open(dir.path(), FilchOptions::default()).unwrap();
+            log.append(b"line\n").unwrap();
+            let batch = log.peek(1 << 20).unwrap();
+            log.commit(batch.cursor).unwrap();
+            log.claim_proc_id().unwrap()
+        };
+        // The files shrink under the state (restored from a backup, say).
+        fs::write(dir.path().join(LOG_NAMES[0]), b"").unwrap();
+        fs::write(dir.path().join(LOG_NAMES[1]), b"").unwrap();
+        let mut log = LogFiles::open(dir.path(), FilchOptions::default()).unwrap();
+        assert_eq!(log.claim_proc_id().unwrap(), id.wrapping_add(1).max(1));
     }
 }

@@ -4,8 +4,10 @@
 //!
 //! Every method is safe from any thread. The push methods (`add`,
 //! `set_totals`, `push_batch`) are lock-free; the control methods take short
-//! locks and never wait for disk or network, except `disable`, `flush`,
-//! `export` and `shutdown`, whose job is to write what is pending.
+//! locks (never one held across I/O: the log files belong to the writer
+//! thread alone, and `stats` reads what it publishes) and never wait for disk
+//! or network, except `disable`, `flush`, `export` and `shutdown`, whose job
+//! is to write what is pending (`flush` and `shutdown` at most their timeout).
 
 use crate::clock::Clock;
 use crate::config::Config;
@@ -17,15 +19,15 @@ use crate::filch::{FilchOptions, LogFiles};
 use crate::interface::InterfaceKind;
 use crate::labels::{label_id, LabelNames};
 use crate::logid::{sockstat_private_id, PrivateId};
-use crate::queue::{default_capacity, Pending};
+use crate::queue::{default_capacity, Pending, MAX_PENDING_BYTES};
 use crate::sync::lock;
-use crate::threads::{self, Worker};
+use crate::threads::{self, Deadline, Worker};
 use crate::upload::{FlushReport, Transport, Uploader};
 use crate::wire;
-use crate::writer::Writer;
+use crate::writer::{LogService, Writer, WriterLog};
 use std::sync::atomic::{AtomicBool, Ordering::*};
-use std::sync::{mpsc, Arc, Mutex, OnceLock, TryLockError};
-use std::time::{Duration, Instant};
+use std::sync::{mpsc, Arc, Mutex, OnceLock};
+use std::time::Duration;
 
 /// How long dropping the last handle of a logger that was never shut down
 /// waits for the final write; upstream's host gives its shutdown 5 s too.
@@ -59,8 +61,9 @@ pub struct LoggerStats {
     /// full log, and entries the writer gave up (see `dropped_entries`).
     pub dropped_bytes: u64,
     /// Entries lost that way: unread lines dropped by rotation, lines too
-    /// long to store, and the oldest pending lines given up while the disk
-    /// failed for longer than the retry buffer holds.
+    /// long to store, the oldest pending lines given up while the disk
+    /// failed for longer than the retry buffer holds, and the oldest pending
+    /// entries dropped past the queue's 1 MiB budget while the disk stalled.
     pub dropped_entries: u64,
     /// Bytes of a torn last line discarded after a crash.
     pub torn_bytes: u64,
@@ -134,10 +137,14 @@ impl Logger {
     fn build(config: Config, transport: Option<Arc<dyn Transport>>) -> Result<Logger> {
         config.validate()?;
         let opts = FilchOptions { max_total_bytes: config.max_log_bytes, ..FilchOptions::default() };
-        let files = LogFiles::open(&config.log_dir, opts)?;
+        let mut files = LogFiles::open(&config.log_dir, opts)?;
+        // Unique in this directory (persisted before use), so the server's
+        // de-duplication by (proc_id, proc_seq) never mistakes this logger's
+        // entries for an earlier one's.
+        let proc_id = files.claim_proc_id()?;
         let speed = config.clock_speed;
         let write_interval = config.write_interval / speed;
-        let writer = Arc::new(Writer::new(files, default_capacity(&config), write_interval));
+        let writer = Arc::new(Writer::new(default_capacity(&config), MAX_PENDING_BYTES, write_interval));
         let counters = Arc::new(Counters::default());
         let poll_ms = config.poll_interval.as_millis() as u64; // validated: at most an hour
         let engine = Arc::new(Engine::new(poll_ms, Clock::system(speed), counters.clone(), writer.clone()));
@@ -147,11 +154,13 @@ impl Logger {
         let sampler = threads::spawn("sockstatlog-sampler", move || e.run_sampler())?;
         counters.set_sampler_thread(sampler.thread().clone());
         let w = writer.clone();
-        let writer_thread = match threads::spawn("sockstatlog-writer", move || w.run()) {
+        // The log moves to the writer thread, its one owner from here on.
+        let service = LogService::new(files, proc_id);
+        let writer_thread = match threads::spawn("sockstatlog-writer", move || w.run(service)) {
             Ok(t) => t,
             Err(e) => {
                 engine.stop();
-                sampler.join_by(Instant::now() + DROP_SHUTDOWN_TIMEOUT);
+                sampler.join_by(Deadline::after(DROP_SHUTDOWN_TIMEOUT));
                 return Err(e);
             }
         };
@@ -196,7 +205,7 @@ impl Logger {
     pub fn disable(&self) -> Result<()> {
         let h = self.open()?;
         h.engine.disable();
-        h.writer.write_pending()
+        h.writer.call(|w, log| w.write_pending(log))?
     }
 
     /// Whether sampling is on.
@@ -266,7 +275,7 @@ impl Logger {
         let u = Uploader::start(
             &h.config.upload,
             h.private_id,
-            h.writer.files().clone(),
+            Arc::new(WriterLog(h.writer.clone())),
             h.counters.clone(),
             h.transport.clone(),
         )?;
@@ -290,17 +299,17 @@ impl Logger {
     /// entries fails (a full disk), what is already on disk is uploaded all
     /// the same and the report's `write_error` says why the rest is not.
     pub fn flush(&self, timeout: Duration) -> Result<FlushReport> {
-        let deadline = Instant::now() + timeout;
+        let deadline = Deadline::after(timeout);
         let up = self.uploader()?;
         let (tx, rx) = mpsc::channel();
         self.open()?.writer.write_soon(move |r| {
             let _ = tx.send(r.as_ref().err().map(ToString::to_string));
         });
-        let write_error = match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+        let write_error = match rx.recv_timeout(deadline.left()) {
             Ok(e) => e,
             Err(_) => Some("writing the log did not finish within the flush timeout".to_string()),
         };
-        let mut report = up.flush(deadline.saturating_duration_since(Instant::now()));
+        let mut report = up.flush(deadline.left());
         report.write_error = write_error;
         Ok(report)
     }
@@ -315,15 +324,18 @@ impl Logger {
     /// disk are returned all the same (the failure is in `stats()`).
     pub fn export(&self) -> Result<Vec<String>> {
         let h = self.open()?;
-        let _ = h.writer.write_pending();
-        let lines = lock(h.writer.files()).export()?;
+        let lines = h.writer.call(|w, log| {
+            let _ = w.write_pending(log);
+            log.files().export()
+        })??;
         Ok(lines.into_iter().map(|l| String::from_utf8_lossy(&l).into_owned()).collect())
     }
 
-    /// Current counters.
+    /// Current counters. Never waits for the disk: the log's totals are as
+    /// the writer thread last published them (after its last write or job).
     pub fn stats(&self) -> Result<LoggerStats> {
         let h = self.open()?;
-        let files = lock(h.writer.files()).stats();
+        let files = h.writer.file_stats();
         let up = h.uploader.get().map(|u| u.stats()).unwrap_or_default();
         let w = h.writer.counts();
         Ok(LoggerStats {
@@ -332,7 +344,7 @@ impl Logger {
             entries_written: w.entries_written.load(Relaxed),
             bytes_written: w.bytes_written.load(Relaxed),
             dropped_bytes: files.dropped_bytes + w.dropped_bytes.load(Relaxed),
-            dropped_entries: files.dropped_lines + w.dropped_entries.load(Relaxed),
+            dropped_entries: files.dropped_lines + h.writer.dropped_entries(),
             torn_bytes: files.torn_bytes,
             resets: h.counters.resets(),
             wakeups: h.engine.wakeups() + w.wakeups.load(Relaxed),
@@ -385,10 +397,11 @@ fn closed_unless(taken: bool) -> Result<()> {
 
 impl Handle {
     fn shutdown(&self, timeout: Duration) -> Result<()> {
+        // Before any state changes (an unrepresentable one is no deadline).
+        let deadline = Deadline::after(timeout);
         if self.closed.swap(true, SeqCst) {
             return Err(Error::Closed);
         }
-        let deadline = Instant::now() + timeout;
         // JNI pushes in flight finish before this goes on; later ones get
         // `false` from the table.
         if let Some(fast) = lock(&self.fast).as_ref() {
@@ -399,14 +412,20 @@ impl Handle {
         self.counters.close();
         self.engine.disable();
         self.engine.stop();
+        // The uploader stops asking the log for batches; its last commits
+        // are jobs the writer still runs before its final write.
+        if let Some(u) = self.uploader.get() {
+            u.stop_soon();
+        }
         // The writer thread makes the final write (so a stuck disk holds up
-        // shutdown by `timeout` at most) and answers this waiter.
+        // shutdown by `timeout` at most), answers this waiter, closes the
+        // log (giving the directory up) and exits.
         let (tx, rx) = mpsc::channel();
         self.writer.write_soon(move |r| {
             let _ = tx.send(r.as_ref().err().map(ToString::to_string));
         });
         self.writer.close();
-        let written = match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+        let written = match rx.recv_timeout(deadline.left()) {
             Ok(None) => Ok(()),
             Ok(Some(e)) => Err(Error::io("writing the log at shutdown", std::io::Error::other(e))),
             Err(_) => Err(Error::io(
@@ -418,15 +437,11 @@ impl Handle {
             t.join_by(deadline);
         }
         if let Some(u) = self.uploader.get() {
-            u.shutdown(deadline.saturating_duration_since(Instant::now()));
+            u.shutdown(deadline.left());
         }
-        // Give the directory up for the next logger. A thread still inside
-        // the log (a stuck disk) keeps it until this logger is freed.
-        match self.writer.files().try_lock() {
-            Ok(mut f) => f.close(),
-            Err(TryLockError::Poisoned(p)) => p.into_inner().close(),
-            Err(TryLockError::WouldBlock) => {}
-        }
+        // The directory is free once the writer thread exited (joined above);
+        // past the deadline, a thread still inside a stuck disk call gives it
+        // up when that call returns, nobody else can hold it.
         written
     }
 }
@@ -578,21 +593,121 @@ mod tests {
     }
 
     #[test]
-    fn start_flush_returns_while_the_disk_is_stuck() {
+    fn start_flush_returns_while_the_writer_is_stuck() {
         let dir = tempfile::tempdir().unwrap();
         let mut c = config(dir.path());
         c.upload.base_url = "https://sockstatlog.invalid".into();
         let logger = Logger::with_transport(c, Arc::new(Accepting::default())).unwrap();
         logger.write_text("pending").unwrap();
-        let files = logger.handle.writer.files().clone();
-        let stuck = lock(&files); // every append and read waits for this
+        // The writer thread blocks inside a job, as inside a stuck disk call.
+        let (release, stuck) = mpsc::channel::<()>();
+        assert!(logger.handle.writer.ask(move |_, _| stuck.recv(), |_| {}));
         let (tx, rx) = mpsc::channel();
         let l = logger.clone();
-        std::thread::spawn(move || tx.send(l.start_flush().is_ok()).unwrap());
-        // A generous bound: this detects a caller blocked on the disk, it
+        std::thread::spawn(move || tx.send((l.start_flush().is_ok(), l.stats().is_ok())).unwrap());
+        // A generous bound: this detects a caller blocked on the writer, it
         // does not time anything.
-        assert_eq!(rx.recv_timeout(Duration::from_secs(60)), Ok(true));
-        drop(stuck);
+        assert_eq!(rx.recv_timeout(Duration::from_secs(60)), Ok((true, true)));
+        release.send(()).unwrap();
         logger.shutdown(Duration::from_secs(10)).unwrap();
+    }
+
+    /// Timeouts at the edges: none, the smallest, and one the clock cannot
+    /// add (`Duration::MAX`: no deadline at all).
+    const EDGE_TIMEOUTS: [(&str, Duration); 3] =
+        [("zero", Duration::ZERO), ("one ns", Duration::from_nanos(1)), ("max", Duration::MAX)];
+
+    fn uploading_logger(dir: &std::path::Path) -> Logger {
+        let mut c = config(dir);
+        c.upload.base_url = "https://sockstatlog.invalid".into();
+        Logger::with_transport(c, Arc::new(Accepting::default())).unwrap()
+    }
+
+    #[test]
+    fn every_call_that_takes_a_timeout_accepts_zero_one_nanosecond_and_max() {
+        for (name, timeout) in EDGE_TIMEOUTS {
+            let dir = tempfile::tempdir().unwrap();
+            let logger = uploading_logger(dir.path());
+            logger.write_text(name).unwrap();
+            let report = logger.flush(timeout).unwrap();
+            if timeout == Duration::MAX {
+                assert!(report.drained && report.entries == 1, "case {name}: {report:?}");
+            }
+            let up = logger.uploader().unwrap();
+            let _ = up.flush(timeout);
+            up.shutdown(timeout);
+            let done = logger.shutdown(timeout);
+            assert!(matches!(logger.shutdown(timeout), Err(Error::Closed)), "case {name}");
+            if timeout == Duration::MAX {
+                done.unwrap();
+                // Shut down in full: the directory is free again.
+                Logger::new(config(dir.path())).unwrap().shutdown(timeout).unwrap();
+                let upload = crate::config::UploadConfig {
+                    base_url: "https://sockstatlog.invalid".into(),
+                    ..Default::default()
+                };
+                let _ = crate::upload::upload_log_dir(dir.path(), &upload, PrivateId([1; 32]), timeout);
+            }
+        }
+    }
+
+    #[test]
+    fn the_ffis_millisecond_timeouts_accept_zero_one_and_the_largest() {
+        use crate::ffi::{default_logger_config, SockstatLogger};
+        for (name, ms) in [("zero", 0i64), ("one ms", 1), ("max", i64::MAX)] {
+            let dir = tempfile::tempdir().unwrap();
+            let mut cfg = default_logger_config(dir.path().display().to_string(), "07".repeat(32));
+            // Nothing listens there: no request leaves the machine.
+            (cfg.base_url, cfg.allow_http) = ("http://127.0.0.1:9".into(), true);
+            let logger = SockstatLogger::new(cfg).unwrap();
+            // An empty log drains at once, so even "max" returns.
+            let report = logger.flush(ms).unwrap();
+            assert!(report.drained || ms != i64::MAX, "case {name}: {report:?}");
+            logger.write_text(name.to_string()).unwrap();
+            let done = logger.shutdown(ms);
+            if ms == i64::MAX {
+                done.unwrap();
+                let lines = export_log_dir(dir.path()).unwrap();
+                assert!(lines.iter().any(|l| l.contains(name)), "case {name}: written at shutdown");
+                assert!(Logger::new(config(dir.path())).is_ok(), "case {name}: the directory is free");
+            }
+        }
+    }
+
+    #[test]
+    fn shutdown_while_stats_export_and_flush_run_always_frees_the_directory() {
+        const ROUNDS: usize = 20;
+        let dir = tempfile::tempdir().unwrap();
+        for round in 0..ROUNDS {
+            let logger = uploading_logger(dir.path());
+            logger.enable().unwrap();
+            let progress = Arc::new(AtomicU64::new(0));
+            let callers: Vec<_> = (0..3)
+                .map(|kind| {
+                    let (l, progress) = (logger.clone(), progress.clone());
+                    std::thread::spawn(move || loop {
+                        let _ = l.add(1, 10, 10);
+                        let alive = match kind {
+                            0 => l.stats().is_ok(),
+                            1 => !matches!(l.export(), Err(Error::Closed)),
+                            _ => l.flush(Duration::from_millis(1)).is_ok(),
+                        };
+                        progress.fetch_add(1, Relaxed);
+                        if !alive {
+                            return;
+                        }
+                    })
+                })
+                .collect();
+            // Shut down while every caller is busy (progress, not a sleep).
+            while progress.load(Relaxed) < 30 {
+                std::thread::yield_now();
+            }
+            logger.shutdown(Duration::from_secs(60)).unwrap();
+            callers.into_iter().for_each(|c| c.join().unwrap());
+            let next = Logger::new(config(dir.path()));
+            assert!(next.is_ok(), "round {round}: {:?}", next.err());
+            next.unwrap().shutdown(Duration::from_secs(60)).unwrap();
+        }
     }
 }

@@ -1,8 +1,15 @@
 //! The pending-entry queue between the sampler and the writer. The sampler
 //! pushes events without ever blocking on disk; when the writer falls behind
 //! and the queue is full, consecutive events with the same cellular flag are
-//! merged into one longer window with the same totals, so bytes are never
-//! dropped and memory stays bounded.
+//! merged into one longer window with the same totals, so bytes are not
+//! dropped.
+//!
+//! Memory stays bounded even when merging cannot help (text entries never
+//! merge, nor windows across a flip) and the writer is stuck (a frozen
+//! disk): the queue counts what every entry really holds in memory, and past
+//! [`MAX_PENDING_BYTES`] it drops the *oldest* entries, counted, keeping the
+//! newest. That is the one case where counted bytes can be lost before they
+//! reach the disk.
 //!
 //! Two events are merged only when no cellular flip lies between them: an
 //! empty window on the other network emits no event, so "consecutive in the
@@ -29,6 +36,12 @@ pub(crate) enum Pending {
 /// minutes of 100 ms windows (about 1 MiB of events), so a short poll with a
 /// long write interval cannot grow the memory of a 50 MiB extension.
 pub(crate) const MAX_QUEUE_CAPACITY: usize = 6_000;
+
+/// Memory the pending queue may hold, in bytes of entries (each counted with
+/// its heap data, see [`cost`]): 1 MiB, the same bound as the writer's retry
+/// buffer, about ten minutes of busy 100 ms windows and a tiny part of an iOS
+/// network extension's 50 MiB. Past it the oldest entries are dropped.
+pub(crate) const MAX_PENDING_BYTES: usize = 1 << 20;
 
 /// Slack beyond one write interval: upstream sizes its channel for the
 /// interval plus one second, so a write that starts a little late still
@@ -62,7 +75,17 @@ struct Queued {
     flips: u64,
 }
 
-/// A bounded FIFO of pending entries that merges instead of dropping.
+/// Bytes of memory `q` holds: the entry itself plus its heap data (an
+/// event's per-label stats, an object's text), whatever its kind.
+fn cost(q: &Queued) -> usize {
+    let heap = match &q.item {
+        Pending::Event(e) => e.stats.capacity() * std::mem::size_of::<(u8, u64, u64)>(),
+        Pending::Object(o) => o.capacity(),
+    };
+    std::mem::size_of::<Queued>() + heap
+}
+
+/// A bounded FIFO of pending entries that merges before it drops.
 #[derive(Debug)]
 pub(crate) struct PendingQueue {
     items: VecDeque<Queued>,
@@ -70,12 +93,20 @@ pub(crate) struct PendingQueue {
     merges: u64,
     /// Cellular flips noted so far.
     flips: u64,
+    /// Sum of [`cost`] over `items`.
+    bytes: usize,
+    /// Most `bytes` may reach; the oldest entries go past it.
+    budget: usize,
+    /// Entries dropped for the budget.
+    dropped: u64,
 }
 
 impl PendingQueue {
-    /// An empty queue holding about `capacity` entries before it merges.
-    pub(crate) fn new(capacity: usize) -> Self {
-        PendingQueue { items: VecDeque::new(), capacity: capacity.max(2), merges: 0, flips: 0 }
+    /// An empty queue holding about `capacity` entries before it merges, and
+    /// at most `budget` bytes (see [`cost`]) before it drops the oldest.
+    pub(crate) fn new(capacity: usize, budget: usize) -> Self {
+        let capacity = capacity.max(2);
+        PendingQueue { items: VecDeque::new(), capacity, merges: 0, flips: 0, bytes: 0, budget, dropped: 0 }
     }
 
     /// Records that the cellular flag changed: events queued before this are
@@ -86,35 +117,54 @@ impl PendingQueue {
 
     /// Appends an entry; when full, first merges two mergeable events
     /// (preferring the newest pair). Objects are never merged, nor events
-    /// across a flip, so a queue of only objects and flips may exceed the
-    /// capacity; both are rare (at most one per host call).
+    /// across a flip, so a queue of objects and flips may exceed the
+    /// capacity: then the byte budget bounds it, dropping the oldest entries.
     pub(crate) fn push(&mut self, p: Pending) {
         let new = Queued { item: p, flips: self.flips };
         if self.items.len() >= self.capacity {
             if let Some(last) = self.items.back_mut() {
                 if mergeable(last, &new) {
+                    let before = cost(last);
                     if let (Pending::Event(a), Pending::Event(b)) = (&mut last.item, &new.item) {
                         merge_into(a, b);
                         self.merges += 1;
-                        return;
                     }
+                    self.bytes = self.bytes - before + cost(last);
+                    self.enforce_budget();
+                    return;
                 }
             }
             self.merge_one_pair();
         }
+        self.bytes += cost(&new);
         self.items.push_back(new);
+        self.enforce_budget();
+    }
+
+    /// Drops the oldest entries until the queue is within its budget. The
+    /// newest entry always stays, even alone over budget (one entry is at
+    /// most one line, 64 KiB).
+    fn enforce_budget(&mut self) {
+        while self.bytes > self.budget && self.items.len() > 1 {
+            if let Some(old) = self.items.pop_front() {
+                self.bytes -= cost(&old);
+                self.dropped += 1;
+            }
+        }
     }
 
     /// Merges the newest mergeable pair of neighbours, if any.
     fn merge_one_pair(&mut self) {
         for i in (1..self.items.len()).rev() {
             if mergeable(&self.items[i - 1], &self.items[i]) {
+                let before = cost(&self.items[i - 1]) + cost(&self.items[i]);
                 if let Some(Queued { item: Pending::Event(b), .. }) = self.items.remove(i) {
                     if let Pending::Event(a) = &mut self.items[i - 1].item {
                         merge_into(a, &b);
                         self.merges += 1;
                     }
                 }
+                self.bytes = self.bytes - before + cost(&self.items[i - 1]);
                 return;
             }
         }
@@ -122,7 +172,25 @@ impl PendingQueue {
 
     /// Takes everything pending, oldest first.
     pub(crate) fn take(&mut self) -> Vec<Pending> {
+        self.bytes = 0;
         self.items.drain(..).map(|q| q.item).collect()
+    }
+
+    /// Bytes held now (see [`cost`]).
+    #[cfg(test)]
+    pub(crate) fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// The byte budget.
+    #[cfg(test)]
+    pub(crate) fn budget(&self) -> usize {
+        self.budget
+    }
+
+    /// Entries dropped for the budget so far.
+    pub(crate) fn dropped(&self) -> u64 {
+        self.dropped
     }
 
     /// Nothing pending.
@@ -178,7 +246,7 @@ mod tests {
 
     #[test]
     fn a_full_queue_merges_the_newest_event_into_the_last_keeping_totals() {
-        let mut q = PendingQueue::new(2);
+        let mut q = PendingQueue::new(2, MAX_PENDING_BYTES);
         q.push(ev(0, false, &[(1, 1, 1)]));
         q.push(ev(100, false, &[(2, 5, 0)]));
         q.push(ev(200, false, &[(1, 2, 3), (3, 1, 1)]));
@@ -198,7 +266,7 @@ mod tests {
 
     #[test]
     fn events_with_different_flags_are_never_merged_together() {
-        let mut q = PendingQueue::new(2);
+        let mut q = PendingQueue::new(2, MAX_PENDING_BYTES);
         q.push(ev(0, false, &[(1, 1, 0)]));
         q.push(ev(100, true, &[(1, 1, 0)]));
         q.push(ev(200, false, &[(1, 1, 0)]));
@@ -224,7 +292,7 @@ mod tests {
         // Wi-Fi [0,100], then cellular [100,150] with no traffic (no event),
         // then Wi-Fi again from 150. Merging the two Wi-Fi events would mark
         // the cellular 50 ms as Wi-Fi time.
-        let mut q = PendingQueue::new(2);
+        let mut q = PendingQueue::new(2, MAX_PENDING_BYTES);
         q.push(ev(0, false, &[(1, 1, 0)]));
         q.note_flip(); // to cellular at 100
         q.note_flip(); // back to Wi-Fi at 150
@@ -243,9 +311,47 @@ mod tests {
         assert_eq!(q.merges(), 0);
     }
 
+    /// What the queue holds, recounted from scratch.
+    fn recount(q: &PendingQueue) -> usize {
+        q.items.iter().map(cost).sum()
+    }
+
+    #[test]
+    fn past_its_byte_budget_the_queue_drops_the_oldest_of_every_kind_and_keeps_the_newest() {
+        let budget = 4 << 10;
+        let mut q = PendingQueue::new(2, budget);
+        // Text, headers and windows across flips: nothing here merges.
+        for i in 0..300u64 {
+            match i % 3 {
+                0 => q.push(Pending::Object(format!("{{\"text\":\"{i} {}\"}}", "x".repeat(100)))),
+                1 => q.push(Pending::Object(format!("{{\"sockstatlog\":{{\"v\":2,\"n\":{i}}}}}"))),
+                _ => q.push(ev(i * 100, i % 2 == 0, &[(1, i, 0)])),
+            }
+            q.note_flip();
+            assert!(q.bytes() <= budget, "after {i}: {} bytes", q.bytes());
+            assert_eq!(q.bytes(), recount(&q), "after {i}: the running count is exact");
+        }
+        let kept = q.len() as u64;
+        assert!(q.dropped() > 0 && q.dropped() + kept == 300, "every entry kept or counted");
+        let items = q.take();
+        assert_eq!(items.last(), Some(&ev(299 * 100, false, &[(1, 299, 0)])), "the newest stays");
+        assert_eq!(q.bytes(), 0);
+    }
+
+    #[test]
+    fn merging_keeps_the_byte_count_exact() {
+        let mut q = PendingQueue::new(2, MAX_PENDING_BYTES);
+        for i in 0..50u64 {
+            q.push(ev(i * 100, false, &[((i % 7) as u8, 1, 1)]));
+            assert_eq!(q.bytes(), recount(&q), "after {i}");
+        }
+        assert!(q.merges() > 0);
+        assert_eq!(q.dropped(), 0);
+    }
+
     #[test]
     fn windows_separated_by_quiet_time_on_the_same_network_still_merge() {
-        let mut q = PendingQueue::new(2);
+        let mut q = PendingQueue::new(2, MAX_PENDING_BYTES);
         q.push(ev(0, false, &[(1, 1, 0)]));
         q.push(ev(500, false, &[(1, 1, 0)])); // idle in between, no flip
         q.push(ev(900, false, &[(1, 1, 0)]));

@@ -101,7 +101,7 @@ pub fn replay(input: impl BufRead, poll_ms: u64, queue_capacity: usize) -> Resul
             }
             Op::Register { label, name } => labels.register(label, &name).map_err(|e| err(e.to_string()))?,
             Op::Writer { stall: true } => {
-                stalled.get_or_insert_with(|| PendingQueue::new(queue_capacity));
+                stalled.get_or_insert_with(|| PendingQueue::new(queue_capacity, crate::queue::MAX_PENDING_BYTES));
             }
             Op::Writer { stall: false } => {
                 if let Some(mut q) = stalled.take() {

@@ -9,5 +9,13 @@ pub use crate::counters::{Counters, Snapshot, FAST_PUSH_MAX};
 pub use crate::filch::{export_dir, Batch, Cursor, FilchOptions, FilchStats, LogFiles};
 pub use crate::queue::Pending;
 pub use crate::sampler::Sampler;
-pub use crate::upload::{UploadStats, Uploader};
-pub use crate::writer::{Encoded, Encoder};
+pub use crate::upload::{LogSource, UploadStats, Uploader};
+pub use crate::writer::{Encoded, Encoder, OwnedLog};
+
+/// What the JNI methods `FastCounters.add`/`setTotals` run behind a handle
+/// (`jni.rs`, minus the JNI environment): `true` if the push counted.
+pub fn fast_push(handle: u64, label: u8, tx: u64, rx: u64, is_total: bool) -> bool {
+    crate::fast_handles::TABLE
+        .with(handle, |c| if is_total { c.try_set_totals(label, tx, rx) } else { c.try_add(label, tx, rx) })
+        .unwrap_or(false)
+}

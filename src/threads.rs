@@ -1,12 +1,42 @@
 //! The logger's background threads, started and stopped in one place: each is
 //! named, and joining one waits at most until a deadline, woken the moment
 //! the thread exits (never a polling loop), so a stuck disk can delay the
-//! host's shutdown by its timeout and no more.
+//! host's shutdown by its timeout and no more. Deadlines are computed here
+//! too ([`Deadline`]), saturating: a timeout too long to add to the clock (the
+//! Rust API's `Duration::MAX`) means no deadline, never a panic.
 
 use crate::error::{Error, Result};
 use std::sync::mpsc;
 use std::thread::{self, JoinHandle, Thread};
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+/// A moment to stop waiting at, or never: `Instant + Duration` panics when the
+/// sum is not representable, so every timeout the library is given becomes
+/// one of these first, before any state changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Deadline(Option<Instant>);
+
+impl Deadline {
+    /// `timeout` from now; no deadline at all when the clock cannot represent
+    /// that moment (e.g. `Duration::MAX`).
+    pub(crate) fn after(timeout: Duration) -> Deadline {
+        Deadline(Instant::now().checked_add(timeout))
+    }
+
+    /// Time left, zero once passed; `Duration::MAX` for no deadline (the
+    /// standard library's timed waits treat that as "wait indefinitely").
+    pub(crate) fn left(&self) -> Duration {
+        match self.0 {
+            Some(at) => at.saturating_duration_since(Instant::now()),
+            None => Duration::MAX,
+        }
+    }
+
+    /// True once the deadline is behind us (never without one).
+    pub(crate) fn passed(&self) -> bool {
+        self.left().is_zero()
+    }
+}
 
 /// A running background thread.
 #[derive(Debug)]
@@ -39,9 +69,8 @@ impl Worker {
     /// Waits until the thread exits or `deadline` passes; joins it in the
     /// first case and returns true. In the second the thread is left
     /// detached: it exits on its own when whatever blocks it returns.
-    pub(crate) fn join_by(self, deadline: Instant) -> bool {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match self.exited.recv_timeout(left) {
+    pub(crate) fn join_by(self, deadline: Deadline) -> bool {
+        match self.exited.recv_timeout(deadline.left()) {
             Err(mpsc::RecvTimeoutError::Timeout) => false,
             // Disconnected (nothing is ever sent): the body has ended.
             Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => {
@@ -56,12 +85,11 @@ impl Worker {
 mod tests {
     use super::*;
     use std::sync::{Arc, Barrier};
-    use std::time::Duration;
 
     #[test]
     fn a_finished_thread_is_joined_and_a_stuck_one_is_left_at_the_deadline() {
         let w = spawn("sockstatlog-test-quick", || {}).unwrap();
-        assert!(w.join_by(Instant::now() + Duration::from_secs(60)));
+        assert!(w.join_by(Deadline::after(Duration::from_secs(60))));
 
         let gate = Arc::new(Barrier::new(2));
         let g = gate.clone();
@@ -69,13 +97,30 @@ mod tests {
             g.wait();
         })
         .unwrap();
-        assert!(!w.join_by(Instant::now()), "still blocked: not joined");
+        assert!(!w.join_by(Deadline::after(Duration::ZERO)), "still blocked: not joined");
         gate.wait();
     }
 
     #[test]
     fn a_panicking_thread_still_counts_as_exited() {
         let w = spawn("sockstatlog-test-panics", || panic!("boom")).unwrap();
-        assert!(w.join_by(Instant::now() + Duration::from_secs(60)));
+        assert!(w.join_by(Deadline::after(Duration::MAX)), "no deadline: waits for the exit");
+    }
+
+    #[test]
+    fn a_timeout_past_the_clocks_range_is_no_deadline_and_never_panics() {
+        // (name, timeout, the most time that may be left right after).
+        let cases = [
+            ("zero", Duration::ZERO, Duration::ZERO),
+            ("one nanosecond", Duration::from_nanos(1), Duration::from_nanos(1)),
+            ("max", Duration::MAX, Duration::MAX),
+        ];
+        for (name, timeout, most) in cases {
+            let d = Deadline::after(timeout);
+            assert!(d.left() <= most, "case {name}");
+        }
+        assert!(Deadline::after(Duration::ZERO).passed());
+        assert!(!Deadline::after(Duration::MAX).passed());
+        assert_eq!(Deadline::after(Duration::MAX).left(), Duration::MAX, "no deadline");
     }
 }

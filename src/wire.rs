@@ -23,8 +23,11 @@ const CUT_NOTE_BYTES: usize = 24;
 /// escaping is not enough.
 pub(crate) const MAX_ESCAPED_TEXT_BYTES: usize =
     crate::filch::MAX_LINE_BYTES - MAX_WRAPPER_BYTES - CUT_NOTE_BYTES - r#"{"text":""}"#.len();
-/// Version of our header entry's schema.
-pub(crate) const HEADER_VERSION: u32 = 1;
+/// Version of our header entry's schema, i.e. of the log format this build
+/// writes (see "Format versions" in docs/contract.md): 2 since `proc_id` is
+/// unique per log directory (and new entry kinds may appear); readers
+/// accept 1 and 2.
+pub(crate) const HEADER_VERSION: u32 = 2;
 
 /// Appends an event object (no newline). Label keys are decimal ids sorted
 /// as strings, as Go's encoder sorts map keys: `"10"` before `"2"`.
@@ -109,7 +112,7 @@ pub(crate) fn text_object(text: &str) -> String {
 }
 
 /// Our header object, written first at each enable so a log explains itself:
-/// `{"sockstatlog":{"v":1,"poll_ms":P,"labels":{"0":"ControlClientAuto",…}}}`.
+/// `{"sockstatlog":{"v":2,"poll_ms":P,"labels":{"0":"ControlClientAuto",…}}}`.
 pub(crate) fn header_object(poll_ms: u64, labels: &[(u8, String)]) -> String {
     let mut out = String::new();
     let _ = write!(out, "{{\"sockstatlog\":{{\"v\":{HEADER_VERSION},\"poll_ms\":{poll_ms},\"labels\":{{");
@@ -318,6 +321,6 @@ mod tests {
     #[test]
     fn header_lists_labels_sorted_as_strings() {
         let h = header_object(100, &[(2, "DERPHTTPClient".into()), (10, "Net\"log".into())]);
-        assert_eq!(h, r#"{"sockstatlog":{"v":1,"poll_ms":100,"labels":{"10":"Net\"log","2":"DERPHTTPClient"}}}"#);
+        assert_eq!(h, r#"{"sockstatlog":{"v":2,"poll_ms":100,"labels":{"10":"Net\"log","2":"DERPHTTPClient"}}}"#);
     }
 }

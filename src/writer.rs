@@ -1,98 +1,51 @@
-//! The writer: it owns the pending queue, the encoder that numbers entries,
-//! the retry buffer of a failed append, the on-disk log and its thread's
-//! loop. Every write interval (and when asked: disable, flush, export,
-//! shutdown) it takes the pending entries, wraps each as a logtail line with
+//! The writer: the one owner of the on-disk log. Its thread runs the log
+//! service: it holds [`LogFiles`] on its own stack (no other thread can reach
+//! them), and with it the encoder that numbers entries and the retry buffer
+//! of a failed write. Everyone else talks to it through this module's narrow
+//! interface: the sampler and the host *push* entries into the pending queue
+//! (a short lock, never held across I/O); the host and the uploader *ask* it
+//! for a job on the log (write now, export, peek a batch, commit a cursor)
+//! and get the answer back over a channel; `stats()` reads the counters and
+//! the file totals the thread *publishes* after each job, never the files.
+//!
+//! Every write interval (and when asked: disable, flush, export, shutdown)
+//! the thread takes the pending entries, wraps each as a logtail line with
 //! `client_time`/`proc_id`/`proc_seq`, appends them to the log in one write
-//! and fsyncs. Its thread sleeps without a timeout while nothing is pending,
-//! and wakes once per interval while traffic flows.
+//! and fsyncs. It sleeps without a timeout while nothing is pending, and
+//! wakes once per interval while traffic flows. When it exits (shutdown) it
+//! closes the log, giving the directory up: nothing else holds it.
 //!
 //! Nothing here is reported to a caller as the caller's mistake: a line too
 //! long to store is dropped and counted on its own, and when the disk fails
-//! the encoded lines wait in a bounded retry buffer that gives up its
-//! *oldest* lines first, counted.
+//! (the append, or the fsync after it) the encoded lines wait in a bounded
+//! retry buffer that gives up its *oldest* lines first, counted, and are
+//! appended again at the next write.
+
+mod access;
+mod encoder;
+
+#[cfg(feature = "testing")]
+pub use access::OwnedLog;
+pub(crate) use access::WriterLog;
+#[cfg(not(feature = "testing"))]
+pub(crate) use encoder::Encoder;
+#[cfg(feature = "testing")]
+pub use encoder::{Encoded, Encoder};
 
 use crate::error::{Error, Result};
-use crate::filch::{LogFiles, MAX_LINE_BYTES};
+use crate::filch::{FilchError, FilchStats, LogFiles};
 use crate::queue::{Pending, PendingQueue};
 use crate::sync::lock;
-use crate::wire::{self, EntryMeta};
+use crate::threads::Deadline;
+use crate::wire;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Condvar, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::{mpsc, Condvar, Mutex};
+use std::time::Duration;
 
 /// Encoded lines kept for the next attempt after a failed append (e.g. a full
 /// disk), at most this many bytes: ten minutes of busy 100 ms events. Beyond
 /// it the oldest lines are dropped and counted, so the newest survive.
 pub(crate) const MAX_RETRY_BYTES: usize = 1 << 20;
-
-/// Numbers entries and encodes them as logtail lines.
-#[cfg_attr(feature = "testing", visibility::make(pub))]
-#[derive(Debug)]
-pub(crate) struct Encoder {
-    /// Random id of this logger instance (`proc_id`).
-    proc_id: u32,
-    /// Sequence number of the last entry encoded (`proc_seq`).
-    seq: u64,
-}
-
-/// What [`Encoder::encode_batch`] did.
-#[cfg_attr(feature = "testing", visibility::make(pub))]
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct Encoded {
-    /// Lines appended to the buffer.
-    pub lines: u64,
-    /// Entries dropped because their line exceeds the log's line limit.
-    pub dropped: u64,
-    /// Bytes of those lines.
-    pub dropped_bytes: u64,
-}
-
-impl Encoder {
-    /// An encoder for a new logger instance.
-    #[cfg_attr(feature = "testing", visibility::make(pub))]
-    pub(crate) fn new() -> Self {
-        // Never 0, so a reader can tell "absent" from a real id.
-        Encoder { proc_id: fastrand::u32(1..), seq: 0 }
-    }
-
-    /// Encodes pending entries as logtail lines onto `buf`, numbering them
-    /// from the last sequence number; all share one `client_time`, the moment
-    /// of writing. A line longer than [`MAX_LINE_BYTES`] is left out (and does
-    /// not use up a sequence number): only that entry is lost.
-    #[cfg_attr(feature = "testing", visibility::make(pub))]
-    pub(crate) fn encode_batch(&mut self, items: &[Pending], client_time_ns: u128, buf: &mut String) -> Encoded {
-        let mut done = Encoded::default();
-        let mut object = String::new();
-        for item in items {
-            let line_start = buf.len();
-            let meta = EntryMeta { client_time_ns, proc_id: self.proc_id, proc_seq: self.seq + 1 };
-            match item {
-                Pending::Event(ev) => {
-                    object.clear();
-                    wire::encode_event(ev, &mut object);
-                    wire::wrap_object(&meta, &object, buf);
-                }
-                Pending::Object(o) => wire::wrap_object(&meta, o, buf),
-            }
-            let len = buf.len() - line_start;
-            if len > MAX_LINE_BYTES {
-                buf.truncate(line_start);
-                done.dropped += 1;
-                done.dropped_bytes += len as u64;
-            } else {
-                self.seq += 1;
-                done.lines += 1;
-            }
-        }
-        done
-    }
-}
-
-impl Default for Encoder {
-    fn default() -> Self {
-        Self::new()
-    }
-}
 
 /// Drops whole lines from the front of `retry` until it is at most `max`
 /// bytes; returns the lines and bytes dropped.
@@ -116,84 +69,106 @@ fn trim_oldest(retry: &mut String, max: usize) -> (u64, u64) {
 /// it was registered.
 type Waiter = Box<dyn FnOnce(&Result<()>) + Send>;
 
-/// What the engine and the logger hand over, and the thread's sleep state.
+/// Work for the log service, run on its thread with the log in hand.
+type Job = Box<dyn FnOnce(&Writer, &mut LogService) + Send>;
+
+/// What the engine, the host and the uploader hand over, and the thread's
+/// sleep state. Its lock is held only to move things in or out, never
+/// across I/O.
 struct Inbox {
     queue: PendingQueue,
     waiters: Vec<Waiter>,
+    jobs: Vec<Job>,
     /// The thread sleeps without a timeout, waiting for the first entry.
     idle: bool,
-    /// Closed at shutdown: later entries are refused.
+    /// Closed at shutdown: later entries and jobs are refused.
     closed: bool,
 }
 
-/// What a write needs, serialised so lines reach the file in sequence order.
-struct Output {
+/// What only the writer thread touches: the log, and what a write needs.
+pub(crate) struct LogService {
+    files: LogFiles,
     encoder: Encoder,
-    /// Lines that failed to append, to write before the next batch.
+    /// Lines whose append or fsync failed, to write before the next batch.
     retry: String,
     /// The last distinct write error, so each is logged once.
-    last_error: Option<String>,
+    last_logged: Option<String>,
+}
+
+impl LogService {
+    /// The service for `files`, numbering entries as logger `proc_id`.
+    pub(crate) fn new(files: LogFiles, proc_id: u32) -> LogService {
+        LogService { files, encoder: Encoder::with_proc_id(proc_id), retry: String::new(), last_logged: None }
+    }
+
+    /// The log, for a job.
+    pub(crate) fn files(&mut self) -> &mut LogFiles {
+        &mut self.files
+    }
 }
 
 /// Counters of the writer's work, read by `stats()`.
 #[derive(Debug, Default)]
 pub(crate) struct WriterCounts {
-    /// Entries appended to the log.
+    /// Entries appended to the log (and fsynced).
     pub(crate) entries_written: AtomicU64,
     /// Bytes appended to the log.
     pub(crate) bytes_written: AtomicU64,
     /// Failed appends or fsyncs.
     pub(crate) write_errors: AtomicU64,
-    /// Entries given up: too long to store, or the oldest past the retry bound.
+    /// Entries given up: too long to store, the oldest past the retry bound,
+    /// or the oldest pending past the queue's byte budget.
     pub(crate) dropped_entries: AtomicU64,
-    /// Their bytes.
+    /// Bytes of the encoded lines given up (queue drops count entries only).
     pub(crate) dropped_bytes: AtomicU64,
     /// Thread wake-ups.
     pub(crate) wakeups: AtomicU64,
 }
 
-/// The write path of one logger.
+/// What the thread publishes for `stats()` after every write and job.
+#[derive(Debug, Default, Clone)]
+struct Published {
+    files: FilchStats,
+    /// The last write error, cleared by a successful write.
+    last_error: Option<String>,
+}
+
+/// The write path of one logger: the shared half. The log itself lives on
+/// the thread ([`Writer::run`]).
 pub(crate) struct Writer {
     inbox: Mutex<Inbox>,
-    /// Wakes the thread: the first entry, a write request, shutdown.
+    /// Wakes the thread: the first entry, a write request, a job, shutdown.
     wake: Condvar,
-    output: Mutex<Output>,
-    files: Arc<Mutex<LogFiles>>,
     /// Real time between writes while entries keep coming.
     interval: Duration,
     counts: WriterCounts,
-    /// The last write error, for `stats()`.
-    last_error: Mutex<Option<String>>,
+    /// Copied in and out, never held across I/O.
+    published: Mutex<Published>,
     /// Tests make every append fail, as a full disk does.
     #[cfg(test)]
     pub(crate) fail_appends: std::sync::atomic::AtomicBool,
 }
 
 impl Writer {
-    /// A writer appending to `files`, merging pending events past
-    /// `queue_capacity`, writing every `interval` of real time.
-    pub(crate) fn new(files: LogFiles, queue_capacity: usize, interval: Duration) -> Writer {
+    /// A writer whose pending queue holds `queue_capacity` entries before it
+    /// merges and `queue_budget` bytes before it drops the oldest, writing
+    /// every `interval` of real time once [`Writer::run`] runs.
+    pub(crate) fn new(queue_capacity: usize, queue_budget: usize, interval: Duration) -> Writer {
         Writer {
             inbox: Mutex::new(Inbox {
-                queue: PendingQueue::new(queue_capacity),
+                queue: PendingQueue::new(queue_capacity, queue_budget),
                 waiters: Vec::new(),
+                jobs: Vec::new(),
                 idle: false,
                 closed: false,
             }),
             wake: Condvar::new(),
-            output: Mutex::new(Output { encoder: Encoder::new(), retry: String::new(), last_error: None }),
-            files: Arc::new(Mutex::new(files)),
             interval,
             counts: WriterCounts::default(),
-            last_error: Mutex::new(None),
+            published: Mutex::new(Published::default()),
             #[cfg(test)]
             fail_appends: std::sync::atomic::AtomicBool::new(false),
         }
-    }
-
-    /// The on-disk log, shared with the uploader and `export`.
-    pub(crate) fn files(&self) -> &Arc<Mutex<LogFiles>> {
-        &self.files
     }
 
     /// Queues an entry; wakes the thread only if it sleeps waiting for one.
@@ -231,8 +206,41 @@ impl Writer {
         self.wake.notify_one();
     }
 
-    /// Refuses further entries and tells the thread to make its final write
-    /// and exit. Waiters registered before still get their result.
+    /// Runs `job` on the log service's thread and returns at once; `reply`
+    /// gets its result, or is dropped unsent when the writer closed first.
+    pub(crate) fn ask<R: Send + 'static>(
+        &self,
+        job: impl FnOnce(&Writer, &mut LogService) -> R + Send + 'static,
+        reply: impl FnOnce(R) + Send + 'static,
+    ) -> bool {
+        let mut inbox = lock(&self.inbox);
+        if inbox.closed {
+            return false;
+        }
+        inbox.jobs.push(Box::new(move |w: &Writer, s: &mut LogService| reply(job(w, s))));
+        self.wake.notify_one();
+        true
+    }
+
+    /// Runs `job` on the log service's thread and waits for its result, as
+    /// long as the disk takes: for the host calls whose job is I/O (disable,
+    /// export) and for the uploader. [`Error::Closed`] after shutdown.
+    pub(crate) fn call<R: Send + 'static>(
+        &self,
+        job: impl FnOnce(&Writer, &mut LogService) -> R + Send + 'static,
+    ) -> Result<R> {
+        let (tx, rx) = mpsc::sync_channel(1);
+        if !self.ask(job, move |r| {
+            let _ = tx.send(r);
+        }) {
+            return Err(Error::Closed);
+        }
+        rx.recv().map_err(|_| Error::Closed)
+    }
+
+    /// Refuses further entries and jobs and tells the thread to run the jobs
+    /// it has, make its final write, close the log and exit. Waiters
+    /// registered before still get their result.
     pub(crate) fn close(&self) {
         lock(&self.inbox).closed = true;
         self.wake.notify_all();
@@ -243,40 +251,59 @@ impl Writer {
         lock(&self.inbox).queue.merges()
     }
 
+    /// Bytes the pending queue holds now, and its budget.
+    #[cfg(test)]
+    pub(crate) fn queue_bytes(&self) -> (usize, usize) {
+        let inbox = lock(&self.inbox);
+        (inbox.queue.bytes(), inbox.queue.budget())
+    }
+
     /// Work counters.
     pub(crate) fn counts(&self) -> &WriterCounts {
         &self.counts
     }
 
+    /// The entries dropped so far, the writer's and the pending queue's.
+    pub(crate) fn dropped_entries(&self) -> u64 {
+        self.counts.dropped_entries.load(Relaxed) + lock(&self.inbox).queue.dropped()
+    }
+
     /// The most recent write failure, cleared by the next successful write.
     pub(crate) fn last_error(&self) -> Option<String> {
-        lock(&self.last_error).clone()
+        lock(&self.published).last_error.clone()
+    }
+
+    /// The log's counters as the thread last published them.
+    pub(crate) fn file_stats(&self) -> FilchStats {
+        lock(&self.published).files
+    }
+
+    fn publish(&self, log: &LogService) {
+        lock(&self.published).files = log.files.stats();
     }
 
     /// Writes everything pending now and fsyncs, then answers the waiters
-    /// registered before. Called by the thread, and directly by `disable`
-    /// and `export`, whose job is to write.
-    pub(crate) fn write_pending(&self) -> Result<()> {
-        let mut out = lock(&self.output);
+    /// registered before. Runs on the service thread (it needs the log).
+    pub(crate) fn write_pending(&self, log: &mut LogService) -> Result<()> {
         let (items, waiters) = {
             let mut inbox = lock(&self.inbox);
             (inbox.queue.take(), std::mem::take(&mut inbox.waiters))
         };
-        let result = self.write_locked(&mut out, &items);
-        drop(out);
+        let result = self.write_batch(log, &items);
+        self.publish(log);
         for w in waiters {
             w(&result);
         }
         result
     }
 
-    fn write_locked(&self, out: &mut Output, items: &[Pending]) -> Result<()> {
-        if items.is_empty() && out.retry.is_empty() {
+    fn write_batch(&self, log: &mut LogService, items: &[Pending]) -> Result<()> {
+        if items.is_empty() && log.retry.is_empty() {
             return Ok(());
         }
-        let mut buf = std::mem::take(&mut out.retry);
+        let mut buf = std::mem::take(&mut log.retry);
         let retried = buf.len();
-        let encoded = out.encoder.encode_batch(items, wire::now_unix_ns(), &mut buf);
+        let encoded = log.encoder.encode_batch(items, wire::now_unix_ns(), &mut buf);
         if encoded.dropped > 0 {
             self.count_dropped(encoded.dropped, encoded.dropped_bytes);
             eprintln!("sockstatlog: dropped {} entries longer than the log's line limit", encoded.dropped);
@@ -284,49 +311,37 @@ impl Writer {
         if buf.is_empty() {
             return Ok(());
         }
-        let result = {
-            let mut files = lock(&self.files);
-            #[cfg(test)]
-            if self.fail_appends.load(Relaxed) {
-                let full = std::io::Error::from_raw_os_error(28); // ENOSPC
-                return self.append_failed(
-                    out,
-                    buf,
-                    crate::filch::FilchError::Io { context: "test".into(), source: full },
-                );
-            }
-            files.append(buf.as_bytes()).map(|()| files.sync())
-        };
-        match result {
-            Ok(synced) => {
+        #[cfg(test)]
+        if self.fail_appends.load(Relaxed) {
+            let full = std::io::Error::from_raw_os_error(28); // ENOSPC
+            return self.write_failed(log, buf, FilchError::Io { context: "test".into(), source: full });
+        }
+        // An fsync failure is handled like a failed append: on Linux the
+        // kernel may drop the dirty pages and report success next time, so
+        // the lines are appended again (the server drops the duplicates by
+        // proc_id/proc_seq; a line that did reach the disk is sent twice).
+        match log.files.append(buf.as_bytes()).and_then(|()| log.files.sync()) {
+            Ok(()) => {
                 self.counts.bytes_written.fetch_add(buf.len() as u64, Relaxed);
                 let retried_lines = buf.as_bytes()[..retried].iter().filter(|&&b| b == b'\n').count() as u64;
                 self.counts.entries_written.fetch_add(encoded.lines + retried_lines, Relaxed);
-                out.last_error = None;
-                *lock(&self.last_error) = None;
-                // The lines are in the file; an fsync failure is counted, but
-                // appending them again would duplicate them.
-                match synced {
-                    Ok(()) => Ok(()),
-                    Err(e) => {
-                        self.note_error(out, &e.to_string());
-                        Err(e.into())
-                    }
-                }
+                log.last_logged = None;
+                lock(&self.published).last_error = None;
+                Ok(())
             }
-            Err(e) => self.append_failed(out, buf, e),
+            Err(e) => self.write_failed(log, buf, e),
         }
     }
 
-    /// Keeps the lines that failed to append for the next write, giving up
-    /// the oldest past [`MAX_RETRY_BYTES`].
-    fn append_failed(&self, out: &mut Output, mut buf: String, e: crate::filch::FilchError) -> Result<()> {
-        self.note_error(out, &e.to_string());
+    /// Keeps the lines whose append or fsync failed for the next write,
+    /// giving up the oldest past [`MAX_RETRY_BYTES`].
+    fn write_failed(&self, log: &mut LogService, mut buf: String, e: FilchError) -> Result<()> {
+        self.note_error(log, &e.to_string());
         let (lines, bytes) = trim_oldest(&mut buf, MAX_RETRY_BYTES);
         if lines > 0 {
             self.count_dropped(lines, bytes);
         }
-        out.retry = buf;
+        log.retry = buf;
         Err(e.into())
     }
 
@@ -335,84 +350,164 @@ impl Writer {
         self.counts.dropped_bytes.fetch_add(bytes, Relaxed);
     }
 
-    fn note_error(&self, out: &mut Output, msg: &str) {
+    fn note_error(&self, log: &mut LogService, msg: &str) {
         self.counts.write_errors.fetch_add(1, Relaxed);
-        *lock(&self.last_error) = Some(msg.to_string());
-        if out.last_error.as_deref() != Some(msg) {
+        lock(&self.published).last_error = Some(msg.to_string());
+        if log.last_logged.as_deref() != Some(msg) {
             eprintln!("sockstatlog: writing the log failed: {msg}");
-            out.last_error = Some(msg.to_string());
+            log.last_logged = Some(msg.to_string());
         }
     }
 
-    /// The thread's body: sleep with no timeout until the first entry, then
-    /// write once per interval for as long as entries keep coming; a write
-    /// request cuts the wait short. At close, one final write, then exit.
-    pub(crate) fn run(&self) {
-        'idle: loop {
-            {
-                let mut inbox = lock(&self.inbox);
-                while inbox.queue.is_empty() && inbox.waiters.is_empty() && !inbox.closed {
-                    inbox.idle = true;
-                    inbox = self.wake.wait(inbox).unwrap_or_else(|e| e.into_inner());
-                    inbox.idle = false;
-                    self.counts.wakeups.fetch_add(1, Relaxed);
-                }
-                if inbox.closed {
-                    break 'idle;
-                }
+    /// The thread's body, owning `log`: sleep with no timeout until the first
+    /// entry, then write once per interval for as long as entries keep
+    /// coming; a write request cuts the wait short; jobs run as they come
+    /// without moving the next write. At close: the jobs already asked for,
+    /// one final write, then the log is closed (the directory given up).
+    pub(crate) fn run(&self, mut log: LogService) {
+        self.publish(&log);
+        // When the next interval write is due; `None` while nothing is pending.
+        let mut due: Option<Deadline> = None;
+        loop {
+            let (jobs, write, closed) = self.next_work(&mut due);
+            self.run_jobs(jobs, &mut log);
+            if closed {
+                break;
             }
-            loop {
-                let deadline = Instant::now() + self.interval;
-                let mut inbox = lock(&self.inbox);
-                while !inbox.closed && inbox.waiters.is_empty() {
-                    let left = deadline.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        break;
-                    }
-                    inbox = self.wake.wait_timeout(inbox, left).unwrap_or_else(|e| e.into_inner()).0;
-                    self.counts.wakeups.fetch_add(1, Relaxed);
-                }
-                let (closed, nothing) = (inbox.closed, inbox.queue.is_empty() && inbox.waiters.is_empty());
-                drop(inbox);
-                if closed {
-                    break 'idle;
-                }
-                if nothing {
-                    continue 'idle;
-                }
+            if write {
+                due = None;
                 // Errors are counted and logged inside; the lines are kept.
-                let _ = self.write_pending();
+                let _ = self.write_pending(&mut log);
             }
         }
-        let _ = self.write_pending();
+        let jobs = std::mem::take(&mut lock(&self.inbox).jobs);
+        self.run_jobs(jobs, &mut log);
+        let _ = self.write_pending(&mut log);
+        // The uploader's last commits may have been only rewritten in place;
+        // it may ask after the close, so the owner makes them durable (best
+        // effort: a failure only means a power loss re-sends a few batches).
+        let _ = log.files.sync_read_position();
+        log.files.close();
+    }
+
+    /// Sleeps until there is work: jobs, a write (requested, or due), or
+    /// the close. Returns the jobs, whether to write, and whether closed.
+    fn next_work(&self, due: &mut Option<Deadline>) -> (Vec<Job>, bool, bool) {
+        let mut inbox = lock(&self.inbox);
+        loop {
+            if due.is_none() && !inbox.queue.is_empty() {
+                *due = Some(Deadline::after(self.interval));
+            }
+            let write = !inbox.waiters.is_empty() || due.is_some_and(|d| d.passed());
+            if write || inbox.closed || !inbox.jobs.is_empty() {
+                return (std::mem::take(&mut inbox.jobs), write, inbox.closed);
+            }
+            inbox.idle = due.is_none();
+            inbox = match due {
+                None => self.wake.wait(inbox).unwrap_or_else(|e| e.into_inner()),
+                Some(d) => self.wake.wait_timeout(inbox, d.left()).unwrap_or_else(|e| e.into_inner()).0,
+            };
+            inbox.idle = false;
+            self.counts.wakeups.fetch_add(1, Relaxed);
+        }
+    }
+
+    fn run_jobs(&self, jobs: Vec<Job>, log: &mut LogService) {
+        if jobs.is_empty() {
+            return;
+        }
+        for job in jobs {
+            job(self, log);
+        }
+        self.publish(log);
+    }
+}
+
+/// A writer with its thread running, for the unit tests of this module and
+/// the engine's; closing and joining it when dropped.
+#[cfg(test)]
+pub(crate) mod rig {
+    use super::*;
+    use crate::filch::FilchOptions;
+    use crate::threads::{self, Worker};
+    use std::sync::Arc;
+
+    pub(crate) struct Running {
+        pub(crate) writer: Arc<Writer>,
+        thread: Option<Worker>,
+    }
+
+    impl Running {
+        /// A writer on a log in `dir` (which it claims a proc_id in).
+        pub(crate) fn start(dir: &std::path::Path, capacity: usize, budget: usize, interval: Duration) -> Running {
+            let mut files = LogFiles::open(dir, FilchOptions::default()).unwrap();
+            let proc_id = files.claim_proc_id().unwrap();
+            let writer = Arc::new(Writer::new(capacity, budget, interval));
+            let (w, log) = (writer.clone(), LogService::new(files, proc_id));
+            let thread = threads::spawn("sockstatlog-test-writer", move || w.run(log)).unwrap();
+            Running { writer, thread: Some(thread) }
+        }
+
+        /// Writes what is pending now, on the writer's thread.
+        pub(crate) fn write(&self) -> Result<()> {
+            self.writer.call(|w, log| w.write_pending(log)).unwrap()
+        }
+
+        /// Every line in the log.
+        pub(crate) fn export(&self) -> Vec<Vec<u8>> {
+            self.writer.call(|_, log| log.files().export()).unwrap().unwrap()
+        }
+    }
+
+    impl Drop for Running {
+        fn drop(&mut self) {
+            self.writer.close();
+            if let Some(t) = self.thread.take() {
+                t.join_by(Deadline::after(Duration::from_secs(60)));
+            }
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::rig::Running;
     use super::*;
-    use crate::filch::FilchOptions;
+    use crate::filch::MAX_LINE_BYTES;
+    use crate::queue::MAX_PENDING_BYTES;
     use crate::sampler::Event;
+    use serde_json::Value;
 
     fn event(t: u64) -> Pending {
         Pending::Event(Event { start_ms: t, dur_ms: 100, cellular: false, stats: vec![(1, t, 0)] })
     }
 
+    fn start(dir: &std::path::Path, capacity: usize) -> Running {
+        Running::start(dir, capacity, MAX_PENDING_BYTES, Duration::from_secs(1))
+    }
+
+    /// (proc_id, proc_seq) of each line.
+    fn ids(lines: &[Vec<u8>]) -> Vec<(u64, u64)> {
+        lines
+            .iter()
+            .map(|l| {
+                let v = serde_json::from_slice::<Value>(l).unwrap();
+                (v["logtail"]["proc_id"].as_u64().unwrap(), v["logtail"]["proc_seq"].as_u64().unwrap())
+            })
+            .collect()
+    }
+
     #[test]
     fn a_line_too_long_to_store_is_dropped_alone_and_the_rest_is_written() {
         let dir = tempfile::tempdir().unwrap();
-        let w = Writer::new(LogFiles::open(dir.path(), FilchOptions::default()).unwrap(), 100, Duration::from_secs(1));
+        let r = start(dir.path(), 100);
+        let w = &r.writer;
         // An object no text entry can become (write_text cuts), e.g. a header
         // from a future version with more labels than fit a line.
         let huge = Pending::Object(format!("{{\"x\":\"{}\"}}", "y".repeat(MAX_LINE_BYTES)));
         assert!(w.push(event(1)) && w.push(huge) && w.push(event(2)));
-        w.write_pending().unwrap();
-        let lines = lock(w.files()).export().unwrap();
-        assert_eq!(lines.len(), 2);
-        let seqs: Vec<u64> = lines
-            .iter()
-            .map(|l| serde_json::from_slice::<serde_json::Value>(l).unwrap()["logtail"]["proc_seq"].as_u64().unwrap())
-            .collect();
+        r.write().unwrap();
+        let seqs: Vec<u64> = ids(&r.export()).iter().map(|&(_, seq)| seq).collect();
         assert_eq!(seqs, [1, 2], "the dropped entry used no sequence number");
         assert_eq!(w.counts().dropped_entries.load(Relaxed), 1);
         assert_eq!(w.counts().write_errors.load(Relaxed), 0);
@@ -432,8 +527,8 @@ mod tests {
     #[test]
     fn on_a_failing_disk_the_newest_entries_survive_and_the_oldest_are_counted_as_dropped() {
         let dir = tempfile::tempdir().unwrap();
-        let w =
-            Writer::new(LogFiles::open(dir.path(), FilchOptions::default()).unwrap(), 100_000, Duration::from_secs(1));
+        let r = start(dir.path(), 100_000);
+        let w = &r.writer;
         w.fail_appends.store(true, Relaxed);
         // Batches of ~100 KiB of text entries until well past the retry bound.
         let (batches, per_batch) = (30, 100);
@@ -441,23 +536,58 @@ mod tests {
             for i in 0..per_batch {
                 assert!(w.push(Pending::Object(wire::text_object(&format!("{b}/{i} {}", "x".repeat(1000))))));
             }
-            assert!(w.write_pending().is_err());
+            assert!(r.write().is_err());
         }
         w.fail_appends.store(false, Relaxed);
         w.push(event(7));
-        w.write_pending().unwrap();
-        let lines = lock(w.files()).export().unwrap();
+        r.write().unwrap();
+        let lines = r.export();
         let total = batches * per_batch + 1;
         let dropped = w.counts().dropped_entries.load(Relaxed);
         assert!(dropped > 0, "the bound was passed");
         assert_eq!(lines.len() as u64 + dropped, total, "every entry is on disk or counted");
-        let seqs: Vec<u64> = lines
-            .iter()
-            .map(|l| serde_json::from_slice::<serde_json::Value>(l).unwrap()["logtail"]["proc_seq"].as_u64().unwrap())
-            .collect();
+        let seqs: Vec<u64> = ids(&lines).iter().map(|&(_, seq)| seq).collect();
         let newest: Vec<u64> = (dropped + 1..=total).collect();
         assert_eq!(seqs, newest, "the oldest went, the newest stayed, in order");
         assert!(w.counts().write_errors.load(Relaxed) >= batches);
         assert_eq!(w.last_error(), None, "cleared by the successful write");
+    }
+
+    #[test]
+    fn a_batch_whose_fsync_failed_is_appended_again_and_nothing_counted_as_written_is_lost() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = start(dir.path(), 100);
+        let w = &r.writer;
+        w.push(event(1));
+        r.write().unwrap();
+        // The next fsync fails, and (as on Linux) the dirty pages count as
+        // written afterwards: a later fsync reports success without them.
+        w.call(|_, log| log.files().fail_next_syncs(1)).unwrap();
+        w.push(event(2));
+        w.push(event(3));
+        assert!(r.write().is_err(), "the fsync failure is reported");
+        assert_eq!(w.counts().entries_written.load(Relaxed), 1, "not counted as written");
+        assert_eq!(w.counts().write_errors.load(Relaxed), 1);
+        assert!(w.last_error().is_some_and(|e| e.contains("fsync")));
+        w.push(event(4));
+        r.write().unwrap();
+        assert_eq!(w.counts().entries_written.load(Relaxed), 4);
+        // The first copy of 2 and 3 is what a real failure may have lost;
+        // the re-append is the durable one. Same sequence numbers: the
+        // server keeps one of each.
+        let seqs: Vec<u64> = ids(&r.export()).iter().map(|&(_, seq)| seq).collect();
+        assert_eq!(seqs, [1, 2, 3, 2, 3, 4]);
+        assert_eq!(w.last_error(), None);
+    }
+
+    #[test]
+    fn jobs_run_on_the_writer_thread_and_after_close_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = start(dir.path(), 100);
+        let name = r.writer.call(|_, _| std::thread::current().name().map(String::from)).unwrap();
+        assert_eq!(name.as_deref(), Some("sockstatlog-test-writer"));
+        r.writer.close();
+        assert!(matches!(r.writer.call(|_, _| ()), Err(Error::Closed)));
+        assert!(!r.writer.push(event(1)));
     }
 }

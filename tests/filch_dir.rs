@@ -353,3 +353,35 @@ fn uploading_a_held_log_directory_is_refused_and_leaves_it_alone() {
     assert_eq!(snapshot(dir.path()), before, "nothing touched");
     logger.shutdown(Duration::from_secs(5)).unwrap();
 }
+
+/// A FIFO planted where the log keeps a file: opening the log or exporting
+/// the directory must neither block (a FIFO's open and read wait for a
+/// writer that never comes) nor read it, and says which file is wrong.
+#[test]
+fn a_fifo_in_place_of_the_state_or_a_log_file_is_refused_without_blocking() {
+    use std::os::unix::fs::FileTypeExt;
+    for name in ["sockstats.state", "sockstats.log1.txt", "sockstats.log2.txt"] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(name);
+        let c_path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0, "mkfifo {name}");
+        let d = dir.path().to_path_buf();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let opened = sockstatlog::Logger::new(sockstatlog::Config::new(&d, sockstatlog::logid::PublicId([1; 32])));
+            let exported = sockstatlog::export_log_dir(&d);
+            let _ = tx.send((opened.map(|_| ()), exported.map(|_| ())));
+        });
+        // A generous bound: it detects a hang, it times nothing.
+        let (opened, exported) =
+            rx.recv_timeout(std::time::Duration::from_secs(60)).unwrap_or_else(|_| panic!("{name}: blocked"));
+        for (what, result) in [("Logger::new", opened), ("export_log_dir", exported)] {
+            match result {
+                Err(Error::Filch(FilchError::NotRegularFile { path: p })) => assert_eq!(p, path, "{name}: {what}"),
+                other => panic!("{name}: {what} must refuse the FIFO: {other:?}"),
+            }
+        }
+        assert!(std::fs::symlink_metadata(&path).unwrap().file_type().is_fifo(), "{name}: left in place");
+    }
+}

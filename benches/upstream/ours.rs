@@ -18,6 +18,7 @@ use sockstatlog::logid::{PrivateId, PublicId};
 use sockstatlog::replay::Event;
 use sockstatlog::testing::Counters;
 use sockstatlog::testing::Encoder;
+use sockstatlog::testing::OwnedLog;
 use sockstatlog::testing::Pending;
 use sockstatlog::testing::Sampler;
 use sockstatlog::testing::Uploader;
@@ -26,7 +27,7 @@ use sockstatlog::Logger;
 use std::hint::black_box;
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Milliseconds between ticks on the bench's own timeline (the default poll).
@@ -132,9 +133,11 @@ fn upload(args: &Args) {
     let cfg =
         UploadConfig { base_url: args.value("-url").unwrap().to_string(), allow_http: true, ..Default::default() };
     let start = Instant::now();
-    let files = Arc::new(Mutex::new(LogFiles::open(&args.path("-dir"), FilchOptions::default()).unwrap()));
+    // As a logger's uploader reads it: the log owned by a writer thread,
+    // every peek and commit a job on that thread.
+    let log = OwnedLog::start(LogFiles::open(&args.path("-dir"), FilchOptions::default()).unwrap());
     let id = PrivateId(std::array::from_fn(|_| fastrand::u8(..)));
-    let up = Uploader::start(&cfg, id, files, Arc::new(Counters::default()), None).unwrap();
+    let up = Uploader::start(&cfg, id, log.source(), Arc::new(Counters::default()), None).unwrap();
     let report = up.flush(UPLOAD_TIMEOUT);
     let elapsed = start.elapsed();
     assert!(report.drained && report.entries == expect, "{report:?}, expected {expect} entries");

@@ -17,6 +17,12 @@
 //! **Symlinks.** Every log, state and temporary file is opened with
 //! `O_NOFOLLOW`. A symlink where a log file should be is removed (the link,
 //! never its target) and a fresh file created; a read-only reader skips it.
+//!
+//! **FIFOs and devices.** Every open also has `O_NONBLOCK`, so a FIFO (or a
+//! device) planted where a log or state file should be cannot block the
+//! open; the descriptor's type is checked before anything is read and a
+//! non-regular file is refused with [`FilchError::NotRegularFile`]; only
+//! then is `O_NONBLOCK` cleared again (regular files ignore it anyway).
 
 use super::{io_error, FilchError, DIR_MODE, FILE_MODE};
 use std::fs::{self, DirBuilder, File, OpenOptions, Permissions};
@@ -57,7 +63,7 @@ pub(super) fn lock(dir: &Path) -> Result<File, FilchError> {
 /// symlink; a symlink in its place is removed first. The file is set to
 /// [`FILE_MODE`].
 pub(super) fn open_replacing_symlink(path: &Path, options: &mut OpenOptions) -> Result<File, FilchError> {
-    options.mode(FILE_MODE).custom_flags(libc::O_NOFOLLOW);
+    options.mode(FILE_MODE).custom_flags(OPEN_FLAGS);
     let file = match options.open(path) {
         Ok(f) => f,
         Err(e) if is_symlink(path) => {
@@ -76,7 +82,7 @@ pub(super) fn open_replacing_symlink(path: &Path, options: &mut OpenOptions) -> 
 /// Opens an existing file read-only without following a symlink: `None` when
 /// it is missing or is a symlink (a reader never reads through one).
 pub(super) fn open_read_only(path: &Path) -> Result<Option<File>, FilchError> {
-    match OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW).open(path) {
+    match OpenOptions::new().read(true).custom_flags(OPEN_FLAGS).open(path) {
         Ok(f) => {
             regular(&f, path)?;
             Ok(Some(f))
@@ -86,15 +92,35 @@ pub(super) fn open_read_only(path: &Path) -> Result<Option<File>, FilchError> {
     }
 }
 
-/// Refuses a directory, FIFO or device where a log file should be.
-fn regular(file: &File, path: &Path) -> Result<(), FilchError> {
+/// Flags of every open in the directory: never through a symlink, never
+/// blocking on a FIFO (see the module's doc).
+pub(super) const OPEN_FLAGS: i32 = libc::O_NOFOLLOW | libc::O_NONBLOCK;
+
+/// Refuses a directory, FIFO or device where a log file should be (by the
+/// open descriptor, so no path race), then makes the file's I/O blocking
+/// again.
+pub(super) fn regular(file: &File, path: &Path) -> Result<(), FilchError> {
     let meta = file.metadata().map_err(io_error(format!("stat {}", path.display())))?;
-    if meta.is_file() {
-        Ok(())
-    } else {
-        let e = io::Error::new(io::ErrorKind::InvalidInput, "not a regular file");
-        Err(io_error(format!("open {}", path.display()))(e))
+    if !meta.is_file() {
+        return Err(FilchError::NotRegularFile { path: path.to_path_buf() });
     }
+    clear_nonblock(file).map_err(io_error(format!("fcntl {}", path.display())))
+}
+
+fn clear_nonblock(file: &File) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let fd = file.as_raw_fd();
+    // SAFETY: `fd` is open for the life of `file`; F_GETFL/F_SETFL touch
+    // only its status flags.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    if flags < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: as above.
+    if unsafe { libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 fn is_symlink(path: &Path) -> bool {

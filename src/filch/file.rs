@@ -63,6 +63,19 @@ impl LogFile {
         Ok(())
     }
 
+    /// Written since the last successful sync.
+    #[cfg(any(test, feature = "testing"))]
+    pub(super) fn is_dirty(&self) -> bool {
+        self.dirty
+    }
+
+    /// What an fsync failure may do on Linux: the dirty pages are dropped
+    /// and the next fsync has nothing to report (see `LogFiles::sync`).
+    #[cfg(any(test, feature = "testing"))]
+    pub(super) fn forget_dirty(&mut self) {
+        self.dirty = false;
+    }
+
     /// Shrinks the file durably: the state written next relies on it.
     pub(super) fn set_len(&mut self, len: u64) -> Result<(), FilchError> {
         self.file

@@ -1,5 +1,7 @@
 //! The read-position file `<dir>/sockstats.state`: which log file is older, how
-//! far into it the uploader has committed, and the rotation epoch. One line of
+//! far into it the uploader has committed, the rotation epoch, and the last
+//! `proc_id` a logger of this directory took (so the next one takes another,
+//! see `LogFiles::claim_proc_id`). One line of
 //! versioned, checksummed text, written two ways:
 //!
 //! - **durably** ([`store`]): a temp file, fsync, rename over the old one and
@@ -27,10 +29,14 @@ pub(super) const STATE_NAME: &str = "sockstats.state";
 const TEMP_NAME: &str = "sockstats.state.tmp";
 /// Names the format so a future layout can be told apart (and rejected by this
 /// build, which then falls back to upstream's file selection). v2 is v1 plus a
-/// checksum, needed since the line is also rewritten in place.
-const HEADER: &str = "sockstatlog-filch-state v2";
-/// The previous format (no checksum, only ever replaced by rename), still
-/// accepted so an upgrade keeps its read position.
+/// checksum, needed since the line is also rewritten in place; v3 is v2 plus
+/// the last `proc_id` taken (`proc=`).
+const HEADER: &str = "sockstatlog-filch-state v3";
+/// The previous format (checksummed, no `proc_id`), still accepted so an
+/// upgrade keeps its read position; the next logger then draws a random id.
+const HEADER_V2: &str = "sockstatlog-filch-state v2";
+/// The first format (no checksum, only ever replaced by rename), still
+/// accepted for the same reason.
 const HEADER_V1: &str = "sockstatlog-filch-state v1";
 /// Separates the fields from the checksum: FNV-1a (32 bit) of everything
 /// before it, as 8 lowercase hex digits. A fixed width keeps the line's length
@@ -49,6 +55,9 @@ pub(super) struct State {
     pub(super) read_offset: u64,
     /// Rotation epoch when this was written.
     pub(super) epoch: u64,
+    /// The last `proc_id` a logger of this directory took; `None` before the
+    /// first (or in a state written by a build before v3).
+    pub(super) proc_id: Option<u32>,
 }
 
 /// FNV-1a, 32 bit: enough to tell a torn or mixed line from a written one.
@@ -58,29 +67,36 @@ fn checksum(bytes: &[u8]) -> u32 {
 
 impl State {
     /// The on-disk line, e.g.
-    /// `sockstatlog-filch-state v2 older=2 offset=120 epoch=3 check=0a1b2c3d`.
+    /// `sockstatlog-filch-state v3 older=2 offset=120 epoch=3 proc=77 check=0a1b2c3d`
+    /// (`proc=0` when no logger took an id yet: 0 is never one).
     pub(super) fn encode(&self) -> String {
-        let fields = format!("{HEADER} older={} offset={} epoch={}", self.older + 1, self.read_offset, self.epoch);
+        let (older, offset, epoch) = (self.older + 1, self.read_offset, self.epoch);
+        let proc_id = self.proc_id.unwrap_or(0);
+        let fields = format!("{HEADER} older={older} offset={offset} epoch={epoch} proc={proc_id}");
         format!("{fields}{CHECK_FIELD}{:08x}\n", checksum(fields.as_bytes()))
     }
 
-    /// Parses exactly what [`State::encode`] writes (or the v1 line of earlier
-    /// builds); anything else, including a line whose checksum fails, is `None`.
+    /// Parses exactly what [`State::encode`] writes (or the v2 and v1 lines of
+    /// earlier builds); anything else, including a line whose checksum fails,
+    /// is `None`.
     pub(super) fn decode(text: &str) -> Option<State> {
         let line = text.strip_suffix('\n')?;
         if let Some(v1) = line.strip_prefix(HEADER_V1) {
-            return Self::decode_fields(v1);
+            return Self::decode_fields(v1, false);
         }
         let (fields, check) = line.rsplit_once(CHECK_FIELD)?;
         let valid = check.len() == 8 && check.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
         if !valid || u32::from_str_radix(check, 16).ok()? != checksum(fields.as_bytes()) {
             return None;
         }
-        Self::decode_fields(fields.strip_prefix(HEADER)?)
+        if let Some(v2) = fields.strip_prefix(HEADER_V2) {
+            return Self::decode_fields(v2, false);
+        }
+        Self::decode_fields(fields.strip_prefix(HEADER)?, true)
     }
 
-    /// The ` older=… offset=… epoch=…` part after the header.
-    fn decode_fields(fields: &str) -> Option<State> {
+    /// The ` older=… offset=… epoch=…[ proc=…]` part after the header.
+    fn decode_fields(fields: &str, with_proc: bool) -> Option<State> {
         let fields = fields.strip_prefix(' ')?;
         let mut fields = fields.split(' ');
         let mut field = |name: &str| -> Option<u64> {
@@ -98,21 +114,34 @@ impl State {
         };
         let read_offset = field("offset")?;
         let epoch = field("epoch")?;
+        let proc_id = match with_proc {
+            true => Some(u32::try_from(field("proc")?).ok()?).filter(|&p| p != 0),
+            false => None,
+        };
         if fields.next().is_some() {
             return None;
         }
-        Some(State { older, read_offset, epoch })
+        Some(State { older, read_offset, epoch, proc_id })
     }
 }
 
 /// The state in `dir`, or `None` when it is missing, unreadable or malformed
 /// (the caller then falls back to upstream's selection and rewrites it).
-pub(super) fn load(dir: &Path) -> Option<State> {
+/// A FIFO or device in its place is refused
+/// ([`FilchError::NotRegularFile`]), never read (it could block forever).
+pub(super) fn load(dir: &Path) -> Result<Option<State>, FilchError> {
     // A symlink is not read through: it loads as no state.
-    let file = super::dir::open_read_only(&dir.join(STATE_NAME)).ok()??;
+    let file = match super::dir::open_read_only(&dir.join(STATE_NAME)) {
+        Ok(Some(file)) => file,
+        Ok(None) => return Ok(None),
+        Err(e @ FilchError::NotRegularFile { .. }) => return Err(e),
+        Err(_) => return Ok(None),
+    };
     let mut text = String::new();
-    file.take(MAX_STATE_BYTES).read_to_string(&mut text).ok()?;
-    State::decode(&text)
+    if file.take(MAX_STATE_BYTES).read_to_string(&mut text).is_err() {
+        return Ok(None);
+    }
+    Ok(State::decode(&text))
 }
 
 /// The open state file, for cheap in-place rewrites between durable stores.
@@ -175,9 +204,11 @@ pub(super) fn open_for_rewrite(dir: &Path) -> Result<StateFile, FilchError> {
         .create(true)
         .truncate(false)
         .mode(FILE_MODE)
-        .custom_flags(libc::O_NOFOLLOW)
+        .custom_flags(super::dir::OPEN_FLAGS)
         .open(&path)
-        .and_then(|f| f.set_permissions(std::fs::Permissions::from_mode(FILE_MODE)).map(|()| f))
+        .map_err(io_error(format!("open {}", path.display())))?;
+    super::dir::regular(&file, &path)?;
+    file.set_permissions(std::fs::Permissions::from_mode(FILE_MODE))
         .map_err(io_error(format!("open {}", path.display())))?;
     let len = file.metadata().map_err(io_error(format!("stat {}", path.display())))?.len();
     // A file longer than any valid line can't be overwritten safely; an
@@ -238,21 +269,39 @@ mod tests {
     #[test]
     fn encoding_then_decoding_gives_the_same_state() {
         let cases = [
-            ("fresh", State { older: 0, read_offset: 0, epoch: 0 }),
-            ("log2 older mid-file", State { older: 1, read_offset: 1234, epoch: 7 }),
-            ("extremes", State { older: 1, read_offset: u64::MAX, epoch: u64::MAX }),
+            ("fresh", State { older: 0, read_offset: 0, epoch: 0, proc_id: None }),
+            ("log2 older mid-file", State { older: 1, read_offset: 1234, epoch: 7, proc_id: Some(9) }),
+            ("extremes", State { older: 1, read_offset: u64::MAX, epoch: u64::MAX, proc_id: Some(u32::MAX) }),
         ];
         for (name, state) in cases {
             assert_eq!(State::decode(&state.encode()), Some(state), "case {name}");
         }
     }
 
+    /// A checksummed line of format `header` with these fields.
+    fn checked(header: &str, fields: &str) -> String {
+        let fields = format!("{header} {fields}");
+        format!("{fields}{CHECK_FIELD}{:08x}\n", checksum(fields.as_bytes()))
+    }
+
+    fn v2(fields: &str) -> String {
+        checked(HEADER_V2, fields)
+    }
+
+    fn v3(fields: &str) -> String {
+        checked(HEADER, fields)
+    }
+
     #[test]
     fn malformed_state_lines_are_rejected() {
-        let cases = [
+        let cases: [(&str, &str); 21] = [
             ("empty", ""),
             ("no newline", "sockstatlog-filch-state v1 older=1 offset=0 epoch=0"),
-            ("future version", "sockstatlog-filch-state v3 older=1 offset=0 epoch=0\n"),
+            ("future version", "sockstatlog-filch-state v4 older=1 offset=0 epoch=0\n"),
+            ("v3 without a checksum", "sockstatlog-filch-state v3 older=1 offset=0 epoch=0 proc=1\n"),
+            ("v3 proc past u32", &v3("older=1 offset=0 epoch=0 proc=4294967296")),
+            ("v3 without proc", &v3("older=1 offset=0 epoch=0")),
+            ("v2 with a proc", &v2("older=1 offset=0 epoch=0 proc=5")),
             ("v2 without a checksum", "sockstatlog-filch-state v2 older=1 offset=0 epoch=0\n"),
             ("v2 with a wrong checksum", "sockstatlog-filch-state v2 older=1 offset=0 epoch=0 check=00000000\n"),
             ("v2 checksum in upper case", "sockstatlog-filch-state v2 older=1 offset=0 epoch=0 check=ABCDEF01\n"),
@@ -277,8 +326,8 @@ mod tests {
     fn a_line_torn_or_mixed_anywhere_fails_its_checksum() {
         // What a power loss during an in-place rewrite can leave: a prefix of
         // the new line over the rest of the old one.
-        let old = State { older: 0, read_offset: 199_999, epoch: 4 }.encode();
-        let new = State { older: 0, read_offset: 200_100, epoch: 4 }.encode();
+        let old = State { older: 0, read_offset: 199_999, epoch: 4, proc_id: Some(12) }.encode();
+        let new = State { older: 0, read_offset: 200_100, epoch: 4, proc_id: Some(12) }.encode();
         assert_eq!(old.len(), new.len());
         for cut in 1..new.len() {
             let mixed = format!("{}{}", &new[..cut], &old[cut..]);
@@ -289,38 +338,42 @@ mod tests {
     }
 
     #[test]
-    fn a_v1_line_of_an_earlier_build_still_loads() {
+    fn v1_and_v2_lines_of_earlier_builds_still_load_without_a_proc_id() {
         let v1 = "sockstatlog-filch-state v1 older=2 offset=120 epoch=3\n";
-        assert_eq!(State::decode(v1), Some(State { older: 1, read_offset: 120, epoch: 3 }));
+        let want = State { older: 1, read_offset: 120, epoch: 3, proc_id: None };
+        assert_eq!(State::decode(v1), Some(want));
+        assert_eq!(State::decode(&v2("older=2 offset=120 epoch=3")), Some(want));
+        let line = v3("older=2 offset=120 epoch=3 proc=0");
+        assert_eq!(State::decode(&line), Some(want), "proc=0: none taken yet");
     }
 
     #[test]
     fn an_in_place_rewrite_replaces_the_line_and_refuses_to_shrink_it() {
         let dir = tempfile::tempdir().unwrap();
-        let mut file = store(dir.path(), State { older: 0, read_offset: 10, epoch: 1 }).unwrap();
-        let longer = State { older: 0, read_offset: 12_345, epoch: 1 };
+        let mut file = store(dir.path(), State { older: 0, read_offset: 10, epoch: 1, proc_id: None }).unwrap();
+        let longer = State { older: 0, read_offset: 12_345, epoch: 1, proc_id: None };
         assert!(file.overwrite(longer).unwrap());
-        assert_eq!(load(dir.path()), Some(longer));
-        assert!(!file.overwrite(State { older: 0, read_offset: 0, epoch: 1 }).unwrap(), "shorter line");
-        assert_eq!(load(dir.path()), Some(longer));
+        assert_eq!(load(dir.path()).unwrap(), Some(longer));
+        assert!(!file.overwrite(State { older: 0, read_offset: 0, epoch: 1, proc_id: None }).unwrap(), "shorter line");
+        assert_eq!(load(dir.path()).unwrap(), Some(longer));
     }
 
     #[test]
     fn a_stored_state_loads_back_and_leaves_no_temp_file() {
         let dir = tempfile::tempdir().unwrap();
-        let state = State { older: 1, read_offset: 42, epoch: 3 };
+        let state = State { older: 1, read_offset: 42, epoch: 3, proc_id: Some(3) };
         let _ = store(dir.path(), state).unwrap();
-        assert_eq!(load(dir.path()), Some(state));
+        assert_eq!(load(dir.path()).unwrap(), Some(state));
         assert!(!dir.path().join(TEMP_NAME).exists());
     }
 
     #[test]
     fn a_missing_or_huge_state_file_loads_as_none() {
         let dir = tempfile::tempdir().unwrap();
-        assert_eq!(load(dir.path()), None);
-        let mut huge = State { older: 0, read_offset: 1, epoch: 1 }.encode();
+        assert_eq!(load(dir.path()).unwrap(), None);
+        let mut huge = State { older: 0, read_offset: 1, epoch: 1, proc_id: None }.encode();
         huge.push_str(&"x".repeat(10_000));
         fs::write(dir.path().join(STATE_NAME), huge).unwrap();
-        assert_eq!(load(dir.path()), None);
+        assert_eq!(load(dir.path()).unwrap(), None);
     }
 }

@@ -9,6 +9,10 @@
 //! `Retry-After` or a jittered backoff ([`policy`]). When the log is empty it
 //! reports to any waiting [`Uploader::flush`] and sleeps again.
 //!
+//! The uploader never holds the log: it reads and commits through
+//! [`LogSource`], a narrow interface whose logger implementation runs each
+//! call as a job on the writer thread, the log's one owner.
+//!
 //! Delivery is at-least-once from here; the `proc_id`/`proc_seq` of every
 //! entry lets the server make it exactly-once (our collector does).
 
@@ -20,13 +24,57 @@ mod worker;
 use crate::config::UploadConfig;
 use crate::counters::Counters;
 use crate::error::{Error, Result};
-use crate::filch::LogFiles;
+use crate::filch::{Batch, Cursor, LogFiles};
 use crate::logid::PrivateId;
 use crate::sync::lock;
+use crate::threads::Deadline;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
 use std::sync::{mpsc, Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+/// All the uploader may do with the log (upstream filch's read-a-line and
+/// commit, by the batch): read the oldest uncommitted lines, read ahead past
+/// a batch in flight, commit a delivered batch, make the position durable.
+/// Errors come back as text, for the uploader's report. Calls may block
+/// while the disk does; they are made from the uploader's own threads.
+#[cfg_attr(feature = "testing", visibility::make(pub))]
+pub(crate) trait LogSource: Send + Sync {
+    /// [`LogFiles::peek`].
+    fn peek(&self, max_bytes: usize) -> Result<Batch, String>;
+    /// [`LogFiles::peek_after`].
+    fn peek_after(&self, after: Cursor, max_bytes: usize) -> Result<Option<Batch>, String>;
+    /// [`LogFiles::is_current`]; false when the log is gone.
+    fn is_current(&self, cursor: Cursor) -> bool;
+    /// [`LogFiles::commit`].
+    fn commit(&self, cursor: Cursor) -> Result<(), String>;
+    /// [`LogFiles::sync_read_position`].
+    fn sync_read_position(&self) -> Result<(), String>;
+}
+
+/// A log with no writer (`upload_log_dir`, tests, benches): the uploader is
+/// its only user, so the mutex is never contended by a caller that must not wait.
+impl LogSource for Mutex<LogFiles> {
+    fn peek(&self, max_bytes: usize) -> Result<Batch, String> {
+        lock(self).peek(max_bytes).map_err(|e| e.to_string())
+    }
+
+    fn peek_after(&self, after: Cursor, max_bytes: usize) -> Result<Option<Batch>, String> {
+        lock(self).peek_after(after, max_bytes).map_err(|e| e.to_string())
+    }
+
+    fn is_current(&self, cursor: Cursor) -> bool {
+        lock(self).is_current(cursor)
+    }
+
+    fn commit(&self, cursor: Cursor) -> Result<(), String> {
+        lock(self).commit(cursor).map_err(|e| e.to_string())
+    }
+
+    fn sync_read_position(&self) -> Result<(), String> {
+        lock(self).sync_read_position().map_err(|e| e.to_string())
+    }
+}
 
 /// One HTTP request the uploader wants sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -236,7 +284,7 @@ impl Uploader {
     pub(crate) fn start(
         config: &UploadConfig,
         private_id: PrivateId,
-        files: Arc<Mutex<LogFiles>>,
+        files: Arc<dyn LogSource>,
         counters: Arc<Counters>,
         transport: Option<Arc<dyn Transport>>,
     ) -> Result<Uploader> {
@@ -281,13 +329,13 @@ impl Uploader {
     /// the uploader keeps trying in the background.
     #[cfg_attr(feature = "testing", visibility::make(pub))]
     pub(crate) fn flush(&self, timeout: Duration) -> FlushReport {
-        let deadline = Instant::now() + timeout;
+        let deadline = Deadline::after(timeout);
         let seq = self.shared.wake_seq.fetch_add(1, SeqCst) + 1;
         let mut st = lock(&self.shared.state);
         let before = st.stats;
         self.shared.wake.notify_one();
         while st.drained_seq < seq && !st.exited {
-            let left = deadline.saturating_duration_since(Instant::now());
+            let left = deadline.left();
             if left.is_zero() {
                 break;
             }
@@ -316,7 +364,7 @@ impl Uploader {
     /// abandoned (its lines stay on disk, uncommitted). Later calls return at once.
     #[cfg_attr(feature = "testing", visibility::make(pub))]
     pub(crate) fn shutdown(&self, timeout: Duration) {
-        self.signal_stop();
+        self.stop_soon();
         let Some((handle, done)) = lock(&self.thread).take() else {
             return;
         };
@@ -325,7 +373,8 @@ impl Uploader {
         } // else: detached; it exits at its next await point.
     }
 
-    fn signal_stop(&self) {
+    /// Tells the thread to stop at its next await point; returns at once.
+    pub(crate) fn stop_soon(&self) {
         self.shared.stopping.store(true, SeqCst);
         self.shared.stop.notify_one();
     }
@@ -334,7 +383,7 @@ impl Uploader {
 impl Drop for Uploader {
     /// Tells the thread to stop without waiting for it.
     fn drop(&mut self) {
-        self.signal_stop();
+        self.stop_soon();
     }
 }
 

@@ -2,16 +2,16 @@
 //! batch, retry a batch until the server stores it, record what happened.
 
 use super::http::{PreparedRequest, Sender};
-use super::{body, policy, Shared, UploadEvent};
+use super::{body, policy, LogSource, Shared, UploadEvent};
 use crate::config::UploadConfig;
 use crate::counters::Counters;
-use crate::filch::{Cursor, LogFiles};
+use crate::filch::Cursor;
 use crate::labels::SOCKSTATLOG_LOGGER;
 use crate::sync::lock;
 use std::future::{poll_fn, Future};
 use std::pin::pin;
 use std::sync::atomic::Ordering::SeqCst;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -41,7 +41,7 @@ pub(super) struct Worker {
     timeout: Duration,
     backoff_base: Duration,
     backoff_cap: Duration,
-    files: Arc<Mutex<LogFiles>>,
+    files: Arc<dyn LogSource>,
     counters: Arc<Counters>,
     sender: Sender,
     shared: Arc<Shared>,
@@ -56,7 +56,7 @@ impl Worker {
     pub(super) fn new(
         config: &UploadConfig,
         url: String,
-        files: Arc<Mutex<LogFiles>>,
+        files: Arc<dyn LogSource>,
         counters: Arc<Counters>,
         sender: Sender,
         shared: Arc<Shared>,
@@ -89,7 +89,7 @@ impl Worker {
                 // The flush is complete for its caller; making the read
                 // position durable (one fdatasync) need not delay it. A failure
                 // is retried by the next commit or flush.
-                let res = lock(&self.files).sync_read_position();
+                let res = self.files.sync_read_position();
                 if let Err(e) = res {
                     let err = format!("committing the read position: {e}");
                     if self.last_logged.as_deref() != Some(err.as_str()) {
@@ -102,7 +102,7 @@ impl Worker {
         });
         // Stopping mid-drain: make the commits so far durable (best effort; a
         // failure only means a power loss could re-send a few batches).
-        let _ = lock(&self.files).sync_read_position();
+        let _ = self.files.sync_read_position();
         // Don't wait for a host transport call still blocking a helper thread.
         rt.shutdown_background();
         lock(&self.shared.state).exited = true;
@@ -122,7 +122,7 @@ impl Worker {
                 Some(handle) => handle.await.ok().and_then(Result::ok).flatten(),
                 None => None,
             };
-            let ready = ready.filter(|p| lock(&self.files).is_current(p.cursor));
+            let ready = ready.filter(|p| self.files.is_current(p.cursor));
             let next = match ready {
                 Some(p) => Ok(Some(p)),
                 None => self.next_batch(),
@@ -141,7 +141,7 @@ impl Worker {
                 continue;
             }
             let (files, url, max_body, after) = (self.files.clone(), self.url.clone(), self.max_body, prepared.cursor);
-            ahead = Some(tokio::task::spawn_blocking(move || prepare(&files, &url, max_body, Some(after))));
+            ahead = Some(tokio::task::spawn_blocking(move || prepare(&*files, &url, max_body, Some(after))));
             self.deliver(&prepared).await?;
             self.commit(prepared.cursor).await?;
         }
@@ -221,7 +221,7 @@ impl Worker {
     /// duplicates), after a backoff so a broken disk does not turn into a
     /// tight upload loop.
     async fn commit(&mut self, cursor: Cursor) -> Result<(), Stopped> {
-        let res = lock(&self.files).commit(cursor);
+        let res = self.files.commit(cursor);
         match res {
             Ok(()) => Ok(()),
             Err(e) => self.failed(format!("committing the read position: {e}"), None).await,
@@ -231,7 +231,7 @@ impl Worker {
     /// The next batch from disk, framed and compressed, or `None` when the
     /// log is empty.
     fn next_batch(&self) -> Result<Option<Prepared>, String> {
-        prepare(&self.files, &self.url, self.max_body, None)
+        prepare(&*self.files, &self.url, self.max_body, None)
     }
 
     /// Runs `f` unless shutdown is signalled first (`None` then).
@@ -254,9 +254,9 @@ impl Worker {
 /// Reads, frames and compresses one batch: the oldest uncommitted lines, or
 /// with `after` the lines just after that (not yet committed) batch. `None`
 /// when the log is empty, or, with `after`, when nothing can be read ahead
-/// (see `LogFiles::peek_after`). The log's mutex is held only while reading.
+/// (see `LogFiles::peek_after`). Only the reading happens on the log's side.
 fn prepare(
-    files: &Mutex<LogFiles>,
+    files: &dyn LogSource,
     url: &str,
     max_body: usize,
     after: Option<Cursor>,
@@ -264,8 +264,8 @@ fn prepare(
     let mut budget = max_body;
     loop {
         let batch = match after {
-            None => lock(files).peek(budget).map_err(|e| e.to_string())?,
-            Some(c) => match lock(files).peek_after(c, budget).map_err(|e| e.to_string())? {
+            None => files.peek(budget)?,
+            Some(c) => match files.peek_after(c, budget)? {
                 Some(b) => b,
                 None => return Ok(None),
             },
@@ -274,7 +274,7 @@ fn prepare(
             if after.is_none() {
                 // Nothing to send; step over any blank lines the batch covered
                 // (a no-op commit when there were none).
-                lock(files).commit(batch.cursor).map_err(|e| e.to_string())?;
+                files.commit(batch.cursor)?;
             }
             return Ok(None);
         }

@@ -108,3 +108,35 @@ fn a_server_that_is_down_leaves_everything_on_disk_for_later() {
     assert_eq!(got[0]["text"], "keep me");
     collector.shutdown();
 }
+
+/// The collision that lost a whole logger: two loggers of one device that
+/// draw the same random `proc_id`. The server keeps a high-water mark per
+/// `proc_id` and drops every entry at or below it, so the second logger's
+/// first entries vanished. Seeding the generator identically before each
+/// `Logger::new` draws the same number twice, as the old build did once in
+/// a while; the directory's persisted id now makes the second logger differ.
+#[test]
+fn two_loggers_that_draw_the_same_random_proc_id_both_arrive_in_full() {
+    const SEED: u64 = 0x5eed;
+    const TEXTS: usize = 3;
+    let store = tempfile::tempdir().unwrap();
+    let collector = Collector::start("127.0.0.1:0".parse().unwrap(), store.path(), true).unwrap();
+    let logs = tempfile::tempdir().unwrap();
+    for round in 0..2 {
+        fastrand::seed(SEED); // the draw a logger would make is the same each round
+        let logger = Logger::new(config(logs.path(), &collector.url())).unwrap();
+        for i in 0..TEXTS {
+            logger.write_text(&format!("logger {round} text {i}")).unwrap();
+        }
+        let report = logger.flush(Duration::from_secs(20)).unwrap();
+        assert!(report.drained && report.entries == TEXTS as u64, "round {round}: {report:?}");
+        logger.shutdown(Duration::from_secs(5)).unwrap();
+    }
+    let got = received(store.path());
+    let texts: Vec<&str> = got.iter().filter_map(|v| v["text"].as_str()).collect();
+    let want: Vec<String> = (0..2).flat_map(|r| (0..TEXTS).map(move |i| format!("logger {r} text {i}"))).collect();
+    assert_eq!(texts, want, "nothing dropped as a duplicate");
+    let procs: std::collections::BTreeSet<u64> =
+        got.iter().map(|v| v["logtail"]["proc_id"].as_u64().unwrap()).collect();
+    assert_eq!(procs.len(), 2, "one proc_id per logger: {procs:?}");
+}

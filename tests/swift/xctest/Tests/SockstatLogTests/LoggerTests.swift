@@ -88,7 +88,7 @@ final class LoggerTests: XCTestCase {
             .compactMap { $0["sockstatlog"] as? [String: Any] }
         XCTAssertEqual(headers.count, 2, "one header entry per enable")
         for header in headers {
-            XCTAssertEqual(int64(header["v"]), 1)
+            XCTAssertEqual(int64(header["v"]), 2)  // log format v2 (docs/contract.md, "Format versions")
             XCTAssertEqual(int64(header["poll_ms"]), 10)
         }
         let first = headers.first?["labels"] as? [String: String] ?? [:]
