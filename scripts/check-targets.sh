@@ -9,8 +9,12 @@
 #      machines; they differ from aarch64-apple-ios only in target_abi and
 #      (the second) target_arch.
 #   2. the host library without default features: its tests
-#      (tests/no_transport.rs), and its FFI surface equal to the committed
-#      bindings (one set of bindings serves both builds).
+#      (tests/no_transport.rs);
+#   3. a measurement link of the arm64 Android library as android/build.sh
+#      builds it: 16 KB LOAD alignment, post-API-26 bionic functions weak
+#      (scripts/check-android-symbols.sh), loaded bytes within the budget,
+#      and its FFI surface equal to the committed bindings (one set of
+#      bindings serves builds with and without default features).
 #
 # The C code of build scripts (zstd) is compiled by Zig's `zig cc` (PyPI
 # `ziglang`) against Zig's bundled headers: musl's stand in for bionic and
@@ -130,26 +134,32 @@ clippy_target() {
   echo "  $t: clippy -D warnings clean ($((SECONDS - started)) s)"
 }
 
-# The host library without default features: its own tests, and the FFI
-# surface it exports equal to the committed bindings.
+# The host library without default features: its own tests. In the host's
+# target directory, where the test command's other builds already put (or
+# will reuse) the dev-dependencies; a test build does not replace the
+# uplifted target/debug/libsockstatlog.so the binding suites load.
 check_lean_host() {
-  local started=$SECONDS out lib
-  cargo test --quiet -p sockstatlog --no-default-features --test no_transport
-  cargo build --quiet -p sockstatlog --lib --no-default-features
-  lib=$CARGO_TARGET_DIR/debug/libsockstatlog.so
-  out=$(mktemp -d)
-  # The binding generator is the host's own build, in the usual target dir.
+  local started=$SECONDS
+  CARGO_TARGET_DIR=$HOST_TARGET_DIR cargo test --quiet -p sockstatlog --no-default-features --test no_transport
+  echo "  host, no default features: tests/no_transport.rs passes ($((SECONDS - started)) s)"
+}
+
+# check_bindings SO: the FFI of a build without default features (the arm64
+# library as it ships) generates exactly the committed bindings, so one set
+# serves both builds.
+check_bindings() {
+  local so=$1 out bindgen=$HOST_TARGET_DIR/debug/uniffi-bindgen
   CARGO_TARGET_DIR=$HOST_TARGET_DIR cargo build --quiet -p uniffi-bindgen
-  local bindgen=$HOST_TARGET_DIR/debug/uniffi-bindgen
-  "$bindgen" generate --no-format "$lib" -l kotlin -o "$out/kotlin" >/dev/null
-  "$bindgen" generate --no-format "$lib" -l swift -o "$out/swift" >/dev/null
+  out=$(mktemp -d)
+  "$bindgen" generate --no-format "$so" -l kotlin -o "$out/kotlin" >/dev/null
+  "$bindgen" generate --no-format "$so" -l swift -o "$out/swift" >/dev/null
   if ! diff -r bindings/kotlin "$out/kotlin" >/dev/null || ! diff -r bindings/swift "$out/swift" >/dev/null; then
     diff -ru bindings "$out" | head -40 >&2 || true
     rm -rf "$out"
     die "the FFI without default features differs from the committed bindings: the surface must not depend on features"
   fi
   rm -rf "$out"
-  echo "  host, no default features: tests pass, FFI = committed bindings ($((SECONDS - started)) s)"
+  echo "  bindings generated from $so = the committed bindings"
 }
 
 # measure_android_so: links arm64's libsockstatlog.so as android/build.sh
@@ -171,6 +181,7 @@ measure_android_so() {
   echo "  $t measurement .so (profile mobile, no default features): $loaded bytes of loaded sections ($((SECONDS - started)) s)"
   (( loaded <= MAX_LOADED_BYTES )) ||
     die "$so: $loaded bytes of loaded sections, above the $MAX_LOADED_BYTES-byte budget (BENCHMARKS.md)"
+  check_bindings "$so"
 }
 
 # loaded_bytes SO: the file bytes of SHF_ALLOC sections (.bss takes none).

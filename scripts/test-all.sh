@@ -24,13 +24,14 @@ RUSTDOCFLAGS="-D warnings" cargo doc -p sockstatlog --no-deps --quiet
 section "Rust: the library's dependency tree carries none of the tools' crates; the tools use its public API"
 bash scripts/check-deps.sh
 
+section "Rust: unit, integration, property and CLI tests (library and tools)"
+cargo test --workspace
+
 section "check-targets: the phone targets linted as shipped (Android x4, iOS), the lean host build, the arm64 size and symbols"
 # Installs its own pieces (rustup targets, Zig from PyPI) and caches them and
 # its target directory in /var/cache/sockstatlog (docs/mobile-build.md).
+# After the tests: its host test reuses their dev-dependencies.
 bash scripts/check-targets.sh
-
-section "Rust: unit, integration, property and CLI tests (library and tools)"
-cargo test --workspace
 
 section "Collector: the PostgreSQL store against a private cluster (installs postgresql if missing)"
 bash scripts/test-postgres.sh

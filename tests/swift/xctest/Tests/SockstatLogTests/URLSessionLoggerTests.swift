@@ -19,8 +19,9 @@ final class URLSessionLoggerTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(Int(report.batches), 1)
         XCTAssertNil(report.lastError, "report: \(report)")
 
-        let stored = try collector.storedLines(try privateId())
-        XCTAssertEqual(stored, try logger.export(), "stored under \(collector.streamFile(try privateId()).path)")
+        let id = try privateId()
+        let stored = try collector.storedLines(id)
+        XCTAssertEqual(stored, try logger.export(), "stored under \(collector.streamFile(id).path)")
         XCTAssertEqual(totals(try events(stored))[7], TxRx(tx: 3, rx: 4))
         XCTAssertEqual(stored.filter { $0.contains("made with withURLSession") }.count, 1)
         try logger.shutdown(timeoutMs: 5_000)
