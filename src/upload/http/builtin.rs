@@ -10,13 +10,14 @@
 //! (see the uniffi notes, §5). The cost of a compiled-in root store is that a
 //! device's user-installed or MDM-pushed roots are not trusted, and the store
 //! only changes with a library release; a host that needs its platform's trust
-//! decisions (or its own proxying/tunnel bypass) provides a [`Transport`]
+//! decisions (or its own proxying/tunnel bypass) provides a [`Transport`](crate::Transport)
 //! backed by URLSession or OkHttp instead. TLS 1.2 stays enabled because a
 //! self-hosted collector behind an older proxy may not speak 1.3.
 //!
 //! Only HTTP/1.1 is offered (ALPN `http/1.1`): the uploader sends one body
 //! at a time on one keep-alive connection, so HTTP/2's multiplexing would
-//! carry nothing, and its code (h2) would ship in every binary.
+//! carry nothing, while h2 was 225 KB of the arm64 release library
+//! (BENCHMARKS.md, "Mobile library size").
 
 use super::{Exchange, PreparedRequest};
 use crate::error::{Error, Result};
