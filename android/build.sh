@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Builds what the Gradle module needs, on a machine with the Android NDK:
 #   1. libsockstatlog.so for arm64-v8a, armeabi-v7a, x86_64 and x86 (API 26),
-#      linked for 16 KB pages, into src/main/jniLibs/<abi>/. x86 because JNA's
+#      linked for 16 KB pages, into src/main/jniLibs/<abi>/: the `mobile`
+#      profile (size-first, fat LTO) without default features, i.e. without
+#      the built-in HTTP client (the glue uploads through HttpURLConnection)
+#      nor the replay runner. x86 because JNA's
 #      AAR ships libjnidispatch.so for it (32-bit emulators): JNA would load
 #      and our library be missing (scripts/check-android-abis.sh keeps the
 #      sets equal)
@@ -10,7 +13,9 @@
 #   3. keeps each unstripped .so aside for Play Console's native crash
 #      symbolication: build/native-debug-symbols/<abi>/libsockstatlog.so and
 #      build/outputs/native-debug-symbols.zip (upload it with the app bundle)
-#   4. strips the jniLibs copies for packaging and checks their alignment
+#   4. strips the jniLibs copies for packaging and checks their alignment and
+#      that bionic functions newer than API 26 are referenced weakly
+#      (scripts/check-android-symbols.sh)
 # Then: gradle assembleRelease  ->  build/outputs/aar/sockstatlog-release.aar
 #   or: gradle publishToMavenLocal  ->  dev.sockstatlog:sockstatlog-android:<version>
 #
@@ -67,11 +72,15 @@ done
 
 jnilibs=android/src/main/jniLibs
 echo "== cargo ndk: ${ABIS[*]} (API $API)"
-cargo ndk $(printf -- '-t %s ' "${ABIS[@]}") -P "$API" -o "$jnilibs" build --release -p sockstatlog --lib
+# The features and profile here are what scripts/check-targets.sh lints and
+# measures on every test run; keep the two in step.
+PROFILE=mobile
+cargo ndk $(printf -- '-t %s ' "${ABIS[@]}") -P "$API" -o "$jnilibs" \
+  build --profile "$PROFILE" --no-default-features -p sockstatlog --lib
 
 target_dir=$(cargo metadata --format-version 1 --no-deps |
   python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
-unstripped=$target_dir/aarch64-linux-android/release/libsockstatlog.so
+unstripped=$target_dir/aarch64-linux-android/$PROFILE/libsockstatlog.so
 
 echo "== Kotlin bindings (android = true) from $unstripped"
 rm -rf android/generated/kotlin
@@ -91,7 +100,9 @@ for abi in "${ABIS[@]}"; do
   "$bin/llvm-strip" --strip-unneeded "$so"
   # Every LOAD segment's alignment (last column) must be at least 0x4000.
   check_alignment "$bin/llvm-readelf" "$so"
-  printf '  %-12s %8d bytes, LOAD align >= 0x4000\n' "$abi" "$(wc -c < "$so")"
+  READELF="$bin/llvm-readelf" bash scripts/check-android-symbols.sh "$so" >/dev/null ||
+    die "$so references a bionic function newer than API $API strongly"
+  printf '  %-12s %8d bytes, LOAD align >= 0x4000, post-API-%d libc weak\n' "$abi" "$(wc -c < "$so")" "$API"
 done
 mkdir -p android/build/outputs
 (cd "$symbols" && rm -f ../outputs/native-debug-symbols.zip && zip -qr ../outputs/native-debug-symbols.zip .)

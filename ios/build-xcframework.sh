@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Builds the Swift package's binary and generated parts, on macOS with Xcode:
 #   1. libsockstatlog.a for aarch64-apple-ios (devices), aarch64-apple-ios-sim
-#      and x86_64-apple-ios (simulators, merged with lipo), iOS 15+
+#      and x86_64-apple-ios (simulators, merged with lipo), iOS 15+: the
+#      `mobile` profile (size-first, fat LTO) without default features, i.e.
+#      without the built-in HTTP client (the Swift package uploads through
+#      URLSession: SockstatLogger.withURLSession) nor the replay runner
 #   2. from the UNSTRIPPED device library (UniFFI reads its metadata symbols):
 #      SockstatLogFFI.h + module.modulemap (module SockstatLogFFI), and a check
 #      that its SockstatLog.swift is the committed bindings/swift/SockstatLog.swift
@@ -30,14 +33,17 @@ export RUSTFLAGS="-C link-arg=-Wl,-application_extension"
 
 cd "$root"
 rustup target add "$DEVICE" "${SIMULATORS[@]}" >/dev/null
+# The features and profile here are what scripts/check-targets.sh lints on
+# every test run (aarch64-apple-ios); keep the two in step.
+PROFILE=mobile
 for t in "$DEVICE" "${SIMULATORS[@]}"; do
-  echo "== cargo build --release -p sockstatlog --lib --target $t"
-  cargo build --release -p sockstatlog --lib --target "$t"
+  echo "== cargo build --profile $PROFILE --no-default-features -p sockstatlog --lib --target $t"
+  cargo build --profile "$PROFILE" --no-default-features -p sockstatlog --lib --target "$t"
 done
 
 target_dir=$(cargo metadata --format-version 1 --no-deps |
   python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
-lib() { echo "$target_dir/$1/release/libsockstatlog.a"; }
+lib() { echo "$target_dir/$1/$PROFILE/libsockstatlog.a"; }
 
 build=$here/build
 rm -rf "$build"

@@ -47,6 +47,12 @@ if [ "$QUICK" = 1 ]; then
     exit 0
 fi
 
+section "check-targets: the phone targets linted as shipped (Android x4, iOS), the lean host build, the arm64 size and symbols"
+# Installs its own pieces (rustup targets, Zig from PyPI) and caches them and
+# its target directory in /var/cache/sockstatlog (docs/mobile-build.md).
+# After the tests: its host test reuses their dev-dependencies.
+bash scripts/check-targets.sh
+
 section "Collector: the PostgreSQL store against a private cluster (installs postgresql if missing)"
 bash scripts/test-postgres.sh
 

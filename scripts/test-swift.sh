@@ -42,7 +42,8 @@ cp bindings/swift/SockstatLogFFI.modulemap "$stage/ffi/module.modulemap"
 cp "$target_dir/debug/libsockstatlog.so" "$stage/lib/"
 cp "$target_dir/debug/sockstatlog" "$stage/bin/"
 # Module SockstatLog: the generated API plus the glue that builds on Linux.
-cp bindings/swift/SockstatLog.swift ios/Sources/SockstatLog/URLSessionUploadTransport.swift "$stage/src/"
+cp bindings/swift/SockstatLog.swift ios/Sources/SockstatLog/URLSessionUploadTransport.swift \
+  "ios/Sources/SockstatLog/SockstatLogger+URLSession.swift" "$stage/src/"
 cp tests/swift/ReadmeSnippet.swift "$stage/"
 cp -r tests/swift/xctest "$stage/pkg"
 rm -rf "$stage/pkg/.build"
@@ -56,7 +57,8 @@ cp bindings/swift/SockstatLog.swift "$stage/bindings/swift/"
 cp -a ios/Sources/SockstatLog/Generated "$stage/pkg/Sources/SockstatLog/"
 [ -L "$stage/pkg/Sources/SockstatLog/Generated/SockstatLog.swift" ] ||
   { echo "ios/Sources/SockstatLog/Generated/SockstatLog.swift is not a link to bindings/swift/" >&2; exit 1; }
-cp ios/Sources/SockstatLog/URLSessionUploadTransport.swift "$stage/pkg/Sources/SockstatLog/"
+cp ios/Sources/SockstatLog/URLSessionUploadTransport.swift "ios/Sources/SockstatLog/SockstatLogger+URLSession.swift" \
+  "$stage/pkg/Sources/SockstatLog/"
 mkdir -p "$stage/pkg/Sources/TunnelExample"
 cp ios/Examples/TunnelStats.swift "$stage/pkg/Sources/TunnelExample/"
 cp ios/Examples/TunnelStats.swift "$stage/"

@@ -147,7 +147,7 @@ impl UploadConfig {
     pub fn validate(&self) -> crate::Result<()> {
         let bad = |m: String| Err(crate::Error::InvalidArgument(m));
         let base = self.base_url.trim_end_matches('/');
-        let parsed = match reqwest::Url::parse(base) {
+        let parsed = match url::Url::parse(base) {
             Ok(u) => u,
             Err(e) => return bad(format!("upload base URL {base:?}: {e}")),
         };

@@ -34,6 +34,15 @@ pub enum Error {
     /// transport error).
     #[error("upload failed: {0}")]
     Upload(String),
+    /// An upload was asked of a logger made without a transport, in a build
+    /// without the built-in HTTP client (cargo feature `http`, off in the
+    /// Android and iOS libraries). Nothing is lost: the log stays on disk.
+    #[error(
+        "no upload transport: this build has no built-in HTTP client (cargo feature `http`); \
+         make the logger with a transport (Rust: Logger::with_transport; Swift: \
+         SockstatLogger.withURLSession; Android: SockstatVpnSession)"
+    )]
+    NoTransport,
 }
 
 impl Error {

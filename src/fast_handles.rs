@@ -67,6 +67,8 @@ pub(crate) struct HandleTable<const N: usize> {
 pub(crate) static TABLE: HandleTable<SLOTS> = HandleTable::new();
 
 /// Decrements a slot's reader count however the push leaves it.
+// Apple builds have no JNI fast path (the only caller of `with`).
+#[cfg_attr(target_vendor = "apple", allow(dead_code))]
 struct Reading<'a>(&'a AtomicU32);
 
 impl Drop for Reading<'_> {
@@ -99,6 +101,7 @@ impl<const N: usize> HandleTable<N> {
     /// Runs `f` on the counters behind a live handle; `None` for any other
     /// number. While `f` runs, the handle cannot be released.
     #[inline]
+    #[cfg_attr(target_vendor = "apple", allow(dead_code))]
     pub(crate) fn with<R>(&self, handle: u64, f: impl FnOnce(&Counters) -> R) -> Option<R> {
         let (index, generation) = Self::decode(handle)?;
         let slot = &self.slots[index];

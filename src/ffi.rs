@@ -78,6 +78,7 @@ impl From<crate::Error> for SockstatError {
             E::Filch(FilchError::Closed) => SockstatError::Closed,
             E::Closed => SockstatError::Closed,
             E::Upload(reason) => SockstatError::Upload { reason },
+            e @ E::NoTransport => SockstatError::Upload { reason: e.to_string() },
         }
     }
 }

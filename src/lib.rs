@@ -21,6 +21,7 @@ pub mod interface;
 pub mod labels;
 pub mod logger;
 pub mod logid;
+#[cfg(feature = "replay")]
 pub mod replay;
 
 mod clock;

@@ -11,7 +11,9 @@
 
 use crate::counters::{Counters, Snapshot};
 
-/// One window's traffic: upstream's event `{"t","d","c","s"}`.
+/// One window's traffic: upstream's event `{"t","d","c","s"}`. Public
+/// through `replay` (feature `replay`); the library's own otherwise.
+#[cfg_attr(not(feature = "replay"), allow(unreachable_pub))]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {
     /// Window start, Unix milliseconds (on the caller's timeline).

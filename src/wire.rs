@@ -51,7 +51,9 @@ pub(crate) fn encode_event(ev: &Event, out: &mut String) {
 impl Event {
     /// Appends the event as the log writes it (the JSON object, no newline):
     /// `{"t":…,"d":…,"c":1,"s":{"label":[tx,rx],…}}`, label keys sorted as
-    /// strings like Go's encoder, `"c"` only for a cellular window.
+    /// strings like Go's encoder, `"c"` only for a cellular window. For the
+    /// replay's callers (feature `replay`); the log writer encodes directly.
+    #[cfg(feature = "replay")]
     pub fn write_json(&self, out: &mut String) {
         encode_event(self, out);
     }

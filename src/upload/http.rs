@@ -1,6 +1,9 @@
-//! Sending one upload request: the built-in reqwest client, or the host's
-//! [`Transport`] when it provides one. Both paths get the same per-attempt
-//! timeout and return the same [`HttpResponse`] shape.
+//! Sending one upload request: the built-in reqwest client ([`builtin`],
+//! feature `http`), or the host's [`Transport`] when it provides one. Both
+//! paths get the same per-attempt timeout and return the same
+//! [`HttpResponse`] shape. A build without the feature (the phone libraries)
+//! has only the host path: a logger made without a transport gets
+//! [`Error::NoTransport`](crate::Error::NoTransport) from its first flush, and nothing else changes.
 //!
 //! ## Redirects, plain http, stuck transports
 //!
@@ -19,41 +22,23 @@
 //! `send`, the next attempt waits for that call to return instead of
 //! starting another one. A transport that never returns thus costs one
 //! thread and one body, not one per retry.
-//!
-//! ## TLS and root certificates
-//!
-//! The built-in client speaks TLS through rustls on the `ring` provider with
-//! Mozilla's root store compiled in (`webpki-roots`). Nothing here links
-//! OpenSSL, aws-lc (which needs cmake/NASM in NDK and Xcode builds) or a
-//! platform verifier: `rustls-platform-verifier` on Android must be
-//! initialised through JNI with an application `Context` and ships a Kotlin
-//! component, which a UniFFI library loaded through JNA never gets to do
-//! (see the uniffi notes, §5). The cost of a compiled-in root store is that a
-//! device's user-installed or MDM-pushed roots are not trusted, and the store
-//! only changes with a library release; a host that needs its platform's trust
-//! decisions (or its own proxying/tunnel bypass) provides a [`Transport`]
-//! backed by URLSession or OkHttp instead. TLS 1.2 stays enabled because a
-//! self-hosted collector behind an older proxy may not speak 1.3.
+
+#[cfg(feature = "http")]
+mod builtin;
 
 use super::{HttpRequest, HttpResponse, Transport};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use bytes::Bytes;
 use std::sync::Arc;
 use std::time::Duration;
 
 /// Response body bytes kept for error messages; the rest is not read.
 const RESPONSE_BODY_KEEP: usize = super::policy::ERROR_BODY_BYTES;
-/// Idle connections kept to the log server: uploads come in bursts of a few
-/// batches, then nothing for a long time (upstream keeps 2).
-const MAX_IDLE_CONNECTIONS: usize = 2;
-/// How long an idle connection is kept. Shorter than upstream's hour: on a
-/// phone a dead keep-alive connection costs a failed attempt after a network
-/// change, while a fresh handshake costs one round trip.
-const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 
 /// Sends requests one way or the other.
 pub(crate) enum Sender {
     /// reqwest over rustls/ring.
+    #[cfg(feature = "http")]
     Builtin(reqwest::Client),
     /// The host's transport, run on a blocking thread so a stuck call can be
     /// abandoned at its timeout or at shutdown.
@@ -75,13 +60,23 @@ pub(crate) struct Exchange {
 }
 
 impl Sender {
-    /// The built-in client (plain http only if `allow_http`), or the host
-    /// transport if given.
+    /// The host transport if given, else the built-in client (plain http
+    /// only if `allow_http`); [`crate::Error::NoTransport`] in a build without it.
     pub(crate) fn new(transport: Option<Arc<dyn Transport>>, timeout: Duration, allow_http: bool) -> Result<Sender> {
         match transport {
             Some(transport) => Ok(Sender::Host { transport, idle: Arc::new(tokio::sync::Semaphore::new(1)) }),
-            None => Ok(Sender::Builtin(builtin_client(timeout, allow_http)?)),
+            None => Self::builtin(timeout, allow_http),
         }
+    }
+
+    #[cfg(feature = "http")]
+    fn builtin(timeout: Duration, allow_http: bool) -> Result<Sender> {
+        Ok(Sender::Builtin(builtin::client(timeout, allow_http)?))
+    }
+
+    #[cfg(not(feature = "http"))]
+    fn builtin(_timeout: Duration, _allow_http: bool) -> Result<Sender> {
+        Err(crate::Error::NoTransport)
     }
 
     /// One attempt, bounded by `timeout` whichever path is used.
@@ -91,7 +86,8 @@ impl Sender {
         let mut called = false;
         let fut = async {
             match self {
-                Sender::Builtin(c) => send_builtin(c, req).await,
+                #[cfg(feature = "http")]
+                Sender::Builtin(c) => builtin::send(c, req).await,
                 Sender::Host { transport, idle } => {
                     // Never closed, so acquiring can only wait, not fail.
                     let Ok(permit) = idle.clone().acquire_owned().await else {
@@ -135,61 +131,6 @@ impl PreparedRequest {
     }
 }
 
-fn builtin_client(timeout: Duration, allow_http: bool) -> Result<reqwest::Client> {
-    let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut tls = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| Error::Upload(format!("TLS setup: {e}")))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    // reqwest leaves ALPN to a preconfigured config: offer h2, fall back to 1.1.
-    tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    reqwest::Client::builder()
-        .tls_backend_preconfigured(tls)
-        .no_proxy()
-        // A 3xx is a failed attempt, never followed (see the module docs).
-        .redirect(reqwest::redirect::Policy::none())
-        .https_only(!allow_http)
-        .timeout(timeout)
-        .pool_max_idle_per_host(MAX_IDLE_CONNECTIONS)
-        .pool_idle_timeout(IDLE_TIMEOUT)
-        .build()
-        .map_err(|e| Error::Upload(format!("building HTTP client: {e}")))
-}
-
-async fn send_builtin(client: &reqwest::Client, req: &PreparedRequest) -> Exchange {
-    let mut rb = client.post(&req.url).body(req.body.clone());
-    for (k, v) in &req.headers {
-        rb = rb.header(k, v);
-    }
-    let mut resp = match rb.send().await {
-        Ok(r) => r,
-        Err(e) => return Exchange { result: Err(error_chain(&e)), rx_bytes: 0 },
-    };
-    let status = resp.status().as_u16();
-    let headers: Vec<(String, String)> = resp
-        .headers()
-        .iter()
-        .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
-        .collect();
-    let mut rx = 15 + headers.iter().map(|(k, v)| k.len() + v.len() + 4).sum::<usize>() as u64;
-    let mut body = Vec::new();
-    // Keep the first KiB for the error text. A 200 whose body breaks off is
-    // still a 200: the server stored the batch before it answered.
-    while body.len() < RESPONSE_BODY_KEEP {
-        match resp.chunk().await {
-            Ok(Some(c)) => {
-                rx += c.len() as u64;
-                let take = c.len().min(RESPONSE_BODY_KEEP - body.len());
-                body.extend_from_slice(&c[..take]);
-            }
-            Ok(None) | Err(_) => break,
-        }
-    }
-    Exchange { result: Ok(HttpResponse { status, headers, body }), rx_bytes: rx }
-}
-
 /// Calls the host transport on a blocking thread that holds `permit` until
 /// the host returns, even if this attempt stops waiting first.
 async fn send_host(
@@ -219,20 +160,4 @@ async fn send_host(
         r
     });
     Exchange { result, rx_bytes }
-}
-
-/// reqwest's top-level message is often just "error sending request"; the
-/// cause chain says what actually happened (refused, reset, TLS, timeout).
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(c) = src {
-        let m = c.to_string();
-        if !s.contains(&m) {
-            s.push_str(": ");
-            s.push_str(&m);
-        }
-        src = c.source();
-    }
-    s
 }

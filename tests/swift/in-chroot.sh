@@ -18,7 +18,7 @@ compile_module() {
   mkdir -p "$out"
   swiftc -swift-version "$mode" "${strict[@]}" -parse-as-library -module-name SockstatLog \
     -emit-library -o "$out/libSockstatLog.so" -emit-module -emit-module-path "$out/SockstatLog.swiftmodule" \
-    "${ffi[@]}" src/SockstatLog.swift src/URLSessionUploadTransport.swift \
+    "${ffi[@]}" src/SockstatLog.swift src/URLSessionUploadTransport.swift "src/SockstatLogger+URLSession.swift" \
     -L "$here/lib" -lsockstatlog
 }
 
