@@ -92,6 +92,21 @@ impl LoggerConfig {
     }
 }
 
+/// A setting in milliseconds from the FFI: negative is an `InvalidArgument`
+/// naming the field; the range is checked by [`Config::validate`] afterwards.
+fn setting_millis(field: &str, ms: i64) -> crate::Result<Duration> {
+    u64::try_from(ms)
+        .map(Duration::from_millis)
+        .map_err(|_| crate::Error::InvalidArgument(format!("{field} {ms} is not a number of milliseconds (0 or more)")))
+}
+
+/// A size setting in bytes from the FFI: negative, or more than this
+/// platform addresses, is an `InvalidArgument` naming the field.
+fn setting_bytes<T: TryFrom<i64>>(field: &str, n: i64) -> crate::Result<T> {
+    T::try_from(n)
+        .map_err(|_| crate::Error::InvalidArgument(format!("{field} {n} is not a byte count this platform holds")))
+}
+
 fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
@@ -101,20 +116,20 @@ impl TryFrom<LoggerConfig> for Config {
     fn try_from(c: LoggerConfig) -> Result<Config, SockstatError> {
         // Start from the core's defaults so that fields the FFI does not
         // expose (e.g. the simulation clock speed) keep them. The numbers'
-        // conversions and ranges are the core's (`config::millis`,
-        // `Config::validate`), so every error names the field.
+        // conversions are here (`setting_millis`, `setting_bytes`) and the
+        // ranges the core's (`Config::validate`), so every error names the field.
         let mut config = Config::new(c.log_dir, PublicId::parse(&c.backend_public_id)?);
-        config.poll_interval = config::millis("poll_interval_ms", c.poll_interval_ms)?;
-        config.write_interval = config::millis("write_interval_ms", c.write_interval_ms)?;
-        config.max_log_bytes = config::byte_count("max_log_bytes", c.max_log_bytes)?;
+        config.poll_interval = setting_millis("poll_interval_ms", c.poll_interval_ms)?;
+        config.write_interval = setting_millis("write_interval_ms", c.write_interval_ms)?;
+        config.max_log_bytes = setting_bytes("max_log_bytes", c.max_log_bytes)?;
         config.upload = UploadConfig {
             base_url: c.base_url,
             collection: c.collection,
             allow_http: c.allow_http,
-            max_body_bytes: config::byte_count("max_body_bytes", c.max_body_bytes)?,
-            attempt_timeout: config::millis("attempt_timeout_ms", c.attempt_timeout_ms)?,
-            backoff_base: config::millis("backoff_base_ms", c.backoff_base_ms)?,
-            backoff_cap: config::millis("backoff_cap_ms", c.backoff_cap_ms)?,
+            max_body_bytes: setting_bytes("max_body_bytes", c.max_body_bytes)?,
+            attempt_timeout: setting_millis("attempt_timeout_ms", c.attempt_timeout_ms)?,
+            backoff_base: setting_millis("backoff_base_ms", c.backoff_base_ms)?,
+            backoff_cap: setting_millis("backoff_cap_ms", c.backoff_cap_ms)?,
         };
         config.validate()?;
         Ok(config)
@@ -262,6 +277,16 @@ mod tests {
     use super::*;
 
     const BACKEND: &str = "59b2ea2ba08376d2a22d9375bc7a5a6236b8e4b31e5bc1e0a95bfd5a4a46cc3d";
+
+    #[test]
+    fn ffi_settings_convert_only_when_they_can_be_a_time_or_a_size() {
+        assert_eq!(setting_millis("poll_interval_ms", 100).unwrap(), Duration::from_millis(100));
+        assert_eq!(setting_millis("poll_interval_ms", i64::MAX).unwrap(), Duration::from_millis(i64::MAX as u64));
+        let e = setting_millis("poll_interval_ms", -1).unwrap_err().to_string();
+        assert!(e.contains("poll_interval_ms -1"), "{e}");
+        assert_eq!(setting_bytes::<usize>("max_body_bytes", 4096).unwrap(), 4096);
+        assert!(setting_bytes::<u64>("max_log_bytes", -5).is_err());
+    }
 
     #[test]
     fn a_negative_label_or_count_is_an_invalid_argument_naming_the_field() {
