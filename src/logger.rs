@@ -389,10 +389,10 @@ impl Handle {
             return Err(Error::Closed);
         }
         let deadline = Instant::now() + timeout;
-        // JNI pushes in flight finish before this goes on; later ones get
-        // `false` from the table.
+        // JNI pushes in flight finish before this goes on (or the deadline
+        // passes and the slot is retired); later ones get `false`.
         if let Some(fast) = lock(&self.fast).as_ref() {
-            fast.release();
+            fast.release(Some(deadline));
         }
         // Close the counters first: a push that still reports success has
         // landed before this, so the final snapshot (in disable) sees it.
