@@ -400,7 +400,7 @@ mod tests {
             assert_eq!(t.release(h, None), Released::Freed, "round {round}");
             assert!(!found(&t, h));
             stop.store(true, Relaxed);
-            pushers.into_iter().for_each(|p| drop(p.join().unwrap()));
+            pushers.into_iter().for_each(|p| assert!(p.join().is_ok()));
         }
         assert_eq!(Arc::strong_count(&c), 1);
     }
@@ -432,7 +432,7 @@ mod tests {
         leave_tx.send(()).unwrap();
         assert!(inside.join().unwrap().is_some(), "the push inside finished on live counters");
         stop.store(true, Relaxed);
-        pushers.into_iter().for_each(|p| drop(p.join().unwrap()));
+        pushers.into_iter().for_each(|p| assert!(p.join().is_ok()));
         assert_eq!(c.snapshot().0[2], [5, 0]);
         let next = counters();
         let h2 = t.register(next.clone()).expect("reclaimed once no push is inside");

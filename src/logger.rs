@@ -66,6 +66,9 @@ pub struct LoggerStats {
     pub torn_bytes: u64,
     /// Counter resets seen by `set_totals`.
     pub resets: u64,
+    /// Windows in which some label's sum passed `u64::MAX` bytes (forged or
+    /// buggy byte counts) and was logged as `u64::MAX` instead of wrapping.
+    pub saturated_windows: u64,
     /// Times the sampler and writer threads woke up.
     pub wakeups: u64,
     /// Pending events merged because the writer fell behind.
@@ -335,6 +338,7 @@ impl Logger {
             dropped_entries: files.dropped_lines + w.dropped_entries.load(Relaxed),
             torn_bytes: files.torn_bytes,
             resets: h.counters.resets(),
+            saturated_windows: h.counters.saturated_windows(),
             wakeups: h.engine.wakeups() + w.wakeups.load(Relaxed),
             queue_merges: h.writer.queue_merges(),
             write_errors: w.write_errors.load(Relaxed),

@@ -71,6 +71,30 @@ fn pushed_bytes_land_in_the_log_split_exactly_by_interface() {
 }
 
 #[test]
+fn a_window_summing_past_u64_max_is_logged_saturated_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(dir.path());
+    c.poll_interval = Duration::from_secs(60); // one window, closed by disable
+    c.write_interval = Duration::from_secs(60);
+    let logger = Logger::new(c).unwrap();
+    logger.enable().unwrap();
+    for _ in 0..3 {
+        logger.add(5, i64::MAX as u64, 0).unwrap();
+    }
+    logger.add(6, 1, 2).unwrap();
+    logger.disable().unwrap();
+    assert_eq!(logger.stats().unwrap().saturated_windows, 1);
+    logger.enable().unwrap();
+    logger.add(5, 7, 0).unwrap();
+    logger.disable().unwrap();
+    let events: Vec<_> = entries(&logger).into_iter().filter(|e| e.get("s").is_some()).collect();
+    let sums: Vec<_> = events.iter().map(|e| (e["s"]["5"][0].as_u64(), e["s"]["6"][1].as_u64())).collect();
+    assert_eq!(sums, [(Some(u64::MAX), Some(2)), (Some(7), None)], "saturated, not wrapped; the next window is exact");
+    assert_eq!(logger.stats().unwrap().saturated_windows, 1);
+    logger.shutdown(Duration::from_secs(5)).unwrap();
+}
+
+#[test]
 fn bad_input_gets_typed_errors_and_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let logger = Logger::new(config(dir.path())).unwrap();

@@ -1730,6 +1730,11 @@ public struct LoggerStats: Equatable, Hashable {
      */
     public var resets: Int64
     /**
+     * Windows in which some label's sum passed the 64-bit range (forged or
+     * buggy byte counts) and was logged as 2^64 - 1 instead of wrapping.
+     */
+    public var saturatedWindows: Int64
+    /**
      * Times the sampler and writer threads woke up.
      */
     public var wakeups: Int64
@@ -1796,6 +1801,10 @@ public struct LoggerStats: Equatable, Hashable {
          * Counter resets seen by `set_totals`.
          */resets: Int64, 
         /**
+         * Windows in which some label's sum passed the 64-bit range (forged or
+         * buggy byte counts) and was logged as 2^64 - 1 instead of wrapping.
+         */saturatedWindows: Int64, 
+        /**
          * Times the sampler and writer threads woke up.
          */wakeups: Int64, 
         /**
@@ -1830,6 +1839,7 @@ public struct LoggerStats: Equatable, Hashable {
         self.droppedEntries = droppedEntries
         self.tornBytes = tornBytes
         self.resets = resets
+        self.saturatedWindows = saturatedWindows
         self.wakeups = wakeups
         self.queueMerges = queueMerges
         self.writeErrors = writeErrors
@@ -1865,6 +1875,7 @@ public struct FfiConverterTypeLoggerStats: FfiConverterRustBuffer {
                 droppedEntries: FfiConverterInt64.read(from: &buf), 
                 tornBytes: FfiConverterInt64.read(from: &buf), 
                 resets: FfiConverterInt64.read(from: &buf), 
+                saturatedWindows: FfiConverterInt64.read(from: &buf), 
                 wakeups: FfiConverterInt64.read(from: &buf), 
                 queueMerges: FfiConverterInt64.read(from: &buf), 
                 writeErrors: FfiConverterInt64.read(from: &buf), 
@@ -1886,6 +1897,7 @@ public struct FfiConverterTypeLoggerStats: FfiConverterRustBuffer {
         FfiConverterInt64.write(value.droppedEntries, into: &buf)
         FfiConverterInt64.write(value.tornBytes, into: &buf)
         FfiConverterInt64.write(value.resets, into: &buf)
+        FfiConverterInt64.write(value.saturatedWindows, into: &buf)
         FfiConverterInt64.write(value.wakeups, into: &buf)
         FfiConverterInt64.write(value.queueMerges, into: &buf)
         FfiConverterInt64.write(value.writeErrors, into: &buf)

@@ -228,6 +228,9 @@ pub(crate) struct LoggerStats {
     pub torn_bytes: i64,
     /// Counter resets seen by `set_totals`.
     pub resets: i64,
+    /// Windows in which some label's sum passed the 64-bit range (forged or
+    /// buggy byte counts) and was logged as 2^64 - 1 instead of wrapping.
+    pub saturated_windows: i64,
     /// Times the sampler and writer threads woke up.
     pub wakeups: i64,
     /// Pending events merged because the writer fell behind.
@@ -259,6 +262,7 @@ impl From<crate::LoggerStats> for LoggerStats {
             dropped_entries: signed(s.dropped_entries),
             torn_bytes: signed(s.torn_bytes),
             resets: signed(s.resets),
+            saturated_windows: signed(s.saturated_windows),
             wakeups: signed(s.wakeups),
             queue_merges: signed(s.queue_merges),
             write_errors: signed(s.write_errors),

@@ -2692,6 +2692,12 @@ data class LoggerStats (
     var `resets`: kotlin.Long
     , 
     /**
+     * Windows in which some label's sum passed the 64-bit range (forged or
+     * buggy byte counts) and was logged as 2^64 - 1 instead of wrapping.
+     */
+    var `saturatedWindows`: kotlin.Long
+    , 
+    /**
      * Times the sampler and writer threads woke up.
      */
     var `wakeups`: kotlin.Long
@@ -2762,6 +2768,7 @@ public object FfiConverterTypeLoggerStats: FfiConverterRustBuffer<LoggerStats> {
             FfiConverterLong.read(buf),
             FfiConverterLong.read(buf),
             FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterLong.read(buf),
             FfiConverterLong.read(buf),
@@ -2780,6 +2787,7 @@ public object FfiConverterTypeLoggerStats: FfiConverterRustBuffer<LoggerStats> {
             FfiConverterLong.allocationSize(value.`droppedEntries`) +
             FfiConverterLong.allocationSize(value.`tornBytes`) +
             FfiConverterLong.allocationSize(value.`resets`) +
+            FfiConverterLong.allocationSize(value.`saturatedWindows`) +
             FfiConverterLong.allocationSize(value.`wakeups`) +
             FfiConverterLong.allocationSize(value.`queueMerges`) +
             FfiConverterLong.allocationSize(value.`writeErrors`) +
@@ -2800,6 +2808,7 @@ public object FfiConverterTypeLoggerStats: FfiConverterRustBuffer<LoggerStats> {
             FfiConverterLong.write(value.`droppedEntries`, buf)
             FfiConverterLong.write(value.`tornBytes`, buf)
             FfiConverterLong.write(value.`resets`, buf)
+            FfiConverterLong.write(value.`saturatedWindows`, buf)
             FfiConverterLong.write(value.`wakeups`, buf)
             FfiConverterLong.write(value.`queueMerges`, buf)
             FfiConverterLong.write(value.`writeErrors`, buf)
