@@ -295,7 +295,7 @@ mod tests {
     #[test]
     fn the_ffi_config_is_checked_by_the_same_ranges() {
         let id = "ab".repeat(32);
-        let ok = crate::ffi::default_logger_config("/tmp/sockstatlog-test".into(), id.clone());
+        let ok = crate::ffi::default_logger_config("/tmp/sockstatlog-test".into(), id.clone().into());
         Config::try_from(ok.clone()).unwrap();
         type Edit = fn(&mut crate::ffi::LoggerConfig);
         let cases: &[(&str, Edit)] = &[

@@ -66,6 +66,9 @@ pub struct LoggerStats {
     pub torn_bytes: u64,
     /// Counter resets seen by `set_totals`.
     pub resets: u64,
+    /// Events dropped because the host's listener fell behind (see
+    /// [`Logger::set_listener`]).
+    pub listener_dropped_events: u64,
     /// Windows in which some label's sum passed `u64::MAX` bytes (forged or
     /// buggy byte counts) and was logged as `u64::MAX` instead of wrapping.
     pub saturated_windows: u64,
@@ -273,11 +276,21 @@ impl Logger {
             h.counters.clone(),
             h.transport.clone(),
         )?;
+        u.report_to(h.writer.reporter().clone());
         // Two racing first flushes: one uploader wins, the other is stopped.
         if let Err(extra) = h.uploader.set(Arc::new(u)) {
             extra.shutdown(Duration::ZERO);
         }
         Ok(h.uploader.get().expect("uploader was just set").clone())
+    }
+
+    /// Registers (or with `None` removes) the listener that hears about
+    /// background failures: write failures, dropped entries, upload
+    /// failures. It is called on a thread of the library's own, never on
+    /// the caller's or a pusher's; a slow one delays nothing else (see
+    /// `listener.rs`).
+    pub fn set_listener(&self, listener: Option<Arc<dyn crate::Listener>>) -> Result<()> {
+        self.open()?.writer.reporter().set_listener(listener)
     }
 
     /// Asks the writer to write what is pending and then wakes the uploader;
@@ -338,6 +351,7 @@ impl Logger {
             dropped_entries: files.dropped_lines + w.dropped_entries.load(Relaxed),
             torn_bytes: files.torn_bytes,
             resets: h.counters.resets(),
+            listener_dropped_events: h.writer.reporter().dropped(),
             saturated_windows: h.counters.saturated_windows(),
             wakeups: h.engine.wakeups() + w.wakeups.load(Relaxed),
             queue_merges: h.writer.queue_merges(),
@@ -424,6 +438,7 @@ impl Handle {
         if let Some(u) = self.uploader.get() {
             u.shutdown(deadline.saturating_duration_since(Instant::now()));
         }
+        self.writer.reporter().close(deadline);
         // Give the directory up for the next logger. A thread still inside
         // the log (a stuck disk) keeps it until this logger is freed.
         match self.writer.files().try_lock() {

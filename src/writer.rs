@@ -13,6 +13,7 @@
 
 use crate::error::{Error, Result};
 use crate::filch::{LogFiles, MAX_LINE_BYTES};
+use crate::listener::{LoggerEvent, Reporter};
 use crate::queue::{Pending, PendingQueue};
 use crate::sync::lock;
 use crate::wire::{self, EntryMeta};
@@ -164,6 +165,8 @@ pub(crate) struct Writer {
     counts: WriterCounts,
     /// The last write error, for `stats()`.
     last_error: Mutex<Option<String>>,
+    /// Failures go to the host's listener through this.
+    reporter: Reporter,
     /// Tests make every append fail, as a full disk does.
     #[cfg(test)]
     pub(crate) fail_appends: std::sync::atomic::AtomicBool,
@@ -185,6 +188,7 @@ impl Writer {
             files: Arc::new(Mutex::new(files)),
             interval,
             counts: WriterCounts::default(),
+            reporter: Reporter::default(),
             last_error: Mutex::new(None),
             #[cfg(test)]
             fail_appends: std::sync::atomic::AtomicBool::new(false),
@@ -279,7 +283,11 @@ impl Writer {
         let encoded = out.encoder.encode_batch(items, wire::now_unix_ns(), &mut buf);
         if encoded.dropped > 0 {
             self.count_dropped(encoded.dropped, encoded.dropped_bytes);
-            eprintln!("sockstatlog: dropped {} entries longer than the log's line limit", encoded.dropped);
+            self.report(|| LoggerEvent::EntriesDropped {
+                entries: encoded.dropped,
+                bytes: encoded.dropped_bytes,
+                reason: "longer than the log's line limit".into(),
+            });
         }
         if buf.is_empty() {
             return Ok(());
@@ -325,6 +333,8 @@ impl Writer {
         let (lines, bytes) = trim_oldest(&mut buf, MAX_RETRY_BYTES);
         if lines > 0 {
             self.count_dropped(lines, bytes);
+            let reason = "the oldest pending, while the disk failed for longer than the retry buffer holds".into();
+            self.report(|| LoggerEvent::EntriesDropped { entries: lines, bytes, reason });
         }
         out.retry = buf;
         Err(e.into())
@@ -339,9 +349,19 @@ impl Writer {
         self.counts.write_errors.fetch_add(1, Relaxed);
         *lock(&self.last_error) = Some(msg.to_string());
         if out.last_error.as_deref() != Some(msg) {
-            eprintln!("sockstatlog: writing the log failed: {msg}");
+            self.report(|| LoggerEvent::WriteFailed { reason: format!("writing the log failed: {msg}") });
             out.last_error = Some(msg.to_string());
         }
+    }
+
+    /// Queues an event for the host's listener (never waits for it).
+    fn report(&self, event: impl FnOnce() -> LoggerEvent) {
+        self.reporter.report(event);
+    }
+
+    /// Where failures are reported: the logger shares it with the uploader.
+    pub(crate) fn reporter(&self) -> &Reporter {
+        &self.reporter
     }
 
     /// The thread's body: sleep with no timeout until the first entry, then

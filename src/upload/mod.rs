@@ -143,6 +143,8 @@ struct Shared {
     wake_seq: AtomicU64,
     state: Mutex<State>,
     changed: Condvar,
+    /// Where failures are reported (`Uploader::report_to`).
+    reporter: std::sync::OnceLock<crate::listener::Reporter>,
 }
 
 #[derive(Default)]
@@ -191,6 +193,7 @@ impl Uploader {
             wake_seq: AtomicU64::new(0),
             state: Mutex::new(State::default()),
             changed: Condvar::new(),
+            reporter: std::sync::OnceLock::new(),
         });
         let worker = worker::Worker::new(config, url, files, counters, sender, shared.clone());
         let (done_tx, done_rx) = mpsc::channel();
@@ -240,6 +243,11 @@ impl Uploader {
             last_error: if s.failures > before.failures { st.last_error.clone() } else { None },
             write_error: None,
         }
+    }
+
+    /// Reports upload failures to the host's listener from now on.
+    pub(crate) fn report_to(&self, reporter: crate::listener::Reporter) {
+        let _ = self.shared.reporter.set(reporter);
     }
 
     /// Totals so far.

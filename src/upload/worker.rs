@@ -7,6 +7,7 @@ use crate::config::UploadConfig;
 use crate::counters::Counters;
 use crate::filch::{Cursor, LogFiles};
 use crate::labels::SOCKSTATLOG_LOGGER;
+use crate::listener::LoggerEvent;
 use crate::sync::lock;
 use std::future::{poll_fn, Future};
 use std::pin::pin;
@@ -77,6 +78,13 @@ impl Worker {
         }
     }
 
+    /// Queues an event for the host's listener (never waits for it).
+    fn report(&self, event: impl FnOnce() -> LoggerEvent) {
+        if let Some(r) = self.shared.reporter.get() {
+            r.report(event);
+        }
+    }
+
     pub(super) fn run(mut self, rt: tokio::runtime::Runtime) {
         rt.block_on(async {
             while self.until_stop(self.shared.wake.notified()).await.is_some() {
@@ -93,7 +101,7 @@ impl Worker {
                 if let Err(e) = res {
                     let err = format!("committing the read position: {e}");
                     if self.last_logged.as_deref() != Some(err.as_str()) {
-                        eprintln!("sockstatlog: {err}");
+                        self.report(|| LoggerEvent::WriteFailed { reason: err.clone() });
                         self.last_logged = Some(err.clone());
                     }
                     lock(&self.shared.state).last_error = Some(err);
@@ -177,8 +185,8 @@ impl Worker {
     }
 
     fn succeeded(&mut self, p: &Prepared) {
-        if let Some(since) = self.failing_since.take() {
-            eprintln!("sockstatlog: upload succeeded after {} failures and {:.1?}", self.failures, since.elapsed());
+        if self.failing_since.take().is_some() {
+            self.report(|| LoggerEvent::UploadRecovered { failures: self.failures.into() });
         }
         self.failures = 0;
         self.last_logged = None;
@@ -195,7 +203,8 @@ impl Worker {
         self.failures = self.failures.saturating_add(1);
         self.failing_since.get_or_insert_with(Instant::now);
         if self.last_logged.as_deref() != Some(err.as_str()) {
-            eprintln!("sockstatlog: {err}");
+            let consecutive_failures = self.failures.into();
+            self.report(|| LoggerEvent::UploadFailed { reason: err.clone(), consecutive_failures });
             self.last_logged = Some(err.clone());
         }
         let wait = policy::next_wait(retry_after, self.failures, self.backoff_base, self.backoff_cap, fastrand::f64());
