@@ -26,7 +26,7 @@ impl HostString {
     /// From the bridge's little-endian code units; an odd length means the
     /// caller bypassed the generated conversion.
     fn from_le_bytes(bytes: &[u8]) -> uniffi::Result<HostString> {
-        if bytes.len() % 2 != 0 {
+        if !bytes.len().is_multiple_of(2) {
             anyhow_error(bytes.len())?;
         }
         Ok(HostString(bytes.chunks_exact(2).map(|b| u16::from_le_bytes([b[0], b[1]])).collect()))
