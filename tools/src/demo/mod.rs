@@ -110,7 +110,7 @@ pub fn run(opts: &Options, progress: &mut dyn FnMut(Progress)) -> Result<Outcome
     // The demo's outputs (log, collected copy, report) are private, 0700,
     // whatever the umask; each part creates its files 0600.
     crate::private_fs::create_dir_all(&opts.dir)
-        .map_err(|e| sockstatlog::error::Error::io(format!("creating {}", opts.dir.display()), e))?;
+        .map_err(|e| sockstatlog::Error::Io { context: format!("creating {}", opts.dir.display()), source: e })?;
     let collector = match &opts.url {
         Some(_) => None,
         None => Some(Collector::start(([127, 0, 0, 1], 0).into(), &collector_dir, true)?),
