@@ -39,9 +39,14 @@ pub const MAX_POLL_INTERVAL: Duration = Duration::from_secs(60);
 /// Longest write interval: what a crash can lose, and what the pending queue
 /// holds, stays at ten minutes of events.
 pub const MAX_WRITE_INTERVAL: Duration = Duration::from_secs(600);
+/// Longest line the log stores, including its `\n`: upstream's hard line
+/// limit. One sockstats entry is far smaller; text entries are cut to fit.
+/// A fixed limit of the log format, not a setting; it lives here because
+/// the log budget's range below derives from it.
+pub(crate) const MAX_LINE_BYTES: usize = 64 << 10;
 /// Smallest log budget: room for a few full-size lines in each half, or
 /// rotation would drop every line it writes.
-pub const MIN_MAX_LOG_BYTES: u64 = 4 * crate::filch::MAX_LINE_BYTES as u64;
+pub const MIN_MAX_LOG_BYTES: u64 = 4 * MAX_LINE_BYTES as u64;
 /// Largest log budget: 1 GiB, far more than any upload should carry.
 pub const MAX_MAX_LOG_BYTES: u64 = 1 << 30;
 /// Smallest upload body: a few event lines.
@@ -223,24 +228,6 @@ fn bytes(n: usize) -> String {
     format!("{n} bytes")
 }
 
-/// Converts a millisecond count from the FFI into a `Duration`, refusing
-/// negative values and counts that cannot be a time (the ranges are checked
-/// by [`Config::validate`] afterwards). `field` is the FFI field's name.
-pub fn millis(field: &str, ms: impl Into<i128>) -> crate::Result<Duration> {
-    let ms = ms.into();
-    u64::try_from(ms)
-        .map(Duration::from_millis)
-        .map_err(|_| crate::Error::InvalidArgument(format!("{field} {ms} is not a number of milliseconds (0 or more)")))
-}
-
-/// Converts a byte count from the FFI, refusing negative values and counts
-/// this platform cannot address.
-pub fn byte_count<T: TryFrom<i128>>(field: &str, n: impl Into<i128>) -> crate::Result<T> {
-    let n = n.into();
-    T::try_from(n)
-        .map_err(|_| crate::Error::InvalidArgument(format!("{field} {n} is not a byte count this platform holds")))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -306,19 +293,9 @@ mod tests {
     }
 
     #[test]
-    fn ffi_numbers_convert_only_when_they_can_be_a_time_or_a_size() {
-        assert_eq!(millis("poll_interval_ms", 100u64).unwrap(), Duration::from_millis(100));
-        assert_eq!(millis("poll_interval_ms", u64::MAX).unwrap(), Duration::from_millis(u64::MAX));
-        let e = millis("poll_interval_ms", -1i64).unwrap_err().to_string();
-        assert!(e.contains("poll_interval_ms -1"), "{e}");
-        assert_eq!(byte_count::<usize>("max_body_bytes", 4096u64).unwrap(), 4096);
-        assert!(byte_count::<u64>("max_log_bytes", -5i64).is_err());
-    }
-
-    #[test]
     fn the_ffi_config_is_checked_by_the_same_ranges() {
         let id = "ab".repeat(32);
-        let ok = crate::ffi::default_logger_config("/tmp/sockstatlog-test".into(), id.clone());
+        let ok = crate::ffi::default_logger_config("/tmp/sockstatlog-test".into(), id.clone().into());
         Config::try_from(ok.clone()).unwrap();
         type Edit = fn(&mut crate::ffi::LoggerConfig);
         let cases: &[(&str, Edit)] = &[

@@ -16,6 +16,14 @@
 //! that push and its fold, i.e. over 2048 threads each in the middle of a
 //! maximal fast push at the same instant. Larger pushes take a slow path of
 //! two atomic adds.
+//!
+//! The 64-bit totals saturate at `u64::MAX` instead of wrapping (folds and
+//! slow pushes add with a compare-and-swap loop), so a window's sum never
+//! comes out small after a wrap. Only the sampler reads them, and it
+//! [`Counters::rebase`]s a label whose total passed [`REBASE_AT`] after each
+//! window, so real traffic never gets near the top; only pushes summing past
+//! 2^64 - 2^63 bytes within one window (forged or buggy byte counts) reach
+//! it, and the sampler reports that window's sum as `u64::MAX` and counts it.
 
 use crate::labels::LABEL_COUNT;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
@@ -30,6 +38,18 @@ pub(crate) const FAST_PUSH_MAX: u64 = 1 << 20;
 /// the half's range, leaving 2^31 bytes of headroom before a carry.
 pub(crate) const FOLD_AT: u64 = 1 << 31;
 const LOW_HALF: u64 = (1 << 32) - 1;
+/// A total at or above this is rebased by the sampler after its window: half
+/// the range, so the next window has 2^63 bytes of room before it saturates.
+pub(crate) const REBASE_AT: u64 = 1 << 63;
+
+/// Adds to a monotonic total, saturating at `u64::MAX` (never wrapping).
+#[inline]
+fn add_saturating(total: &AtomicU64, n: u64) {
+    let mut cur = total.load(SeqCst);
+    while let Err(seen) = total.compare_exchange_weak(cur, cur.saturating_add(n), SeqCst, SeqCst) {
+        cur = seen;
+    }
+}
 
 /// One label's counters. Aligned to a cache line so that two threads pushing
 /// different labels never contend for the same line.
@@ -55,8 +75,8 @@ impl Slot {
     fn fold(&self) {
         let v = self.packed.swap(0, SeqCst);
         if v != 0 {
-            self.tx.fetch_add(v >> 32, SeqCst);
-            self.rx.fetch_add(v & LOW_HALF, SeqCst);
+            add_saturating(&self.tx, v >> 32);
+            add_saturating(&self.rx, v & LOW_HALF);
         }
     }
 }
@@ -91,6 +111,8 @@ pub(crate) struct Counters {
     sampler: OnceLock<Thread>,
     /// `set_totals` calls whose total went down (a counter reset).
     resets: AtomicU64,
+    /// Windows the sampler reported with a saturated sum.
+    saturated_windows: AtomicU64,
     /// Set at shutdown; pushes after it are refused.
     closed: AtomicBool,
 }
@@ -102,6 +124,7 @@ impl Default for Counters {
             idle: AtomicBool::new(false),
             sampler: OnceLock::new(),
             resets: AtomicU64::new(0),
+            saturated_windows: AtomicU64::new(0),
             closed: AtomicBool::new(false),
         }
     }
@@ -135,8 +158,8 @@ impl Counters {
                 self.wake_if_idle();
             }
         } else {
-            slot.tx.fetch_add(tx, SeqCst);
-            slot.rx.fetch_add(rx, SeqCst);
+            add_saturating(&slot.tx, tx);
+            add_saturating(&slot.rx, rx);
             self.wake_if_idle();
         }
     }
@@ -207,6 +230,27 @@ impl Counters {
             }
             *o = [s.tx.load(SeqCst), s.rx.load(SeqCst)];
         }
+    }
+
+    /// Takes `by` (a snapshot's `[tx, rx]` for `label`, which the caller has
+    /// accounted for) off the label's totals, so they stay far from
+    /// saturation. Only the one reader of the totals (the sampler) may call
+    /// this, with values it read: the totals are then at least `by`.
+    pub(crate) fn rebase(&self, label: u8, by: [u64; 2]) {
+        let slot = &self.slots[label as usize];
+        slot.tx.fetch_sub(by[0], SeqCst);
+        slot.rx.fetch_sub(by[1], SeqCst);
+    }
+
+    /// Counts a window whose sum for some label saturated.
+    pub(crate) fn count_saturated_window(&self) {
+        self.saturated_windows.fetch_add(1, Relaxed);
+    }
+
+    /// Windows whose sum for some label saturated at `u64::MAX`.
+    #[cfg_attr(feature = "testing", visibility::make(pub))]
+    pub(crate) fn saturated_windows(&self) -> u64 {
+        self.saturated_windows.load(Relaxed)
     }
 
     /// A fresh snapshot (the sampler reuses one through `snapshot_into`).
@@ -306,6 +350,20 @@ mod tests {
             c.add(2, FAST_PUSH_MAX - 1, FAST_PUSH_MAX - 1);
         }
         assert_eq!(c.snapshot().0[2], [n * (FAST_PUSH_MAX - 1); 2]);
+    }
+
+    #[test]
+    fn totals_saturate_instead_of_wrapping_and_a_rebase_makes_room_again() {
+        let c = Counters::default();
+        let big = i64::MAX as u64;
+        for _ in 0..3 {
+            c.add(4, big, 1);
+        }
+        c.add(4, FAST_PUSH_MAX - 1, 0); // through the packed word and a fold
+        assert_eq!(c.snapshot().0[4], [u64::MAX, 3]);
+        c.rebase(4, [u64::MAX, 3]);
+        c.add(4, 10, 0);
+        assert_eq!(c.snapshot().0[4], [10, 0]);
     }
 
     #[test]

@@ -46,8 +46,9 @@ pub enum Error {
 }
 
 impl Error {
-    /// Wraps an I/O error with a description of what was being done.
-    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+    /// Wraps an I/O error with a description of what was being done. The
+    /// library's own: a host's errors are not the library's.
+    pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
         Error::Io { context: context.into(), source }
     }
 }

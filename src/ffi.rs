@@ -5,10 +5,14 @@
 //! and maps the rich internal [`crate::Error`] onto [`SockstatError`] in one
 //! place. Nothing here panics: every failure is a typed error.
 
+mod listener;
 mod records;
+mod text;
 mod transport;
 
+pub(crate) use listener::LoggerListener;
 pub(crate) use records::{CounterSample, FlushReport, LoggerConfig, LoggerStats, SockstatIds};
+pub(crate) use text::HostString;
 pub(crate) use transport::UploadTransport;
 
 use crate::interface::InterfaceKind;
@@ -169,19 +173,32 @@ impl SockstatLogger {
         Ok(self.inner.push_batch(&samples)?)
     }
 
-    /// Names a label (0..=255; the name 1..=64 printable bytes).
-    pub(crate) fn register_label(&self, label: i32, name: String) -> Result<(), SockstatError> {
-        Ok(self.inner.register_label(records::label("label", label)?, &name)?)
+    /// Names a label (0..=255; the name 1..=64 printable bytes, no lone
+    /// UTF-16 surrogate).
+    pub(crate) fn register_label(&self, label: i32, name: HostString) -> Result<(), SockstatError> {
+        let label = records::label("label", label)?;
+        Ok(self.inner.register_label(label, &name.strict("label name")?)?)
     }
 
-    /// Sets the current default interface; `Unknown` infers the kind from the name.
-    pub(crate) fn set_interface(&self, name: String, kind: InterfaceKind) -> Result<(), SockstatError> {
-        Ok(self.inner.set_interface(&name, kind)?)
+    /// Sets the current default interface; `Unknown` infers the kind from
+    /// the name. A name with a lone UTF-16 surrogate is an `InvalidArgument`.
+    pub(crate) fn set_interface(&self, name: HostString, kind: InterfaceKind) -> Result<(), SockstatError> {
+        Ok(self.inner.set_interface(&name.strict("interface name")?, kind)?)
     }
 
-    /// Logs a free-form text line.
-    pub(crate) fn write_text(&self, text: String) -> Result<(), SockstatError> {
-        Ok(self.inner.write_text(&text)?)
+    /// Logs a free-form text line, whatever it holds: a lone UTF-16
+    /// surrogate (a Kotlin/Java string cut inside a character) is stored as
+    /// U+FFFD.
+    pub(crate) fn write_text(&self, text: HostString) -> Result<(), SockstatError> {
+        Ok(self.inner.write_text(&text.lossy())?)
+    }
+
+    /// Registers (or with `null`/`nil` removes) the listener that hears about
+    /// background failures (write failures, dropped entries, upload
+    /// failures), called on a library thread, never the caller's.
+    pub(crate) fn set_listener(&self, listener: Option<Arc<dyn LoggerListener>>) -> Result<(), SockstatError> {
+        let listener = listener.map(|l| Arc::new(listener::HostListener(l)) as Arc<dyn crate::Listener>);
+        Ok(self.inner.set_listener(listener)?)
     }
 
     /// Writes pending events and wakes the uploader; returns at once.
@@ -230,7 +247,7 @@ impl SockstatLogger {
 /// (`backend_public_id` is the node's 64-hex backend public log ID; it is
 /// checked when the logger is created).
 #[uniffi::export]
-pub(crate) fn default_logger_config(log_dir: String, backend_public_id: String) -> LoggerConfig {
+pub(crate) fn default_logger_config(log_dir: HostString, backend_public_id: HostString) -> LoggerConfig {
     LoggerConfig::with_defaults(log_dir, backend_public_id)
 }
 
@@ -239,15 +256,15 @@ pub(crate) fn default_logger_config(log_dir: String, backend_public_id: String) 
 /// another process's logger holds (an iOS app reading its extension's
 /// app-group directory). A line being written right now is left out.
 #[uniffi::export]
-pub(crate) fn export_log_dir(log_dir: String) -> Result<Vec<String>, SockstatError> {
-    Ok(crate::logger::export_log_dir(std::path::Path::new(&log_dir))?)
+pub(crate) fn export_log_dir(log_dir: HostString) -> Result<Vec<String>, SockstatError> {
+    Ok(crate::logger::export_log_dir(std::path::Path::new(&log_dir.strict("log_dir")?))?)
 }
 
 /// The sockstat private and public log IDs of a node, from its backend
 /// public log ID (64 hex characters).
 #[uniffi::export]
-pub(crate) fn sockstat_log_id(backend_public_id: String) -> Result<SockstatIds, SockstatError> {
-    let private = sockstat_private_id(&PublicId::parse(&backend_public_id)?);
+pub(crate) fn sockstat_log_id(backend_public_id: HostString) -> Result<SockstatIds, SockstatError> {
+    let private = sockstat_private_id(&PublicId::parse(&backend_public_id.strict("backend_public_id")?)?);
     Ok(SockstatIds { private_id: private.to_hex(), public_id: private.public().to_hex() })
 }
 

@@ -50,9 +50,8 @@ use std::time::SystemTime;
 /// `sockstats`, so tools that know upstream's layout find them. Index 0 is
 /// `log1`, index 1 is `log2` everywhere in this module.
 pub(crate) const LOG_NAMES: [&str; 2] = ["sockstats.log1.txt", "sockstats.log2.txt"];
-/// Longest line the log stores, including its `\n`: upstream's hard line
-/// limit. One sockstats entry is far smaller; text entries are cut to fit.
-pub(crate) const MAX_LINE_BYTES: usize = 64 << 10;
+/// Longest line the log stores (defined beside the log budget it bounds).
+pub(crate) use crate::config::MAX_LINE_BYTES;
 /// Owner read/write only: the log describes the device's network use.
 const FILE_MODE: u32 = 0o600;
 /// Owner only, for the same reason as [`FILE_MODE`].

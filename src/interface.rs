@@ -22,7 +22,7 @@ pub enum InterfaceKind {
 
 /// Name prefixes of cellular interfaces: Android Qualcomm (`rmnet`), WWAN
 /// modems (`ww`), iOS (`pdp_ip0`), and MediaTek (`ccmni`), which upstream misses.
-pub const CELLULAR_PREFIXES: [&str; 4] = ["rmnet", "ww", "pdp", "ccmni"];
+const CELLULAR_PREFIXES: [&str; 4] = ["rmnet", "ww", "pdp", "ccmni"];
 
 /// The prefix Android's CLAT (464XLAT) puts before the cellular interface it
 /// stacks on: on IPv6-only cellular the default IPv4 interface is
@@ -78,7 +78,18 @@ impl InterfaceKind {
     }
 }
 
-/// Whether an interface with this name and reported kind is cellular.
+/// Whether an interface with this name and reported kind is cellular: the
+/// rule `Logger::set_interface` applies, offered to hosts that want to show
+/// or log the same decision (the demo labels its simulated interfaces with
+/// it). `Unknown` infers the kind from the name (`rmnet*`, `ww*`, `pdp*`,
+/// `ccmni*`, also behind Android's `v4-` CLAT prefix, in any case); any
+/// other kind is taken as reported.
+///
+/// ```
+/// use sockstatlog::interface::{is_cellular, InterfaceKind};
+/// assert!(is_cellular("v4-rmnet_data0", InterfaceKind::Unknown));
+/// assert!(!is_cellular("rmnet_data0", InterfaceKind::Wifi));
+/// ```
 pub fn is_cellular(name: &str, kind: InterfaceKind) -> bool {
     kind.resolve(name) == InterfaceKind::Cellular
 }

@@ -21,11 +21,13 @@ use ::jni::strings::JNIString;
 use ::jni::sys::{jboolean, jint, jlong};
 use ::jni::{jni_str, Env, EnvUnowned};
 
-/// Bulk pushes are copied out of the Java arrays this many at a time, so a
-/// call of any size needs no heap allocation (3 × 256 × 8 bytes of stack).
+/// Bulk pushes of up to this many elements are copied out of the Java arrays
+/// onto the stack (3 × 256 × 8 bytes); larger ones into one heap copy, since
+/// every element must be read exactly once (see `add_many`).
 const CHUNK: usize = 256;
 
 /// A bad argument from Kotlin, thrown as `IllegalArgumentException`.
+#[derive(Debug)]
 struct Invalid(String);
 
 /// Either a bad argument or a JNI failure inside the closure.
@@ -143,7 +145,9 @@ pub(crate) extern "system" fn Java_dev_sockstatlog_FastCounters_addMany<'l>(
     guarded(&mut env, |env| TABLE.with(handle as u64, |c| add_many(env, c, &labels, &tx, &rx)).unwrap_or(Ok(false)))
 }
 
-/// `addMany` with a live handle's counters.
+/// `addMany` with a live handle's counters: the arrays are copied once
+/// (another Java thread may be writing them), the copy is checked in full,
+/// then applied from the copy, so the call applies every element or none.
 fn add_many(
     env: &mut Env<'_>,
     c: &Counters,
@@ -166,32 +170,72 @@ fn add_many(
     if c.is_closed() {
         return Ok(false);
     }
-    let (mut l, mut t, mut r) = ([0 as jint; CHUNK], [0 as jlong; CHUNK], [0 as jlong; CHUNK]);
-    // Pass 1 checks everything (all-or-nothing); a call of at most CHUNK
-    // elements is applied from the copy it already made, larger ones are
-    // read again in pass 2.
-    for apply in [false, true] {
-        if apply && n <= CHUNK {
-            for i in 0..n {
-                c.add(l[i] as u8, t[i] as u64, r[i] as u64); // checked in pass 1
-            }
-            break;
-        }
-        for start in (0..n).step_by(CHUNK) {
-            let len = CHUNK.min(n - start);
-            let at = start as i32; // n fits: it came from a Java int
-            labels.get_region(env, at, &mut l[..len])?;
-            tx.get_region(env, at, &mut t[..len])?;
-            rx.get_region(env, at, &mut r[..len])?;
-            for i in 0..len {
-                let (li, ti, ri) = (label(l[i])?, bytes("tx", t[i])?, bytes("rx", r[i])?);
-                if apply {
-                    c.add(li, ti, ri);
-                }
+    if n <= CHUNK {
+        let (mut l, mut t, mut r) = ([0 as jint; CHUNK], [0 as jlong; CHUNK], [0 as jlong; CHUNK]);
+        copy_arrays(env, (labels, tx, rx), (&mut l[..n], &mut t[..n], &mut r[..n]))?;
+        Ok(apply_all(c, &l[..n], &t[..n], &r[..n])?)
+    } else {
+        let (mut l, mut t, mut r) = (vec![0 as jint; n], vec![0 as jlong; n], vec![0 as jlong; n]);
+        copy_arrays(env, (labels, tx, rx), (&mut l, &mut t, &mut r))?;
+        Ok(apply_all(c, &l, &t, &r)?)
+    }
+}
+
+/// Copies the three Java arrays into `out`, each read exactly once.
+fn copy_arrays(
+    env: &mut Env<'_>,
+    (labels, tx, rx): (&JIntArray<'_>, &JLongArray<'_>, &JLongArray<'_>),
+    (l, t, r): (&mut [jint], &mut [jlong], &mut [jlong]),
+) -> Result<(), Failure> {
+    labels.get_region(env, 0, l)?;
+    tx.get_region(env, 0, t)?;
+    rx.get_region(env, 0, r)?;
+    Ok(())
+}
+
+/// Checks every element of the copied batch, then applies all of them; a
+/// bad element anywhere applies nothing. True if every push landed before
+/// shutdown's final snapshot (checked after the pushes, as
+/// `Counters::try_add` does).
+fn apply_all(c: &Counters, labels: &[jint], tx: &[jlong], rx: &[jlong]) -> Result<bool, Invalid> {
+    for ((&l, &t), &r) in labels.iter().zip(tx).zip(rx) {
+        label(l)?;
+        bytes("tx", t)?;
+        bytes("rx", r)?;
+    }
+    for ((&l, &t), &r) in labels.iter().zip(tx).zip(rx) {
+        c.add(l as u8, t as u64, r as u64); // checked above
+    }
+    Ok(!c.is_closed())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bad_element_anywhere_in_a_batch_applies_nothing() {
+        let n = 3 * CHUNK + 7;
+        for bad_at in [0, 1, CHUNK - 1, CHUNK, n / 2, n - 1] {
+            for (what, l, t, r) in [("label", 256, 1, 1), ("label", -1, 1, 1), ("tx", 5, -1, 1), ("rx", 5, 1, i64::MIN)]
+            {
+                let c = Counters::default();
+                let (mut labels, mut tx, mut rx) = (vec![5; n], vec![1; n], vec![2; n]);
+                (labels[bad_at], tx[bad_at], rx[bad_at]) = (l, t, r);
+                let Err(Invalid(msg)) = apply_all(&c, &labels, &tx, &rx) else { panic!("{what} at {bad_at} accepted") };
+                assert!(msg.contains(what), "{msg}");
+                assert_eq!(c.snapshot(), crate::counters::Snapshot::default(), "{what} at {bad_at}: nothing applied");
             }
         }
     }
-    // Checked after the pushes (see `Counters::try_add`): true only if
-    // every one lands before shutdown's final snapshot.
-    Ok(!c.is_closed())
+
+    #[test]
+    fn a_good_batch_applies_every_element() {
+        let c = Counters::default();
+        let n = 2 * CHUNK + 1;
+        let labels: Vec<jint> = (0..n as jint).map(|i| i % 256).collect();
+        assert!(matches!(apply_all(&c, &labels, &vec![1; n], &vec![2; n]), Ok(true)));
+        let total: u64 = c.snapshot().0.iter().map(|s| s[0] + s[1]).sum();
+        assert_eq!(total, 3 * n as u64);
+    }
 }

@@ -37,7 +37,7 @@ pub fn label_id(id: u32) -> Result<u8> {
 
 /// The names of all labels: upstream's defaults plus what the host registered.
 #[derive(Debug)]
-pub struct LabelNames {
+pub(crate) struct LabelNames {
     names: RwLock<Vec<Option<String>>>,
 }
 
@@ -54,7 +54,7 @@ impl Default for LabelNames {
 impl LabelNames {
     /// Names (or renames) a label. The name must be 1..=64 bytes of printable
     /// characters, so that it is safe in a log header and a report.
-    pub fn register(&self, id: u32, name: &str) -> Result<()> {
+    pub(crate) fn register(&self, id: u32, name: &str) -> Result<()> {
         let id = label_id(id)?;
         if name.is_empty() || name.len() > MAX_LABEL_NAME_BYTES {
             return Err(Error::InvalidArgument(format!(
@@ -71,13 +71,14 @@ impl LabelNames {
 
     /// The name of a label: its registered or upstream name, else `Label(N)`
     /// as upstream prints unknown labels.
-    pub fn name(&self, id: u8) -> String {
+    #[cfg(test)]
+    fn name(&self, id: u8) -> String {
         let names = self.names.read().unwrap_or_else(|e| e.into_inner());
         names[id as usize].clone().unwrap_or_else(|| format!("Label({id})"))
     }
 
     /// Every named label, by id.
-    pub fn named(&self) -> Vec<(u8, String)> {
+    pub(crate) fn named(&self) -> Vec<(u8, String)> {
         let names = self.names.read().unwrap_or_else(|e| e.into_inner());
         names.iter().enumerate().filter_map(|(i, n)| n.as_ref().map(|n| (i as u8, n.clone()))).collect()
     }

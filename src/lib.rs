@@ -32,6 +32,7 @@ mod ffi;
 mod filch;
 #[cfg(not(target_vendor = "apple"))]
 mod jni;
+mod listener;
 mod queue;
 mod sampler;
 mod sync;
@@ -47,6 +48,7 @@ pub use config::{Config, UploadConfig};
 pub use error::{Error, Result};
 pub use filch::log_files_oldest_first;
 pub use interface::InterfaceKind;
+pub use listener::{Listener, LoggerEvent};
 pub use logger::{export_log_dir, CounterSample, Logger, LoggerStats};
 pub use upload::{
     upload_log_dir, upload_log_dir_observed, FlushReport, HttpRequest, HttpResponse, Transport, UploadEvent,

@@ -69,6 +69,12 @@ pub struct LoggerStats {
     pub torn_bytes: u64,
     /// Counter resets seen by `set_totals`.
     pub resets: u64,
+    /// Events dropped because the host's listener fell behind (see
+    /// [`Logger::set_listener`]).
+    pub listener_dropped_events: u64,
+    /// Windows in which some label's sum passed `u64::MAX` bytes (forged or
+    /// buggy byte counts) and was logged as `u64::MAX` instead of wrapping.
+    pub saturated_windows: u64,
     /// Times the sampler and writer threads woke up.
     pub wakeups: u64,
     /// Pending events merged because the writer fell behind.
@@ -279,11 +285,21 @@ impl Logger {
             h.counters.clone(),
             h.transport.clone(),
         )?;
+        u.report_to(h.writer.reporter().clone());
         // Two racing first flushes: one uploader wins, the other is stopped.
         if let Err(extra) = h.uploader.set(Arc::new(u)) {
             extra.shutdown(Duration::ZERO);
         }
         Ok(h.uploader.get().expect("uploader was just set").clone())
+    }
+
+    /// Registers (or with `None` removes) the listener that hears about
+    /// background failures: write failures, dropped entries, upload
+    /// failures. It is called on a thread of the library's own, never on
+    /// the caller's or a pusher's; a slow one delays nothing else (see
+    /// `listener.rs`).
+    pub fn set_listener(&self, listener: Option<Arc<dyn crate::Listener>>) -> Result<()> {
+        self.open()?.writer.reporter().set_listener(listener)
     }
 
     /// Asks the writer to write what is pending and then wakes the uploader;
@@ -347,6 +363,8 @@ impl Logger {
             dropped_entries: files.dropped_lines + h.writer.dropped_entries(),
             torn_bytes: files.torn_bytes,
             resets: h.counters.resets(),
+            listener_dropped_events: h.writer.reporter().dropped(),
+            saturated_windows: h.counters.saturated_windows(),
             wakeups: h.engine.wakeups() + w.wakeups.load(Relaxed),
             queue_merges: h.writer.queue_merges(),
             write_errors: w.write_errors.load(Relaxed),
@@ -402,10 +420,10 @@ impl Handle {
         if self.closed.swap(true, SeqCst) {
             return Err(Error::Closed);
         }
-        // JNI pushes in flight finish before this goes on; later ones get
-        // `false` from the table.
+        // JNI pushes in flight finish before this goes on (or the deadline
+        // passes and the slot is retired); later ones get `false`.
         if let Some(fast) = lock(&self.fast).as_ref() {
-            fast.release();
+            fast.release(deadline.at());
         }
         // Close the counters first: a push that still reports success has
         // landed before this, so the final snapshot (in disable) sees it.
@@ -439,6 +457,7 @@ impl Handle {
         if let Some(u) = self.uploader.get() {
             u.shutdown(deadline.left());
         }
+        self.writer.reporter().close(deadline);
         // The directory is free once the writer thread exited (joined above);
         // past the deadline, a thread still inside a stuck disk call gives it
         // up when that call returns, nobody else can hold it.
@@ -656,14 +675,14 @@ mod tests {
         use crate::ffi::{default_logger_config, SockstatLogger};
         for (name, ms) in [("zero", 0i64), ("one ms", 1), ("max", i64::MAX)] {
             let dir = tempfile::tempdir().unwrap();
-            let mut cfg = default_logger_config(dir.path().display().to_string(), "07".repeat(32));
+            let mut cfg = default_logger_config(dir.path().display().to_string().into(), "07".repeat(32).into());
             // Nothing listens there: no request leaves the machine.
             (cfg.base_url, cfg.allow_http) = ("http://127.0.0.1:9".into(), true);
             let logger = SockstatLogger::new(cfg).unwrap();
             // An empty log drains at once, so even "max" returns.
             let report = logger.flush(ms).unwrap();
             assert!(report.drained || ms != i64::MAX, "case {name}: {report:?}");
-            logger.write_text(name.to_string()).unwrap();
+            logger.write_text(name.into()).unwrap();
             let done = logger.shutdown(ms);
             if ms == i64::MAX {
                 done.unwrap();

@@ -8,8 +8,14 @@
 //! a disable at X closes the window early at X. When a tick finds nothing
 //! changed the sampler goes idle (the driver may sleep until traffic), and on
 //! waking it resumes on the same grid as if it had ticked all along.
+//!
+//! A window's sum per label and direction saturates at `u64::MAX` (pushes
+//! summing past 2^63 bytes in one window: forged or buggy byte counts); the
+//! window is counted in `Counters::saturated_windows`. After each window the
+//! sampler rebases any total past `counters::REBASE_AT`, so the next window
+//! starts with room again (see `counters.rs`).
 
-use crate::counters::{Counters, Snapshot};
+use crate::counters::{Counters, Snapshot, REBASE_AT};
 
 /// One window's traffic: upstream's event `{"t","d","c","s"}`. Public
 /// through `replay` (feature `replay`); the library's own otherwise.
@@ -29,16 +35,26 @@ pub struct Event {
 /// Per-label deltas from `a` to `b`, leaving out labels that did not move;
 /// `None` when either side is missing or nothing moved (upstream's `delta`).
 /// Counters are monotonic here, so the subtraction never wraps in practice;
-/// it wraps like upstream's if handed snapshots that go backwards.
+/// it wraps like upstream's if handed snapshots that go backwards. A total
+/// at `u64::MAX` has saturated: its window's sum is `u64::MAX`.
 pub(crate) fn delta(a: Option<&Snapshot>, b: Option<&Snapshot>) -> Option<Vec<(u8, u64, u64)>> {
     let (a, b) = (a?, b?);
     let mut out = Vec::new();
     for (label, (x, y)) in a.0.iter().zip(b.0.iter()).enumerate() {
         if x != y {
-            out.push((label as u8, y[0].wrapping_sub(x[0]), y[1].wrapping_sub(x[1])));
+            out.push((label as u8, window_sum(x[0], y[0]), window_sum(x[1], y[1])));
         }
     }
     (!out.is_empty()).then_some(out)
+}
+
+/// One label's bytes in one direction from total `x` to total `y`.
+fn window_sum(x: u64, y: u64) -> u64 {
+    if y == u64::MAX {
+        u64::MAX
+    } else {
+        y.wrapping_sub(x)
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -90,6 +106,7 @@ impl Sampler {
             return;
         }
         counters.snapshot_into(&mut self.prev);
+        self.rebase(counters, false);
         self.running = Some(Running { next_tick: now + self.poll_ms, start: now, idle: false });
     }
 
@@ -151,7 +168,9 @@ impl Sampler {
             return None;
         }
         std::mem::swap(&mut self.prev, &mut self.scratch);
-        self.emit(t)
+        let ev = self.emit(t);
+        self.rebase(counters, true);
+        ev
     }
 
     /// Resumes after an idle period once traffic arrived at about `now`: the
@@ -218,7 +237,26 @@ impl Sampler {
             return None;
         }
         std::mem::swap(&mut self.prev, &mut self.scratch);
-        self.emit(now)
+        let ev = self.emit(now);
+        self.rebase(counters, true);
+        ev
+    }
+
+    /// After a window (`closed`) or a new baseline: counts the window if a
+    /// sum saturated, and takes any total past [`REBASE_AT`] off the counters
+    /// and the baseline alike, so the next window's sums are unchanged and
+    /// have room (a label's total would otherwise stay at the top and every
+    /// later window read 0).
+    fn rebase(&mut self, counters: &Counters, closed: bool) {
+        if closed && self.prev.0.iter().flatten().any(|&t| t == u64::MAX) {
+            counters.count_saturated_window();
+        }
+        for (label, total) in self.prev.0.iter_mut().enumerate() {
+            if total[0] >= REBASE_AT || total[1] >= REBASE_AT {
+                counters.rebase(label as u8, *total);
+                *total = [0, 0];
+            }
+        }
     }
 
     /// Emits the window [start, end] (end clamped to at least start). The
@@ -257,10 +295,54 @@ mod tests {
             ("no-change", Some(snap(&[(2, 10, 0)])), Some(snap(&[(2, 10, 0)])), None),
             ("tx-after-empty", Some(empty.clone()), Some(snap(&[(2, 10, 0)])), Some(vec![(2, 10, 0)])),
             ("rx-after-non-empty", Some(snap(&[(2, 10, 10)])), Some(snap(&[(2, 10, 30)])), Some(vec![(2, 0, 20)])),
+            // Beyond upstream, which wraps: a saturated total is a saturated sum.
+            ("saturated-tx", Some(snap(&[(2, 7, 1)])), Some(snap(&[(2, u64::MAX, 2)])), Some(vec![(2, u64::MAX, 1)])),
+            (
+                "saturated-both",
+                Some(empty.clone()),
+                Some(snap(&[(9, u64::MAX, u64::MAX)])),
+                Some(vec![(9, u64::MAX, u64::MAX)]),
+            ),
         ];
         for (name, a, b, want) in cases {
             assert_eq!(delta(a.as_ref(), b.as_ref()), *want, "{name}");
         }
+    }
+
+    #[test]
+    fn a_window_summing_past_u64_max_saturates_is_counted_and_the_next_starts_fresh() {
+        let c = Counters::default();
+        let mut s = Sampler::new(100);
+        s.enable(1_000, &c);
+        // (case, pushes of one window on label 3, expected tx sum, saturated windows after)
+        let max = i64::MAX as u64;
+        let cases: &[(&str, &[u64], u64, u64)] = &[
+            ("three-i64-max", &[max, max, max], u64::MAX, 1),
+            ("small-after-saturation", &[5], 5, 1),
+            ("one-i64-max-fits", &[max], max, 1),
+            ("two-i64-max-fit-after-the-rebase", &[max, max], 2 * max, 1),
+            ("saturated-again", &[max, max, 2], u64::MAX, 2),
+            ("fresh-again", &[1, 2], 3, 2),
+        ];
+        let mut t = 1_100;
+        for &(name, pushes, want, saturated) in cases {
+            pushes.iter().for_each(|&n| c.add(3, n, 0));
+            let ev = s.tick(&c).unwrap_or_else(|| panic!("{name}: no event"));
+            assert_eq!((ev.start_ms + ev.dur_ms, ev.stats.clone()), (t, vec![(3, want, 0)]), "{name}");
+            assert_eq!(c.saturated_windows(), saturated, "{name}");
+            t += 100;
+        }
+    }
+
+    #[test]
+    fn totals_saturated_while_disabled_are_rebased_at_enable() {
+        let c = Counters::default();
+        let mut s = Sampler::new(100);
+        (0..3).for_each(|_| c.add(3, i64::MAX as u64, 0));
+        s.enable(1_000, &c);
+        c.add(3, 7, 0);
+        assert_eq!(s.tick(&c).unwrap().stats, vec![(3, 7, 0)]);
+        assert_eq!(c.saturated_windows(), 0, "no window saturated: the bytes came before enable");
     }
 
     #[test]

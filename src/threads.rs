@@ -36,6 +36,11 @@ impl Deadline {
     pub(crate) fn passed(&self) -> bool {
         self.left().is_zero()
     }
+
+    /// The moment itself; `None` is no deadline.
+    pub(crate) fn at(&self) -> Option<Instant> {
+        self.0
+    }
 }
 
 /// A running background thread.

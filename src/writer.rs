@@ -34,6 +34,7 @@ pub use encoder::{Encoded, Encoder};
 
 use crate::error::{Error, Result};
 use crate::filch::{FilchError, FilchStats, LogFiles};
+use crate::listener::{LoggerEvent, Reporter};
 use crate::queue::{Pending, PendingQueue};
 use crate::sync::lock;
 use crate::threads::Deadline;
@@ -144,6 +145,8 @@ pub(crate) struct Writer {
     counts: WriterCounts,
     /// Copied in and out, never held across I/O.
     published: Mutex<Published>,
+    /// Failures go to the host's listener through this.
+    reporter: Reporter,
     /// Tests make every append fail, as a full disk does.
     #[cfg(test)]
     pub(crate) fail_appends: std::sync::atomic::AtomicBool,
@@ -166,6 +169,7 @@ impl Writer {
             interval,
             counts: WriterCounts::default(),
             published: Mutex::new(Published::default()),
+            reporter: Reporter::default(),
             #[cfg(test)]
             fail_appends: std::sync::atomic::AtomicBool::new(false),
         }
@@ -306,7 +310,11 @@ impl Writer {
         let encoded = log.encoder.encode_batch(items, wire::now_unix_ns(), &mut buf);
         if encoded.dropped > 0 {
             self.count_dropped(encoded.dropped, encoded.dropped_bytes);
-            eprintln!("sockstatlog: dropped {} entries longer than the log's line limit", encoded.dropped);
+            self.report(|| LoggerEvent::EntriesDropped {
+                entries: encoded.dropped,
+                bytes: encoded.dropped_bytes,
+                reason: "longer than the log's line limit".into(),
+            });
         }
         if buf.is_empty() {
             return Ok(());
@@ -340,6 +348,8 @@ impl Writer {
         let (lines, bytes) = trim_oldest(&mut buf, MAX_RETRY_BYTES);
         if lines > 0 {
             self.count_dropped(lines, bytes);
+            let reason = "the oldest pending, while the disk failed for longer than the retry buffer holds".into();
+            self.report(|| LoggerEvent::EntriesDropped { entries: lines, bytes, reason });
         }
         log.retry = buf;
         Err(e.into())
@@ -354,9 +364,19 @@ impl Writer {
         self.counts.write_errors.fetch_add(1, Relaxed);
         lock(&self.published).last_error = Some(msg.to_string());
         if log.last_logged.as_deref() != Some(msg) {
-            eprintln!("sockstatlog: writing the log failed: {msg}");
+            self.report(|| LoggerEvent::WriteFailed { reason: format!("writing the log failed: {msg}") });
             log.last_logged = Some(msg.to_string());
         }
+    }
+
+    /// Queues an event for the host's listener (never waits for it).
+    fn report(&self, event: impl FnOnce() -> LoggerEvent) {
+        self.reporter.report(event);
+    }
+
+    /// Where failures are reported: the logger shares it with the uploader.
+    pub(crate) fn reporter(&self) -> &Reporter {
+        &self.reporter
     }
 
     /// The thread's body, owning `log`: sleep with no timeout until the first

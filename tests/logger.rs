@@ -71,6 +71,30 @@ fn pushed_bytes_land_in_the_log_split_exactly_by_interface() {
 }
 
 #[test]
+fn a_window_summing_past_u64_max_is_logged_saturated_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(dir.path());
+    c.poll_interval = Duration::from_secs(60); // one window, closed by disable
+    c.write_interval = Duration::from_secs(60);
+    let logger = Logger::new(c).unwrap();
+    logger.enable().unwrap();
+    for _ in 0..3 {
+        logger.add(5, i64::MAX as u64, 0).unwrap();
+    }
+    logger.add(6, 1, 2).unwrap();
+    logger.disable().unwrap();
+    assert_eq!(logger.stats().unwrap().saturated_windows, 1);
+    logger.enable().unwrap();
+    logger.add(5, 7, 0).unwrap();
+    logger.disable().unwrap();
+    let events: Vec<_> = entries(&logger).into_iter().filter(|e| e.get("s").is_some()).collect();
+    let sums: Vec<_> = events.iter().map(|e| (e["s"]["5"][0].as_u64(), e["s"]["6"][1].as_u64())).collect();
+    assert_eq!(sums, [(Some(u64::MAX), Some(2)), (Some(7), None)], "saturated, not wrapped; the next window is exact");
+    assert_eq!(logger.stats().unwrap().saturated_windows, 1);
+    logger.shutdown(Duration::from_secs(5)).unwrap();
+}
+
+#[test]
 fn bad_input_gets_typed_errors_and_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let logger = Logger::new(config(dir.path())).unwrap();
@@ -261,4 +285,51 @@ fn a_full_disk_is_counted_and_reported_and_the_logger_keeps_going() {
     // Still usable, and shutting down reports the failed final write.
     logger.add(1, 1, 1).unwrap();
     assert!(logger.shutdown(Duration::from_secs(5)).is_err());
+}
+
+/// A listener held inside its first event until the test lets it go.
+struct StuckListener {
+    entered: std::sync::Mutex<std::sync::mpsc::Sender<sockstatlog::LoggerEvent>>,
+    release: std::sync::Mutex<std::sync::mpsc::Receiver<()>>,
+}
+
+impl sockstatlog::Listener for StuckListener {
+    fn on_event(&self, event: sockstatlog::LoggerEvent) {
+        let _ = self.entered.lock().unwrap().send(event);
+        let _ = self.release.lock().unwrap().recv();
+    }
+}
+
+#[test]
+fn a_stuck_listener_hears_a_real_upload_failure_and_delays_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let closed_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut c = config(dir.path());
+    c.upload.base_url = format!("http://127.0.0.1:{closed_port}");
+    c.upload.allow_http = true;
+    c.upload.backoff_base = Duration::from_millis(1);
+    c.upload.backoff_cap = Duration::from_millis(5);
+    let logger = Logger::new(c).unwrap();
+    let (entered_tx, entered) = std::sync::mpsc::channel();
+    let (release, release_rx) = std::sync::mpsc::channel();
+    let listener =
+        StuckListener { entered: std::sync::Mutex::new(entered_tx), release: std::sync::Mutex::new(release_rx) };
+    logger.set_listener(Some(std::sync::Arc::new(listener))).unwrap();
+    logger.write_text("to upload").unwrap();
+    logger.start_flush().unwrap();
+    let first = entered.recv_timeout(Duration::from_secs(120)).expect("the listener hears the failure");
+    assert!(
+        matches!(&first, sockstatlog::LoggerEvent::UploadFailed { reason, consecutive_failures: 1 } if reason.contains("failed")),
+        "{first:?}"
+    );
+    // The listener is stuck inside its first event: the logger goes on.
+    logger.enable().unwrap();
+    logger.add(3, 10, 20).unwrap();
+    logger.write_text("written while the listener is stuck").unwrap();
+    logger.disable().unwrap(); // writes to disk
+    let stats = logger.stats().unwrap();
+    assert!(stats.upload_failures >= 1);
+    assert!(logger.export().unwrap().iter().any(|l| l.contains("written while the listener is stuck")));
+    drop(release);
+    logger.shutdown(Duration::from_secs(5)).unwrap();
 }

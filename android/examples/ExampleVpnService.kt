@@ -6,6 +6,8 @@ import android.net.VpnService
 import android.os.ParcelFileDescriptor
 import android.util.Log
 import dev.sockstatlog.FlushReport
+import dev.sockstatlog.LoggerEvent
+import dev.sockstatlog.LoggerListener
 import dev.sockstatlog.SockstatException
 import dev.sockstatlog.android.SockstatVpnSession
 import java.io.FileInputStream
@@ -48,6 +50,10 @@ class ExampleVpnService : VpnService() {
             }.also { s ->
                 try {
                     s.logger.registerLabel(TUNNEL_LABEL, "ExampleTunnel")
+                    // Background failures (disk, upload), on a library thread.
+                    s.logger.setListener(object : LoggerListener {
+                        override fun onEvent(event: LoggerEvent) { Log.w(TAG, "sockstatlog: $event") }
+                    })
                 } catch (e: SockstatException) {
                     Log.w(TAG, "sockstatlog: label not named", e) // bytes are still counted
                 }

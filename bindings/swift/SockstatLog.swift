@@ -592,6 +592,224 @@ fileprivate struct FfiConverterData: FfiConverterRustBuffer {
 
 
 /**
+ * Implemented by the host to hear about background failures. Called on
+ * the library's own `sockstatlog-listener` thread, one event at a time, in
+ * order; never on a thread of the host's or the packet path. A slow
+ * listener delays nothing else: past 64 pending events new ones are dropped
+ * and counted. Whatever it throws is ignored.
+ */
+public protocol LoggerListener: AnyObject, Sendable {
+    
+    /**
+     * One event.
+     */
+    func onEvent(event: LoggerEvent) 
+    
+}
+/**
+ * Implemented by the host to hear about background failures. Called on
+ * the library's own `sockstatlog-listener` thread, one event at a time, in
+ * order; never on a thread of the host's or the packet path. A slow
+ * listener delays nothing else: past 64 pending events new ones are dropped
+ * and counted. Whatever it throws is ignored.
+ */
+open class LoggerListenerImpl: LoggerListener, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_sockstatlog_fn_clone_loggerlistener(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_sockstatlog_fn_free_loggerlistener(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * One event.
+     */
+open func onEvent(event: LoggerEvent)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_sockstatlog_fn_method_loggerlistener_on_event(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeLoggerEvent_lower(event),uniffiCallStatus
+    )
+}
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceLoggerListener {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceLoggerListener = UniffiVTableCallbackInterfaceLoggerListener(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypeLoggerListener.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface LoggerListener: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypeLoggerListener.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface LoggerListener: handle missing in uniffiClone")
+            }
+        },
+        onEvent: { (
+            uniffiHandle: UInt64,
+            event: RustBuffer,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeLoggerListener.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.onEvent(
+                     event: try FfiConverterTypeLoggerEvent_lift(event)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceLoggerListener> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceLoggerListener>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitLoggerListener() {
+    uniffi_sockstatlog_fn_init_callback_vtable_loggerlistener(UniffiCallbackInterfaceLoggerListener.vtablePtr)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeLoggerListener: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<LoggerListener>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = LoggerListener
+
+    public static func lift(_ handle: UInt64) throws -> LoggerListener {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return LoggerListenerImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: LoggerListener) -> UInt64 {
+         if let rustImpl = value as? LoggerListenerImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> LoggerListener {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: LoggerListener, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLoggerListener_lift(_ handle: UInt64) throws -> LoggerListener {
+    return try FfiConverterTypeLoggerListener.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLoggerListener_lower(_ value: LoggerListener) -> UInt64 {
+    return FfiConverterTypeLoggerListener.lower(value)
+}
+
+
+
+
+
+
+/**
  * A socket-stats logger. Create one per process (per network extension),
  * push counters into it from any thread, and call `shutdown` when the
  * tunnel stops. In Kotlin it is `AutoCloseable`; `close()` releases this
@@ -648,14 +866,23 @@ public protocol SockstatLoggerProtocol: AnyObject, Sendable {
     func pushBatch(samples: [CounterSample]) throws 
     
     /**
-     * Names a label (0..=255; the name 1..=64 printable bytes).
+     * Names a label (0..=255; the name 1..=64 printable bytes, no lone
+     * UTF-16 surrogate).
      */
-    func registerLabel(label: Int32, name: String) throws 
+    func registerLabel(label: Int32, name: HostString) throws 
     
     /**
-     * Sets the current default interface; `Unknown` infers the kind from the name.
+     * Sets the current default interface; `Unknown` infers the kind from
+     * the name. A name with a lone UTF-16 surrogate is an `InvalidArgument`.
      */
-    func setInterface(name: String, kind: InterfaceKind) throws 
+    func setInterface(name: HostString, kind: InterfaceKind) throws 
+    
+    /**
+     * Registers (or with `null`/`nil` removes) the listener that hears about
+     * background failures (write failures, dropped entries, upload
+     * failures), called on a library thread, never the caller's.
+     */
+    func setListener(listener: LoggerListener?) throws 
     
     /**
      * Reports cumulative totals for a label; a decrease counts as a reset.
@@ -679,9 +906,11 @@ public protocol SockstatLoggerProtocol: AnyObject, Sendable {
     func stats() throws  -> LoggerStats
     
     /**
-     * Logs a free-form text line.
+     * Logs a free-form text line, whatever it holds: a lone UTF-16
+     * surrogate (a Kotlin/Java string cut inside a character) is stored as
+     * U+FFFD.
      */
-    func writeText(text: String) throws 
+    func writeText(text: HostString) throws 
     
 }
 /**
@@ -881,27 +1110,43 @@ open func pushBatch(samples: [CounterSample])throws   {try rustCallWithError(Ffi
 }
     
     /**
-     * Names a label (0..=255; the name 1..=64 printable bytes).
+     * Names a label (0..=255; the name 1..=64 printable bytes, no lone
+     * UTF-16 surrogate).
      */
-open func registerLabel(label: Int32, name: String)throws   {try rustCallWithError(FfiConverterTypeSockstatError_lift) {
+open func registerLabel(label: Int32, name: HostString)throws   {try rustCallWithError(FfiConverterTypeSockstatError_lift) {
         uniffiCallStatus in
     uniffi_sockstatlog_fn_method_sockstatlogger_register_label(
             self.uniffiCloneHandle(),
         FfiConverterInt32.lower(label),
-        FfiConverterString.lower(name),uniffiCallStatus
+        FfiConverterTypeHostString_lower(name),uniffiCallStatus
     )
 }
 }
     
     /**
-     * Sets the current default interface; `Unknown` infers the kind from the name.
+     * Sets the current default interface; `Unknown` infers the kind from
+     * the name. A name with a lone UTF-16 surrogate is an `InvalidArgument`.
      */
-open func setInterface(name: String, kind: InterfaceKind)throws   {try rustCallWithError(FfiConverterTypeSockstatError_lift) {
+open func setInterface(name: HostString, kind: InterfaceKind)throws   {try rustCallWithError(FfiConverterTypeSockstatError_lift) {
         uniffiCallStatus in
     uniffi_sockstatlog_fn_method_sockstatlogger_set_interface(
             self.uniffiCloneHandle(),
-        FfiConverterString.lower(name),
+        FfiConverterTypeHostString_lower(name),
         FfiConverterTypeInterfaceKind_lower(kind),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Registers (or with `null`/`nil` removes) the listener that hears about
+     * background failures (write failures, dropped entries, upload
+     * failures), called on a library thread, never the caller's.
+     */
+open func setListener(listener: LoggerListener?)throws   {try rustCallWithError(FfiConverterTypeSockstatError_lift) {
+        uniffiCallStatus in
+    uniffi_sockstatlog_fn_method_sockstatlogger_set_listener(
+            self.uniffiCloneHandle(),
+        FfiConverterOptionTypeLoggerListener.lower(listener),uniffiCallStatus
     )
 }
 }
@@ -957,13 +1202,15 @@ open func stats()throws  -> LoggerStats  {
 }
     
     /**
-     * Logs a free-form text line.
+     * Logs a free-form text line, whatever it holds: a lone UTF-16
+     * surrogate (a Kotlin/Java string cut inside a character) is stored as
+     * U+FFFD.
      */
-open func writeText(text: String)throws   {try rustCallWithError(FfiConverterTypeSockstatError_lift) {
+open func writeText(text: HostString)throws   {try rustCallWithError(FfiConverterTypeSockstatError_lift) {
         uniffiCallStatus in
     uniffi_sockstatlog_fn_method_sockstatlogger_write_text(
             self.uniffiCloneHandle(),
-        FfiConverterString.lower(text),uniffiCallStatus
+        FfiConverterTypeHostString_lower(text),uniffiCallStatus
     )
 }
 }
@@ -1529,11 +1776,11 @@ public struct LoggerConfig: Equatable, Hashable {
     /**
      * Directory of the log files (created 0700 if missing).
      */
-    public var logDir: String
+    public var logDir: HostString
     /**
      * The node's backend public log ID, 64 hex characters.
      */
-    public var backendPublicId: String
+    public var backendPublicId: HostString
     /**
      * Sampling period in ms. Default 100.
      */
@@ -1549,11 +1796,11 @@ public struct LoggerConfig: Equatable, Hashable {
     /**
      * Log server base URL. Default `https://log.tailscale.com`.
      */
-    public var baseUrl: String
+    public var baseUrl: HostString
     /**
      * Collection in the upload URL. Default `sockstats.log.tailscale.io`.
      */
-    public var collection: String
+    public var collection: HostString
     /**
      * Accept a plain `http://` base URL (tests, a local collector). Default false.
      */
@@ -1580,10 +1827,10 @@ public struct LoggerConfig: Equatable, Hashable {
     public init(
         /**
          * Directory of the log files (created 0700 if missing).
-         */logDir: String, 
+         */logDir: HostString, 
         /**
          * The node's backend public log ID, 64 hex characters.
-         */backendPublicId: String, 
+         */backendPublicId: HostString, 
         /**
          * Sampling period in ms. Default 100.
          */pollIntervalMs: Int64, 
@@ -1595,10 +1842,10 @@ public struct LoggerConfig: Equatable, Hashable {
          */maxLogBytes: Int64, 
         /**
          * Log server base URL. Default `https://log.tailscale.com`.
-         */baseUrl: String, 
+         */baseUrl: HostString, 
         /**
          * Collection in the upload URL. Default `sockstats.log.tailscale.io`.
-         */collection: String, 
+         */collection: HostString, 
         /**
          * Accept a plain `http://` base URL (tests, a local collector). Default false.
          */allowHttp: Bool, 
@@ -1644,13 +1891,13 @@ public struct FfiConverterTypeLoggerConfig: FfiConverterRustBuffer {
     public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> LoggerConfig {
         return
             try LoggerConfig(
-                logDir: FfiConverterString.read(from: &buf), 
-                backendPublicId: FfiConverterString.read(from: &buf), 
+                logDir: FfiConverterTypeHostString.read(from: &buf), 
+                backendPublicId: FfiConverterTypeHostString.read(from: &buf), 
                 pollIntervalMs: FfiConverterInt64.read(from: &buf), 
                 writeIntervalMs: FfiConverterInt64.read(from: &buf), 
                 maxLogBytes: FfiConverterInt64.read(from: &buf), 
-                baseUrl: FfiConverterString.read(from: &buf), 
-                collection: FfiConverterString.read(from: &buf), 
+                baseUrl: FfiConverterTypeHostString.read(from: &buf), 
+                collection: FfiConverterTypeHostString.read(from: &buf), 
                 allowHttp: FfiConverterBool.read(from: &buf), 
                 maxBodyBytes: FfiConverterInt64.read(from: &buf), 
                 attemptTimeoutMs: FfiConverterInt64.read(from: &buf), 
@@ -1660,13 +1907,13 @@ public struct FfiConverterTypeLoggerConfig: FfiConverterRustBuffer {
     }
 
     public static func write(_ value: LoggerConfig, into buf: inout [UInt8]) {
-        FfiConverterString.write(value.logDir, into: &buf)
-        FfiConverterString.write(value.backendPublicId, into: &buf)
+        FfiConverterTypeHostString.write(value.logDir, into: &buf)
+        FfiConverterTypeHostString.write(value.backendPublicId, into: &buf)
         FfiConverterInt64.write(value.pollIntervalMs, into: &buf)
         FfiConverterInt64.write(value.writeIntervalMs, into: &buf)
         FfiConverterInt64.write(value.maxLogBytes, into: &buf)
-        FfiConverterString.write(value.baseUrl, into: &buf)
-        FfiConverterString.write(value.collection, into: &buf)
+        FfiConverterTypeHostString.write(value.baseUrl, into: &buf)
+        FfiConverterTypeHostString.write(value.collection, into: &buf)
         FfiConverterBool.write(value.allowHttp, into: &buf)
         FfiConverterInt64.write(value.maxBodyBytes, into: &buf)
         FfiConverterInt64.write(value.attemptTimeoutMs, into: &buf)
@@ -1729,6 +1976,15 @@ public struct LoggerStats: Equatable, Hashable {
      * Counter resets seen by `set_totals`.
      */
     public var resets: Int64
+    /**
+     * Events dropped because the host's listener fell behind.
+     */
+    public var listenerDroppedEvents: Int64
+    /**
+     * Windows in which some label's sum passed the 64-bit range (forged or
+     * buggy byte counts) and was logged as 2^64 - 1 instead of wrapping.
+     */
+    public var saturatedWindows: Int64
     /**
      * Times the sampler and writer threads woke up.
      */
@@ -1796,6 +2052,13 @@ public struct LoggerStats: Equatable, Hashable {
          * Counter resets seen by `set_totals`.
          */resets: Int64, 
         /**
+         * Events dropped because the host's listener fell behind.
+         */listenerDroppedEvents: Int64, 
+        /**
+         * Windows in which some label's sum passed the 64-bit range (forged or
+         * buggy byte counts) and was logged as 2^64 - 1 instead of wrapping.
+         */saturatedWindows: Int64, 
+        /**
          * Times the sampler and writer threads woke up.
          */wakeups: Int64, 
         /**
@@ -1830,6 +2093,8 @@ public struct LoggerStats: Equatable, Hashable {
         self.droppedEntries = droppedEntries
         self.tornBytes = tornBytes
         self.resets = resets
+        self.listenerDroppedEvents = listenerDroppedEvents
+        self.saturatedWindows = saturatedWindows
         self.wakeups = wakeups
         self.queueMerges = queueMerges
         self.writeErrors = writeErrors
@@ -1865,6 +2130,8 @@ public struct FfiConverterTypeLoggerStats: FfiConverterRustBuffer {
                 droppedEntries: FfiConverterInt64.read(from: &buf), 
                 tornBytes: FfiConverterInt64.read(from: &buf), 
                 resets: FfiConverterInt64.read(from: &buf), 
+                listenerDroppedEvents: FfiConverterInt64.read(from: &buf), 
+                saturatedWindows: FfiConverterInt64.read(from: &buf), 
                 wakeups: FfiConverterInt64.read(from: &buf), 
                 queueMerges: FfiConverterInt64.read(from: &buf), 
                 writeErrors: FfiConverterInt64.read(from: &buf), 
@@ -1886,6 +2153,8 @@ public struct FfiConverterTypeLoggerStats: FfiConverterRustBuffer {
         FfiConverterInt64.write(value.droppedEntries, into: &buf)
         FfiConverterInt64.write(value.tornBytes, into: &buf)
         FfiConverterInt64.write(value.resets, into: &buf)
+        FfiConverterInt64.write(value.listenerDroppedEvents, into: &buf)
+        FfiConverterInt64.write(value.saturatedWindows, into: &buf)
         FfiConverterInt64.write(value.wakeups, into: &buf)
         FfiConverterInt64.write(value.queueMerges, into: &buf)
         FfiConverterInt64.write(value.writeErrors, into: &buf)
@@ -2245,6 +2514,159 @@ public func FfiConverterTypeInterfaceKind_lower(_ value: InterfaceKind) -> RustB
 
 
 /**
+ * Something that went wrong in the background. The running totals are in
+ * `stats()`: `writeErrors`, `droppedEntries`, `uploadFailures`,
+ * `listenerDroppedEvents`.
+ */
+
+public enum LoggerEvent: Equatable, Hashable {
+    
+    /**
+     * Appending to or syncing the log (or committing its read position)
+     * failed; the entries stay pending and are retried. Reported once per
+     * distinct message until a write succeeds again.
+     */
+    case writeFailed(
+        /**
+         * The OS error and what was being done.
+         */reason: String
+    )
+    /**
+     * Entries were given up: longer than the log's line limit, or the
+     * oldest pending ones while the disk failed too long.
+     */
+    case entriesDropped(
+        /**
+         * Entries given up now.
+         */entries: Int64, 
+        /**
+         * Their bytes.
+         */bytes: Int64, 
+        /**
+         * Why.
+         */reason: String
+    )
+    /**
+     * An upload attempt failed; it is retried after a backoff. Reported
+     * once per distinct message while failures continue.
+     */
+    case uploadFailed(
+        /**
+         * HTTP status, timeout or transport error.
+         */reason: String, 
+        /**
+         * Failures in a row, this one included.
+         */consecutiveFailures: Int64
+    )
+    /**
+     * An upload succeeded after failures.
+     */
+    case uploadRecovered(
+        /**
+         * The failures in a row before it.
+         */failures: Int64
+    )
+    /**
+     * The listener fell more than 64 events behind; this many were dropped.
+     */
+    case eventsMissed(
+        /**
+         * Events dropped since the last such report.
+         */count: Int64
+    )
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension LoggerEvent: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeLoggerEvent: FfiConverterRustBuffer {
+    typealias SwiftType = LoggerEvent
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> LoggerEvent {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .writeFailed(reason: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 2: return .entriesDropped(entries: try FfiConverterInt64.read(from: &buf), bytes: try FfiConverterInt64.read(from: &buf), reason: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 3: return .uploadFailed(reason: try FfiConverterString.read(from: &buf), consecutiveFailures: try FfiConverterInt64.read(from: &buf)
+        )
+        
+        case 4: return .uploadRecovered(failures: try FfiConverterInt64.read(from: &buf)
+        )
+        
+        case 5: return .eventsMissed(count: try FfiConverterInt64.read(from: &buf)
+        )
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: LoggerEvent, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case let .writeFailed(reason):
+            writeInt(&buf, Int32(1))
+            FfiConverterString.write(reason, into: &buf)
+            
+        
+        case let .entriesDropped(entries,bytes,reason):
+            writeInt(&buf, Int32(2))
+            FfiConverterInt64.write(entries, into: &buf)
+            FfiConverterInt64.write(bytes, into: &buf)
+            FfiConverterString.write(reason, into: &buf)
+            
+        
+        case let .uploadFailed(reason,consecutiveFailures):
+            writeInt(&buf, Int32(3))
+            FfiConverterString.write(reason, into: &buf)
+            FfiConverterInt64.write(consecutiveFailures, into: &buf)
+            
+        
+        case let .uploadRecovered(failures):
+            writeInt(&buf, Int32(4))
+            FfiConverterInt64.write(failures, into: &buf)
+            
+        
+        case let .eventsMissed(count):
+            writeInt(&buf, Int32(5))
+            FfiConverterInt64.write(count, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLoggerEvent_lift(_ buf: RustBuffer) throws -> LoggerEvent {
+    return try FfiConverterTypeLoggerEvent.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLoggerEvent_lower(_ value: LoggerEvent) -> RustBuffer {
+    return FfiConverterTypeLoggerEvent.lower(value)
+}
+
+
+
+/**
  * The errors a Swift or Kotlin caller can act on. Each message says what
  * went wrong (`reason`), never just that something did.
  */
@@ -2432,6 +2854,30 @@ fileprivate struct FfiConverterOptionString: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeLoggerListener: FfiConverterRustBuffer {
+    typealias SwiftType = LoggerListener?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeLoggerListener.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeLoggerListener.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceString: FfiConverterRustBuffer {
     typealias SwiftType = [String]
 
@@ -2503,17 +2949,64 @@ fileprivate struct FfiConverterSequenceTypeHttpHeader: FfiConverterRustBuffer {
         return seq
     }
 }
+
+
+
+
+public typealias HostString = String
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeHostString: FfiConverter {
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> HostString {
+        let builtinValue = try FfiConverterData.read(from: &buf)
+        return String(decoding: stride(from: builtinValue.startIndex, to: builtinValue.endIndex, by: 2).map { UInt16(builtinValue[$0]) | UInt16(builtinValue[$0 + 1]) << 8 }, as: UTF16.self)
+    }
+
+    public static func write(_ value: HostString, into buf: inout [UInt8]) {
+        let builtinValue = Data(value.utf16.flatMap { [UInt8($0 & 0xFF), UInt8($0 >> 8)] })
+        return FfiConverterData.write(builtinValue, into: &buf)
+    }
+
+    public static func lift(_ value: RustBuffer) throws -> HostString {
+        let builtinValue = try FfiConverterData.lift(value)
+        return String(decoding: stride(from: builtinValue.startIndex, to: builtinValue.endIndex, by: 2).map { UInt16(builtinValue[$0]) | UInt16(builtinValue[$0 + 1]) << 8 }, as: UTF16.self)
+    }
+
+    public static func lower(_ value: HostString) -> RustBuffer {
+        let builtinValue = Data(value.utf16.flatMap { [UInt8($0 & 0xFF), UInt8($0 >> 8)] })
+        return FfiConverterData.lower(builtinValue)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHostString_lift(_ value: RustBuffer) throws -> HostString {
+    return try FfiConverterTypeHostString.lift(value)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHostString_lower(_ value: HostString) -> RustBuffer {
+    return FfiConverterTypeHostString.lower(value)
+}
+
 /**
  * A config with every default for this log directory and node
  * (`backend_public_id` is the node's 64-hex backend public log ID; it is
  * checked when the logger is created).
  */
-public func defaultLoggerConfig(logDir: String, backendPublicId: String) -> LoggerConfig  {
+public func defaultLoggerConfig(logDir: HostString, backendPublicId: HostString) -> LoggerConfig  {
     return try!  FfiConverterTypeLoggerConfig_lift(try! rustCall() {
         uniffiCallStatus in
     uniffi_sockstatlog_fn_func_default_logger_config(
-        FfiConverterString.lower(logDir),
-        FfiConverterString.lower(backendPublicId),uniffiCallStatus
+        FfiConverterTypeHostString_lower(logDir),
+        FfiConverterTypeHostString_lower(backendPublicId),uniffiCallStatus
     )
 })
 }
@@ -2523,11 +3016,11 @@ public func defaultLoggerConfig(logDir: String, backendPublicId: String) -> Logg
  * another process's logger holds (an iOS app reading its extension's
  * app-group directory). A line being written right now is left out.
  */
-public func exportLogDir(logDir: String)throws  -> [String]  {
+public func exportLogDir(logDir: HostString)throws  -> [String]  {
     return try  FfiConverterSequenceString.lift(try rustCallWithError(FfiConverterTypeSockstatError_lift) {
         uniffiCallStatus in
     uniffi_sockstatlog_fn_func_export_log_dir(
-        FfiConverterString.lower(logDir),uniffiCallStatus
+        FfiConverterTypeHostString_lower(logDir),uniffiCallStatus
     )
 })
 }
@@ -2535,11 +3028,11 @@ public func exportLogDir(logDir: String)throws  -> [String]  {
  * The sockstat private and public log IDs of a node, from its backend
  * public log ID (64 hex characters).
  */
-public func sockstatLogId(backendPublicId: String)throws  -> SockstatIds  {
+public func sockstatLogId(backendPublicId: HostString)throws  -> SockstatIds  {
     return try  FfiConverterTypeSockstatIds_lift(try rustCallWithError(FfiConverterTypeSockstatError_lift) {
         uniffiCallStatus in
     uniffi_sockstatlog_fn_func_sockstat_log_id(
-        FfiConverterString.lower(backendPublicId),uniffiCallStatus
+        FfiConverterTypeHostString_lower(backendPublicId),uniffiCallStatus
     )
 })
 }
@@ -2559,13 +3052,13 @@ private let initializationResult: InitializationResult = {
     if bindings_contract_version != scaffolding_contract_version {
         return InitializationResult.contractVersionMismatch
     }
-    if (uniffi_sockstatlog_checksum_func_default_logger_config() != 49627) {
+    if (uniffi_sockstatlog_checksum_func_default_logger_config() != 49361) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_sockstatlog_checksum_func_export_log_dir() != 37665) {
+    if (uniffi_sockstatlog_checksum_func_export_log_dir() != 60970) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_sockstatlog_checksum_func_sockstat_log_id() != 43887) {
+    if (uniffi_sockstatlog_checksum_func_sockstat_log_id() != 24692) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_sockstatlog_checksum_method_sockstatlogger_add() != 18111) {
@@ -2595,10 +3088,13 @@ private let initializationResult: InitializationResult = {
     if (uniffi_sockstatlog_checksum_method_sockstatlogger_push_batch() != 57193) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_sockstatlog_checksum_method_sockstatlogger_register_label() != 33405) {
+    if (uniffi_sockstatlog_checksum_method_sockstatlogger_register_label() != 64415) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_sockstatlog_checksum_method_sockstatlogger_set_interface() != 62636) {
+    if (uniffi_sockstatlog_checksum_method_sockstatlogger_set_interface() != 15379) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_sockstatlog_checksum_method_sockstatlogger_set_listener() != 12037) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_sockstatlog_checksum_method_sockstatlogger_set_totals() != 29832) {
@@ -2613,7 +3109,10 @@ private let initializationResult: InitializationResult = {
     if (uniffi_sockstatlog_checksum_method_sockstatlogger_stats() != 413) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_sockstatlog_checksum_method_sockstatlogger_write_text() != 42861) {
+    if (uniffi_sockstatlog_checksum_method_sockstatlogger_write_text() != 23330) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_sockstatlog_checksum_method_loggerlistener_on_event() != 2275) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_sockstatlog_checksum_method_uploadtransport_send() != 54614) {
@@ -2626,6 +3125,7 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
 
+    uniffiCallbackInitLoggerListener()
     uniffiCallbackInitUploadTransport()
     return InitializationResult.ok
 }()

@@ -243,11 +243,27 @@ typedef void (*UniffiForeignFutureCompleteVoid)(uint64_t, UniffiForeignFutureRes
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_LOGGER_LISTENER_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_LOGGER_LISTENER_METHOD0
+typedef void (*UniffiCallbackInterfaceLoggerListenerMethod0)(uint64_t, RustBuffer, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
 #ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_UPLOAD_TRANSPORT_METHOD0
 #define UNIFFI_FFIDEF_CALLBACK_INTERFACE_UPLOAD_TRANSPORT_METHOD0
 typedef void (*UniffiCallbackInterfaceUploadTransportMethod0)(uint64_t, RustBuffer, RustBuffer* _Nonnull, 
         RustCallStatus *_Nonnull uniffiCallStatus
     );
+
+#endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_LOGGER_LISTENER
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_LOGGER_LISTENER
+typedef struct UniffiVTableCallbackInterfaceLoggerListener {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceLoggerListenerMethod0 _Nonnull onEvent;
+} UniffiVTableCallbackInterfaceLoggerListener;
 
 #endif
 #ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_UPLOAD_TRANSPORT
@@ -334,6 +350,11 @@ void uniffi_sockstatlog_fn_method_sockstatlogger_register_label(uint64_t ptr, in
 void uniffi_sockstatlog_fn_method_sockstatlogger_set_interface(uint64_t ptr, RustBuffer name, RustBuffer kind, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SOCKSTATLOG_FN_METHOD_SOCKSTATLOGGER_SET_LISTENER
+#define UNIFFI_FFIDEF_UNIFFI_SOCKSTATLOG_FN_METHOD_SOCKSTATLOGGER_SET_LISTENER
+void uniffi_sockstatlog_fn_method_sockstatlogger_set_listener(uint64_t ptr, RustBuffer listener, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_SOCKSTATLOG_FN_METHOD_SOCKSTATLOGGER_SET_TOTALS
 #define UNIFFI_FFIDEF_UNIFFI_SOCKSTATLOG_FN_METHOD_SOCKSTATLOGGER_SET_TOTALS
 void uniffi_sockstatlog_fn_method_sockstatlogger_set_totals(uint64_t ptr, int32_t label, int64_t tx_total, int64_t rx_total, RustCallStatus *_Nonnull out_status
@@ -357,6 +378,26 @@ RustBuffer uniffi_sockstatlog_fn_method_sockstatlogger_stats(uint64_t ptr, RustC
 #ifndef UNIFFI_FFIDEF_UNIFFI_SOCKSTATLOG_FN_METHOD_SOCKSTATLOGGER_WRITE_TEXT
 #define UNIFFI_FFIDEF_UNIFFI_SOCKSTATLOG_FN_METHOD_SOCKSTATLOGGER_WRITE_TEXT
 void uniffi_sockstatlog_fn_method_sockstatlogger_write_text(uint64_t ptr, RustBuffer text, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SOCKSTATLOG_FN_CLONE_LOGGERLISTENER
+#define UNIFFI_FFIDEF_UNIFFI_SOCKSTATLOG_FN_CLONE_LOGGERLISTENER
+uint64_t uniffi_sockstatlog_fn_clone_loggerlistener(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SOCKSTATLOG_FN_FREE_LOGGERLISTENER
+#define UNIFFI_FFIDEF_UNIFFI_SOCKSTATLOG_FN_FREE_LOGGERLISTENER
+void uniffi_sockstatlog_fn_free_loggerlistener(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SOCKSTATLOG_FN_INIT_CALLBACK_VTABLE_LOGGERLISTENER
+#define UNIFFI_FFIDEF_UNIFFI_SOCKSTATLOG_FN_INIT_CALLBACK_VTABLE_LOGGERLISTENER
+void uniffi_sockstatlog_fn_init_callback_vtable_loggerlistener(const UniffiVTableCallbackInterfaceLoggerListener* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SOCKSTATLOG_FN_METHOD_LOGGERLISTENER_ON_EVENT
+#define UNIFFI_FFIDEF_UNIFFI_SOCKSTATLOG_FN_METHOD_LOGGERLISTENER_ON_EVENT
+void uniffi_sockstatlog_fn_method_loggerlistener_on_event(uint64_t ptr, RustBuffer event, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_SOCKSTATLOG_FN_CLONE_UPLOADTRANSPORT
@@ -738,6 +779,12 @@ uint16_t uniffi_sockstatlog_checksum_method_sockstatlogger_set_interface(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SOCKSTATLOG_CHECKSUM_METHOD_SOCKSTATLOGGER_SET_LISTENER
+#define UNIFFI_FFIDEF_UNIFFI_SOCKSTATLOG_CHECKSUM_METHOD_SOCKSTATLOGGER_SET_LISTENER
+uint16_t uniffi_sockstatlog_checksum_method_sockstatlogger_set_listener(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_SOCKSTATLOG_CHECKSUM_METHOD_SOCKSTATLOGGER_SET_TOTALS
 #define UNIFFI_FFIDEF_UNIFFI_SOCKSTATLOG_CHECKSUM_METHOD_SOCKSTATLOGGER_SET_TOTALS
 uint16_t uniffi_sockstatlog_checksum_method_sockstatlogger_set_totals(void
@@ -765,6 +812,12 @@ uint16_t uniffi_sockstatlog_checksum_method_sockstatlogger_stats(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_SOCKSTATLOG_CHECKSUM_METHOD_SOCKSTATLOGGER_WRITE_TEXT
 #define UNIFFI_FFIDEF_UNIFFI_SOCKSTATLOG_CHECKSUM_METHOD_SOCKSTATLOGGER_WRITE_TEXT
 uint16_t uniffi_sockstatlog_checksum_method_sockstatlogger_write_text(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SOCKSTATLOG_CHECKSUM_METHOD_LOGGERLISTENER_ON_EVENT
+#define UNIFFI_FFIDEF_UNIFFI_SOCKSTATLOG_CHECKSUM_METHOD_LOGGERLISTENER_ON_EVENT
+uint16_t uniffi_sockstatlog_checksum_method_loggerlistener_on_event(void
     
 );
 #endif

@@ -16,6 +16,7 @@
 // is protected "until first user authentication" (see logDirectory()).
 import Foundation
 import NetworkExtension
+import os
 import SockstatLog
 
 // @unchecked Sendable: NetworkExtension calls the provider on queues of its
@@ -72,6 +73,7 @@ final class PacketTunnelProvider: NEPacketTunnelProvider, @unchecked Sendable {
                 backendLogId: nodeId,
                 transport: transport
             )
+            try? stats.logger.setListener(listener: UnifiedLogListener()) // background failures, to Console.app
             let monitor = SockstatPathMonitor(logger: stats.logger)
             let started = session.withLock { s in
                 guard !s.stopped else { return false }
@@ -157,5 +159,15 @@ final class PacketTunnelProvider: NEPacketTunnelProvider, @unchecked Sendable {
         ended.pathMonitor?.stop()
         ended.stats?.stop() // writes what is pending, bounded
         completionHandler()
+    }
+}
+
+/// The logger's background failures (disk, upload), to the unified log.
+/// Called on a library thread, never the packet loop's.
+final class UnifiedLogListener: LoggerListener {
+    private let log = Logger(subsystem: "com.example.tunnel", category: "sockstatlog")
+
+    func onEvent(event: LoggerEvent) {
+        log.warning("sockstatlog: \(String(describing: event), privacy: .public)")
     }
 }

@@ -11,7 +11,7 @@
 //! negative input is an `InvalidArgument`, an output beyond `i64::MAX`
 //! (never reached in practice: 8 EiB) saturates.
 
-use super::SockstatError;
+use super::{HostString, SockstatError};
 use crate::config::{self, Config, UploadConfig};
 use crate::logid::PublicId;
 use std::time::Duration;
@@ -47,9 +47,9 @@ pub(super) fn signed(v: u64) -> i64 {
 #[derive(Debug, Clone, uniffi::Record)]
 pub struct LoggerConfig {
     /// Directory of the log files (created 0700 if missing).
-    pub log_dir: String,
+    pub log_dir: HostString,
     /// The node's backend public log ID, 64 hex characters.
-    pub backend_public_id: String,
+    pub backend_public_id: HostString,
     /// Sampling period in ms. Default 100.
     pub poll_interval_ms: i64,
     /// Write period in ms. Default 10 000.
@@ -57,9 +57,9 @@ pub struct LoggerConfig {
     /// Both log files together, bytes. Default 5 MiB.
     pub max_log_bytes: i64,
     /// Log server base URL. Default `https://log.tailscale.com`.
-    pub base_url: String,
+    pub base_url: HostString,
     /// Collection in the upload URL. Default `sockstats.log.tailscale.io`.
-    pub collection: String,
+    pub collection: HostString,
     /// Accept a plain `http://` base URL (tests, a local collector). Default false.
     pub allow_http: bool,
     /// One request body before compression, bytes. Default 256 KiB.
@@ -73,7 +73,7 @@ pub struct LoggerConfig {
 }
 
 impl LoggerConfig {
-    pub(super) fn with_defaults(log_dir: String, backend_public_id: String) -> Self {
+    pub(super) fn with_defaults(log_dir: HostString, backend_public_id: HostString) -> Self {
         let up = UploadConfig::default();
         LoggerConfig {
             log_dir,
@@ -81,8 +81,8 @@ impl LoggerConfig {
             poll_interval_ms: ms(config::DEFAULT_POLL_INTERVAL),
             write_interval_ms: ms(config::DEFAULT_WRITE_INTERVAL),
             max_log_bytes: signed(config::DEFAULT_MAX_LOG_BYTES),
-            base_url: up.base_url,
-            collection: up.collection,
+            base_url: up.base_url.into(),
+            collection: up.collection.into(),
             allow_http: up.allow_http,
             max_body_bytes: signed(u64::try_from(up.max_body_bytes).unwrap_or(u64::MAX)),
             attempt_timeout_ms: ms(up.attempt_timeout),
@@ -90,6 +90,21 @@ impl LoggerConfig {
             backoff_cap_ms: ms(up.backoff_cap),
         }
     }
+}
+
+/// A setting in milliseconds from the FFI: negative is an `InvalidArgument`
+/// naming the field; the range is checked by [`Config::validate`] afterwards.
+fn setting_millis(field: &str, ms: i64) -> crate::Result<Duration> {
+    u64::try_from(ms)
+        .map(Duration::from_millis)
+        .map_err(|_| crate::Error::InvalidArgument(format!("{field} {ms} is not a number of milliseconds (0 or more)")))
+}
+
+/// A size setting in bytes from the FFI: negative, or more than this
+/// platform addresses, is an `InvalidArgument` naming the field.
+fn setting_bytes<T: TryFrom<i64>>(field: &str, n: i64) -> crate::Result<T> {
+    T::try_from(n)
+        .map_err(|_| crate::Error::InvalidArgument(format!("{field} {n} is not a byte count this platform holds")))
 }
 
 fn ms(d: Duration) -> i64 {
@@ -101,20 +116,21 @@ impl TryFrom<LoggerConfig> for Config {
     fn try_from(c: LoggerConfig) -> Result<Config, SockstatError> {
         // Start from the core's defaults so that fields the FFI does not
         // expose (e.g. the simulation clock speed) keep them. The numbers'
-        // conversions and ranges are the core's (`config::millis`,
-        // `Config::validate`), so every error names the field.
-        let mut config = Config::new(c.log_dir, PublicId::parse(&c.backend_public_id)?);
-        config.poll_interval = config::millis("poll_interval_ms", c.poll_interval_ms)?;
-        config.write_interval = config::millis("write_interval_ms", c.write_interval_ms)?;
-        config.max_log_bytes = config::byte_count("max_log_bytes", c.max_log_bytes)?;
+        // conversions are here (`setting_millis`, `setting_bytes`) and the
+        // ranges the core's (`Config::validate`), so every error names the field.
+        let log_dir = c.log_dir.strict("log_dir")?;
+        let mut config = Config::new(log_dir, PublicId::parse(&c.backend_public_id.strict("backend_public_id")?)?);
+        config.poll_interval = setting_millis("poll_interval_ms", c.poll_interval_ms)?;
+        config.write_interval = setting_millis("write_interval_ms", c.write_interval_ms)?;
+        config.max_log_bytes = setting_bytes("max_log_bytes", c.max_log_bytes)?;
         config.upload = UploadConfig {
-            base_url: c.base_url,
-            collection: c.collection,
+            base_url: c.base_url.strict("base_url")?,
+            collection: c.collection.strict("collection")?,
             allow_http: c.allow_http,
-            max_body_bytes: config::byte_count("max_body_bytes", c.max_body_bytes)?,
-            attempt_timeout: config::millis("attempt_timeout_ms", c.attempt_timeout_ms)?,
-            backoff_base: config::millis("backoff_base_ms", c.backoff_base_ms)?,
-            backoff_cap: config::millis("backoff_cap_ms", c.backoff_cap_ms)?,
+            max_body_bytes: setting_bytes("max_body_bytes", c.max_body_bytes)?,
+            attempt_timeout: setting_millis("attempt_timeout_ms", c.attempt_timeout_ms)?,
+            backoff_base: setting_millis("backoff_base_ms", c.backoff_base_ms)?,
+            backoff_cap: setting_millis("backoff_cap_ms", c.backoff_cap_ms)?,
         };
         config.validate()?;
         Ok(config)
@@ -213,6 +229,11 @@ pub(crate) struct LoggerStats {
     pub torn_bytes: i64,
     /// Counter resets seen by `set_totals`.
     pub resets: i64,
+    /// Events dropped because the host's listener fell behind.
+    pub listener_dropped_events: i64,
+    /// Windows in which some label's sum passed the 64-bit range (forged or
+    /// buggy byte counts) and was logged as 2^64 - 1 instead of wrapping.
+    pub saturated_windows: i64,
     /// Times the sampler and writer threads woke up.
     pub wakeups: i64,
     /// Pending events merged because the writer fell behind.
@@ -244,6 +265,8 @@ impl From<crate::LoggerStats> for LoggerStats {
             dropped_entries: signed(s.dropped_entries),
             torn_bytes: signed(s.torn_bytes),
             resets: signed(s.resets),
+            listener_dropped_events: signed(s.listener_dropped_events),
+            saturated_windows: signed(s.saturated_windows),
             wakeups: signed(s.wakeups),
             queue_merges: signed(s.queue_merges),
             write_errors: signed(s.write_errors),
@@ -262,6 +285,16 @@ mod tests {
     use super::*;
 
     const BACKEND: &str = "59b2ea2ba08376d2a22d9375bc7a5a6236b8e4b31e5bc1e0a95bfd5a4a46cc3d";
+
+    #[test]
+    fn ffi_settings_convert_only_when_they_can_be_a_time_or_a_size() {
+        assert_eq!(setting_millis("poll_interval_ms", 100).unwrap(), Duration::from_millis(100));
+        assert_eq!(setting_millis("poll_interval_ms", i64::MAX).unwrap(), Duration::from_millis(i64::MAX as u64));
+        let e = setting_millis("poll_interval_ms", -1).unwrap_err().to_string();
+        assert!(e.contains("poll_interval_ms -1"), "{e}");
+        assert_eq!(setting_bytes::<usize>("max_body_bytes", 4096).unwrap(), 4096);
+        assert!(setting_bytes::<u64>("max_log_bytes", -5).is_err());
+    }
 
     #[test]
     fn a_negative_label_or_count_is_an_invalid_argument_naming_the_field() {

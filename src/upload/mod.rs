@@ -245,6 +245,8 @@ struct Shared {
     wake_seq: AtomicU64,
     state: Mutex<State>,
     changed: Condvar,
+    /// Where failures are reported (`Uploader::report_to`).
+    reporter: std::sync::OnceLock<crate::listener::Reporter>,
     /// Set at most once, before the first flush (see [`upload_log_dir_observed`]).
     observer: std::sync::OnceLock<Observer>,
 }
@@ -303,6 +305,7 @@ impl Uploader {
             state: Mutex::new(State::default()),
             changed: Condvar::new(),
             observer: std::sync::OnceLock::new(),
+            reporter: std::sync::OnceLock::new(),
         });
         let worker = worker::Worker::new(config, url, files, counters, sender, shared.clone());
         let (done_tx, done_rx) = mpsc::channel();
@@ -352,6 +355,11 @@ impl Uploader {
             last_error: if s.failures > before.failures { st.last_error.clone() } else { None },
             write_error: None,
         }
+    }
+
+    /// Reports upload failures to the host's listener from now on.
+    pub(crate) fn report_to(&self, reporter: crate::listener::Reporter) {
+        let _ = self.shared.reporter.set(reporter);
     }
 
     /// Totals so far.

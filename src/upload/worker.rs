@@ -7,6 +7,7 @@ use crate::config::UploadConfig;
 use crate::counters::Counters;
 use crate::filch::Cursor;
 use crate::labels::SOCKSTATLOG_LOGGER;
+use crate::listener::LoggerEvent;
 use crate::sync::lock;
 use std::future::{poll_fn, Future};
 use std::pin::pin;
@@ -77,6 +78,13 @@ impl Worker {
         }
     }
 
+    /// Queues an event for the host's listener (never waits for it).
+    /// Tells the host's listener, if the logger has one; returns whether
+    /// there was a reporter to tell.
+    fn report(&self, event: impl FnOnce() -> LoggerEvent) -> bool {
+        self.shared.reporter.get().map(|r| r.report(event)).is_some()
+    }
+
     pub(super) fn run(mut self, rt: tokio::runtime::Runtime) {
         rt.block_on(async {
             while self.until_stop(self.shared.wake.notified()).await.is_some() {
@@ -93,7 +101,7 @@ impl Worker {
                 if let Err(e) = res {
                     let err = format!("committing the read position: {e}");
                     if self.last_logged.as_deref() != Some(err.as_str()) {
-                        eprintln!("sockstatlog: {err}");
+                        self.report(|| LoggerEvent::WriteFailed { reason: err.clone() });
                         self.last_logged = Some(err.clone());
                     }
                     lock(&self.shared.state).last_error = Some(err);
@@ -186,8 +194,12 @@ impl Worker {
             st.stats.sent_bytes += sent_bytes;
         }
         let told = self.shared.tell(&UploadEvent::Stored { entries: p.lines, raw_bytes, sent_bytes });
-        if let Some(since) = self.failing_since.take().filter(|_| !told) {
-            eprintln!("sockstatlog: upload succeeded after {} failures and {:.1?}", self.failures, since.elapsed());
+        if let Some(since) = self.failing_since.take() {
+            let failures = self.failures;
+            let reported = self.report(|| LoggerEvent::UploadRecovered { failures: failures.into() });
+            if !reported && !told {
+                eprintln!("sockstatlog: upload succeeded after {failures} failures and {:.1?}", since.elapsed());
+            }
         }
         self.failures = 0;
         self.last_logged = None;
@@ -198,6 +210,11 @@ impl Worker {
     async fn failed(&mut self, err: String, retry_after: Option<Duration>) -> Result<(), Stopped> {
         self.failures = self.failures.saturating_add(1);
         self.failing_since.get_or_insert_with(Instant::now);
+        // A failure like the last one is counted but not told again.
+        let new_cause = self.last_logged.as_deref() != Some(err.as_str());
+        let consecutive_failures = self.failures.into();
+        let reported =
+            new_cause && self.report(|| LoggerEvent::UploadFailed { reason: err.clone(), consecutive_failures });
         let wait = policy::next_wait(retry_after, self.failures, self.backoff_base, self.backoff_cap, fastrand::f64());
         let attempts = {
             let mut st = lock(&self.shared.state);
@@ -208,8 +225,12 @@ impl Worker {
             st.stats.attempts
         };
         let told = self.shared.tell(&UploadEvent::Failed { attempts, error: err.clone(), retry_in: wait });
-        if !told && self.last_logged.as_deref() != Some(err.as_str()) {
-            eprintln!("sockstatlog: {err}");
+        if new_cause {
+            // Only a host with neither a listener nor an observer (a Rust
+            // host's `upload_log_dir`) hears of it on stderr.
+            if !reported && !told {
+                eprintln!("sockstatlog: {err}");
+            }
             self.last_logged = Some(err);
         }
         self.shared.changed.notify_all();

@@ -53,6 +53,12 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 pub use dir::stream_path;
 
+/// The collector's I/O failures as the library's error type, until the tools
+/// have an error type of their own (the library no longer lends `Error::io`).
+pub(crate) fn io_error(context: impl Into<String>, source: std::io::Error) -> Error {
+    Error::Io { context: context.into(), source }
+}
+
 /// Largest request body accepted, compressed or not, and largest body after
 /// decompression: 16x a client's 256 KiB batch, so any well-behaved client
 /// fits and a hostile one cannot make the collector allocate much.
@@ -309,13 +315,13 @@ impl Collector {
 
     /// Binds `addr` and serves `store` within `limits` on a new thread.
     pub fn start_with(addr: SocketAddr, store: StoreConfig, limits: Limits, quiet: bool) -> Result<Collector> {
-        let listener = std::net::TcpListener::bind(addr).map_err(|e| Error::io(format!("binding {addr}"), e))?;
-        let addr = listener.local_addr().map_err(|e| Error::io("reading bound address", e))?;
-        listener.set_nonblocking(true).map_err(|e| Error::io("configuring listener", e))?;
+        let listener = std::net::TcpListener::bind(addr).map_err(|e| io_error(format!("binding {addr}"), e))?;
+        let addr = listener.local_addr().map_err(|e| io_error("reading bound address", e))?;
+        listener.set_nonblocking(true).map_err(|e| io_error("configuring listener", e))?;
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .map_err(|e| Error::io("starting collector runtime", e))?;
+            .map_err(|e| io_error("starting collector runtime", e))?;
         let app = rt.block_on(App::new(store, limits, quiet))?;
         let stop = Arc::new(tokio::sync::Notify::new());
         let (a, st) = (app.clone(), stop.clone());
@@ -330,7 +336,7 @@ impl Collector {
                 });
                 rt.shutdown_background();
             })
-            .map_err(|e| Error::io("starting collector thread", e))?;
+            .map_err(|e| io_error("starting collector thread", e))?;
         Ok(Collector { addr, app, stop, thread: Some(thread) })
     }
 

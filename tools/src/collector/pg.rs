@@ -55,7 +55,7 @@ pub struct PgStore {
 }
 
 fn db_error(what: &str, e: impl std::fmt::Display) -> Error {
-    Error::io(format!("PostgreSQL: {what}: {e}"), std::io::Error::other(e.to_string()))
+    super::io_error(format!("PostgreSQL: {what}: {e}"), std::io::Error::other(e.to_string()))
 }
 
 /// Opens a pool on `url` (checked by connecting once) and brings the schema

@@ -650,8 +650,30 @@ internal open class UniffiForeignFutureResultVoid(
 internal interface UniffiForeignFutureCompleteVoid : com.sun.jna.Callback {
     fun callback(`callbackData`: Long,`result`: UniffiForeignFutureResultVoid.UniffiByValue,)
 }
+internal interface UniffiCallbackInterfaceLoggerListenerMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`event`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
 internal interface UniffiCallbackInterfaceUploadTransportMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`request`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
+}
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "onEvent")
+internal open class UniffiVTableCallbackInterfaceLoggerListener(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `onEvent`: UniffiCallbackInterfaceLoggerListenerMethod0? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `onEvent`: UniffiCallbackInterfaceLoggerListenerMethod0? = null,
+    ): UniffiVTableCallbackInterfaceLoggerListener(`uniffiFree`,`uniffiClone`,`onEvent`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceLoggerListener) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `onEvent` = other.`onEvent`
+    }
+
 }
 @Structure.FieldOrder("uniffiFree", "uniffiClone", "send")
 internal open class UniffiVTableCallbackInterfaceUploadTransport(
@@ -725,6 +747,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_sockstatlog_checksum_method_sockstatlogger_set_interface(
     ): Int
+    external fun uniffi_sockstatlog_checksum_method_sockstatlogger_set_listener(
+    ): Int
     external fun uniffi_sockstatlog_checksum_method_sockstatlogger_set_totals(
     ): Int
     external fun uniffi_sockstatlog_checksum_method_sockstatlogger_shutdown(
@@ -734,6 +758,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_sockstatlog_checksum_method_sockstatlogger_stats(
     ): Int
     external fun uniffi_sockstatlog_checksum_method_sockstatlogger_write_text(
+    ): Int
+    external fun uniffi_sockstatlog_checksum_method_loggerlistener_on_event(
     ): Int
     external fun uniffi_sockstatlog_checksum_method_uploadtransport_send(
     ): Int
@@ -757,6 +783,7 @@ internal object UniffiLib {
 
     init {
         Native.register(UniffiLib::class.java, findLibraryName(componentName = "sockstatlog"))
+        uniffiCallbackInterfaceLoggerListener.register(this)
         uniffiCallbackInterfaceUploadTransport.register(this)
         
     }
@@ -792,6 +819,8 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_sockstatlog_fn_method_sockstatlogger_set_interface(`ptr`: Long,`name`: RustBuffer.ByValue,`kind`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_sockstatlog_fn_method_sockstatlogger_set_listener(`ptr`: Long,`listener`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_sockstatlog_fn_method_sockstatlogger_set_totals(`ptr`: Long,`label`: Int,`txTotal`: Long,`rxTotal`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_sockstatlog_fn_method_sockstatlogger_shutdown(`ptr`: Long,`timeoutMs`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -801,6 +830,14 @@ internal object UniffiLib {
     external fun uniffi_sockstatlog_fn_method_sockstatlogger_stats(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_sockstatlog_fn_method_sockstatlogger_write_text(`ptr`: Long,`text`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_sockstatlog_fn_clone_loggerlistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_sockstatlog_fn_free_loggerlistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_sockstatlog_fn_init_callback_vtable_loggerlistener(`vtable`: UniffiVTableCallbackInterfaceLoggerListener,
+    ): Unit
+    external fun uniffi_sockstatlog_fn_method_loggerlistener_on_event(`ptr`: Long,`event`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_sockstatlog_fn_clone_uploadtransport(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
@@ -935,13 +972,13 @@ private fun uniffiCheckContractApiVersion(lib: IntegrityCheckingUniffiLib) {
 }
 @Suppress("UNUSED_PARAMETER")
 private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
-    if ((lib.uniffi_sockstatlog_checksum_func_default_logger_config() and 0xFFFF) != 49627) {
+    if ((lib.uniffi_sockstatlog_checksum_func_default_logger_config() and 0xFFFF) != 49361) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_sockstatlog_checksum_func_export_log_dir() and 0xFFFF) != 37665) {
+    if ((lib.uniffi_sockstatlog_checksum_func_export_log_dir() and 0xFFFF) != 60970) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_sockstatlog_checksum_func_sockstat_log_id() and 0xFFFF) != 43887) {
+    if ((lib.uniffi_sockstatlog_checksum_func_sockstat_log_id() and 0xFFFF) != 24692) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_sockstatlog_checksum_method_sockstatlogger_add() and 0xFFFF) != 18111) {
@@ -971,10 +1008,13 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_sockstatlog_checksum_method_sockstatlogger_push_batch() and 0xFFFF) != 57193) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_sockstatlog_checksum_method_sockstatlogger_register_label() and 0xFFFF) != 33405) {
+    if ((lib.uniffi_sockstatlog_checksum_method_sockstatlogger_register_label() and 0xFFFF) != 64415) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_sockstatlog_checksum_method_sockstatlogger_set_interface() and 0xFFFF) != 62636) {
+    if ((lib.uniffi_sockstatlog_checksum_method_sockstatlogger_set_interface() and 0xFFFF) != 15379) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_sockstatlog_checksum_method_sockstatlogger_set_listener() and 0xFFFF) != 12037) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_sockstatlog_checksum_method_sockstatlogger_set_totals() and 0xFFFF) != 29832) {
@@ -989,7 +1029,10 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_sockstatlog_checksum_method_sockstatlogger_stats() and 0xFFFF) != 413) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_sockstatlog_checksum_method_sockstatlogger_write_text() and 0xFFFF) != 42861) {
+    if ((lib.uniffi_sockstatlog_checksum_method_sockstatlogger_write_text() and 0xFFFF) != 23330) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_sockstatlog_checksum_method_loggerlistener_on_event() and 0xFFFF) != 2275) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_sockstatlog_checksum_method_uploadtransport_send() and 0xFFFF) != 54614) {
@@ -1431,6 +1474,337 @@ public object FfiConverterByteArray: FfiConverterRustBuffer<ByteArray> {
 
 
 /**
+ * Implemented by the host to hear about background failures. Called on
+ * the library's own `sockstatlog-listener` thread, one event at a time, in
+ * order; never on a thread of the host's or the packet path. A slow
+ * listener delays nothing else: past 64 pending events new ones are dropped
+ * and counted. Whatever it throws is ignored.
+ */
+public interface LoggerListener {
+    
+    /**
+     * One event.
+     */
+    fun `onEvent`(`event`: LoggerEvent)
+    
+    companion object
+}
+
+/**
+ * Implemented by the host to hear about background failures. Called on
+ * the library's own `sockstatlog-listener` thread, one event at a time, in
+ * order; never on a thread of the host's or the packet path. A slow
+ * listener delays nothing else: past 64 pending events new ones are dropped
+ * and counted. Whatever it throws is ignored.
+ */
+open class LoggerListenerImpl: Disposable, AutoCloseable, LoggerListener
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_sockstatlog_fn_free_loggerlistener(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_sockstatlog_fn_clone_loggerlistener(handle, status)
+        }
+    }
+
+    
+    /**
+     * One event.
+     */override fun `onEvent`(`event`: LoggerEvent)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_sockstatlog_fn_method_loggerlistener_on_event(
+        it,
+        
+        FfiConverterTypeLoggerEvent.lower(`event`),_status)
+}
+    }
+    
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+
+// Put the implementation in an object so we don't pollute the top-level namespace
+internal object uniffiCallbackInterfaceLoggerListener {
+    internal object `onEvent`: UniffiCallbackInterfaceLoggerListenerMethod0 {
+        override fun callback(`uniffiHandle`: Long,`event`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeLoggerListener.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`onEvent`(
+                    FfiConverterTypeLoggerEvent.lift(`event`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
+    }
+
+    internal object uniffiFree: UniffiCallbackInterfaceFree {
+        override fun callback(handle: Long) {
+            FfiConverterTypeLoggerListener.handleMap.remove(handle)
+        }
+    }
+
+    internal object uniffiClone: UniffiCallbackInterfaceClone {
+        override fun callback(handle: Long): Long {
+            return FfiConverterTypeLoggerListener.handleMap.clone(handle)
+        }
+    }
+
+    internal var vtable = UniffiVTableCallbackInterfaceLoggerListener.UniffiByValue(
+        uniffiFree,
+        uniffiClone,
+        `onEvent`,
+    )
+
+    // Registers the foreign callback with the Rust side.
+    // This method is generated for each callback interface.
+    internal fun register(lib: UniffiLib) {
+        lib.uniffi_sockstatlog_fn_init_callback_vtable_loggerlistener(vtable)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeLoggerListener: FfiConverter<LoggerListener, Long> {
+    internal val handleMap = UniffiHandleMap<LoggerListener>()
+
+    override fun lower(value: LoggerListener): Long {
+        if (value is LoggerListenerImpl) {
+             // Rust-implemented object.  Clone the handle and return it
+            return value.uniffiCloneHandle()
+         } else {
+            // Kotlin object, generate a new vtable handle and return that.
+            return handleMap.insert(value)
+         }
+    }
+
+    override fun lift(value: Long): LoggerListener {
+        if ((value and 1.toLong()) == 0.toLong()) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return LoggerListenerImpl(UniffiWithHandle, value)
+        } else {
+            // Kotlin-generated handle, get the object from the handle map
+            return handleMap.remove(value)
+        }
+    }
+
+    override fun read(buf: ByteBuffer): LoggerListener {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: LoggerListener) = 8UL
+
+    override fun write(value: LoggerListener, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
  * A socket-stats logger. Create one per process (per network extension),
  * push counters into it from any thread, and call `shutdown` when the
  * tunnel stops. In Kotlin it is `AutoCloseable`; `close()` releases this
@@ -1487,14 +1861,23 @@ public interface SockstatLoggerInterface {
     fun `pushBatch`(`samples`: List<CounterSample>)
     
     /**
-     * Names a label (0..=255; the name 1..=64 printable bytes).
+     * Names a label (0..=255; the name 1..=64 printable bytes, no lone
+     * UTF-16 surrogate).
      */
-    fun `registerLabel`(`label`: kotlin.Int, `name`: kotlin.String)
+    fun `registerLabel`(`label`: kotlin.Int, `name`: HostString)
     
     /**
-     * Sets the current default interface; `Unknown` infers the kind from the name.
+     * Sets the current default interface; `Unknown` infers the kind from
+     * the name. A name with a lone UTF-16 surrogate is an `InvalidArgument`.
      */
-    fun `setInterface`(`name`: kotlin.String, `kind`: InterfaceKind)
+    fun `setInterface`(`name`: HostString, `kind`: InterfaceKind)
+    
+    /**
+     * Registers (or with `null`/`nil` removes) the listener that hears about
+     * background failures (write failures, dropped entries, upload
+     * failures), called on a library thread, never the caller's.
+     */
+    fun `setListener`(`listener`: LoggerListener?)
     
     /**
      * Reports cumulative totals for a label; a decrease counts as a reset.
@@ -1518,9 +1901,11 @@ public interface SockstatLoggerInterface {
     fun `stats`(): LoggerStats
     
     /**
-     * Logs a free-form text line.
+     * Logs a free-form text line, whatever it holds: a lone UTF-16
+     * surrogate (a Kotlin/Java string cut inside a character) is stored as
+     * U+FFFD.
      */
-    fun `writeText`(`text`: kotlin.String)
+    fun `writeText`(`text`: HostString)
     
     companion object
 }
@@ -1801,9 +2186,10 @@ open class SockstatLogger: Disposable, AutoCloseable, SockstatLoggerInterface
 
     
     /**
-     * Names a label (0..=255; the name 1..=64 printable bytes).
+     * Names a label (0..=255; the name 1..=64 printable bytes, no lone
+     * UTF-16 surrogate).
      */
-    @Throws(SockstatException::class)override fun `registerLabel`(`label`: kotlin.Int, `name`: kotlin.String)
+    @Throws(SockstatException::class)override fun `registerLabel`(`label`: kotlin.Int, `name`: HostString)
         = 
     callWithHandle {
     uniffiRustCallWithError(SockstatException) { _status ->
@@ -1811,7 +2197,7 @@ open class SockstatLogger: Disposable, AutoCloseable, SockstatLoggerInterface
         it,
         
         FfiConverterInt.lower(`label`),
-        FfiConverterString.lower(`name`),_status)
+        FfiConverterTypeHostString.lower(`name`),_status)
 }
     }
     
@@ -1819,17 +2205,37 @@ open class SockstatLogger: Disposable, AutoCloseable, SockstatLoggerInterface
 
     
     /**
-     * Sets the current default interface; `Unknown` infers the kind from the name.
+     * Sets the current default interface; `Unknown` infers the kind from
+     * the name. A name with a lone UTF-16 surrogate is an `InvalidArgument`.
      */
-    @Throws(SockstatException::class)override fun `setInterface`(`name`: kotlin.String, `kind`: InterfaceKind)
+    @Throws(SockstatException::class)override fun `setInterface`(`name`: HostString, `kind`: InterfaceKind)
         = 
     callWithHandle {
     uniffiRustCallWithError(SockstatException) { _status ->
     UniffiLib.uniffi_sockstatlog_fn_method_sockstatlogger_set_interface(
         it,
         
-        FfiConverterString.lower(`name`),
+        FfiConverterTypeHostString.lower(`name`),
         FfiConverterTypeInterfaceKind.lower(`kind`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Registers (or with `null`/`nil` removes) the listener that hears about
+     * background failures (write failures, dropped entries, upload
+     * failures), called on a library thread, never the caller's.
+     */
+    @Throws(SockstatException::class)override fun `setListener`(`listener`: LoggerListener?)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(SockstatException) { _status ->
+    UniffiLib.uniffi_sockstatlog_fn_method_sockstatlogger_set_listener(
+        it,
+        
+        FfiConverterOptionalTypeLoggerListener.lower(`listener`),_status)
 }
     }
     
@@ -1907,16 +2313,18 @@ open class SockstatLogger: Disposable, AutoCloseable, SockstatLoggerInterface
 
     
     /**
-     * Logs a free-form text line.
+     * Logs a free-form text line, whatever it holds: a lone UTF-16
+     * surrogate (a Kotlin/Java string cut inside a character) is stored as
+     * U+FFFD.
      */
-    @Throws(SockstatException::class)override fun `writeText`(`text`: kotlin.String)
+    @Throws(SockstatException::class)override fun `writeText`(`text`: HostString)
         = 
     callWithHandle {
     uniffiRustCallWithError(SockstatException) { _status ->
     UniffiLib.uniffi_sockstatlog_fn_method_sockstatlogger_write_text(
         it,
         
-        FfiConverterString.lower(`text`),_status)
+        FfiConverterTypeHostString.lower(`text`),_status)
 }
     }
     
@@ -2525,12 +2933,12 @@ data class LoggerConfig (
     /**
      * Directory of the log files (created 0700 if missing).
      */
-    var `logDir`: kotlin.String
+    var `logDir`: HostString
     , 
     /**
      * The node's backend public log ID, 64 hex characters.
      */
-    var `backendPublicId`: kotlin.String
+    var `backendPublicId`: HostString
     , 
     /**
      * Sampling period in ms. Default 100.
@@ -2550,12 +2958,12 @@ data class LoggerConfig (
     /**
      * Log server base URL. Default `https://log.tailscale.com`.
      */
-    var `baseUrl`: kotlin.String
+    var `baseUrl`: HostString
     , 
     /**
      * Collection in the upload URL. Default `sockstats.log.tailscale.io`.
      */
-    var `collection`: kotlin.String
+    var `collection`: HostString
     , 
     /**
      * Accept a plain `http://` base URL (tests, a local collector). Default false.
@@ -2597,13 +3005,13 @@ data class LoggerConfig (
 public object FfiConverterTypeLoggerConfig: FfiConverterRustBuffer<LoggerConfig> {
     override fun read(buf: ByteBuffer): LoggerConfig {
         return LoggerConfig(
-            FfiConverterString.read(buf),
-            FfiConverterString.read(buf),
+            FfiConverterTypeHostString.read(buf),
+            FfiConverterTypeHostString.read(buf),
             FfiConverterLong.read(buf),
             FfiConverterLong.read(buf),
             FfiConverterLong.read(buf),
-            FfiConverterString.read(buf),
-            FfiConverterString.read(buf),
+            FfiConverterTypeHostString.read(buf),
+            FfiConverterTypeHostString.read(buf),
             FfiConverterBoolean.read(buf),
             FfiConverterLong.read(buf),
             FfiConverterLong.read(buf),
@@ -2613,13 +3021,13 @@ public object FfiConverterTypeLoggerConfig: FfiConverterRustBuffer<LoggerConfig>
     }
 
     override fun allocationSize(value: LoggerConfig) = (
-            FfiConverterString.allocationSize(value.`logDir`) +
-            FfiConverterString.allocationSize(value.`backendPublicId`) +
+            FfiConverterTypeHostString.allocationSize(value.`logDir`) +
+            FfiConverterTypeHostString.allocationSize(value.`backendPublicId`) +
             FfiConverterLong.allocationSize(value.`pollIntervalMs`) +
             FfiConverterLong.allocationSize(value.`writeIntervalMs`) +
             FfiConverterLong.allocationSize(value.`maxLogBytes`) +
-            FfiConverterString.allocationSize(value.`baseUrl`) +
-            FfiConverterString.allocationSize(value.`collection`) +
+            FfiConverterTypeHostString.allocationSize(value.`baseUrl`) +
+            FfiConverterTypeHostString.allocationSize(value.`collection`) +
             FfiConverterBoolean.allocationSize(value.`allowHttp`) +
             FfiConverterLong.allocationSize(value.`maxBodyBytes`) +
             FfiConverterLong.allocationSize(value.`attemptTimeoutMs`) +
@@ -2628,13 +3036,13 @@ public object FfiConverterTypeLoggerConfig: FfiConverterRustBuffer<LoggerConfig>
     )
 
     override fun write(value: LoggerConfig, buf: ByteBuffer) {
-            FfiConverterString.write(value.`logDir`, buf)
-            FfiConverterString.write(value.`backendPublicId`, buf)
+            FfiConverterTypeHostString.write(value.`logDir`, buf)
+            FfiConverterTypeHostString.write(value.`backendPublicId`, buf)
             FfiConverterLong.write(value.`pollIntervalMs`, buf)
             FfiConverterLong.write(value.`writeIntervalMs`, buf)
             FfiConverterLong.write(value.`maxLogBytes`, buf)
-            FfiConverterString.write(value.`baseUrl`, buf)
-            FfiConverterString.write(value.`collection`, buf)
+            FfiConverterTypeHostString.write(value.`baseUrl`, buf)
+            FfiConverterTypeHostString.write(value.`collection`, buf)
             FfiConverterBoolean.write(value.`allowHttp`, buf)
             FfiConverterLong.write(value.`maxBodyBytes`, buf)
             FfiConverterLong.write(value.`attemptTimeoutMs`, buf)
@@ -2690,6 +3098,17 @@ data class LoggerStats (
      * Counter resets seen by `set_totals`.
      */
     var `resets`: kotlin.Long
+    , 
+    /**
+     * Events dropped because the host's listener fell behind.
+     */
+    var `listenerDroppedEvents`: kotlin.Long
+    , 
+    /**
+     * Windows in which some label's sum passed the 64-bit range (forged or
+     * buggy byte counts) and was logged as 2^64 - 1 instead of wrapping.
+     */
+    var `saturatedWindows`: kotlin.Long
     , 
     /**
      * Times the sampler and writer threads woke up.
@@ -2762,6 +3181,8 @@ public object FfiConverterTypeLoggerStats: FfiConverterRustBuffer<LoggerStats> {
             FfiConverterLong.read(buf),
             FfiConverterLong.read(buf),
             FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterLong.read(buf),
             FfiConverterLong.read(buf),
@@ -2780,6 +3201,8 @@ public object FfiConverterTypeLoggerStats: FfiConverterRustBuffer<LoggerStats> {
             FfiConverterLong.allocationSize(value.`droppedEntries`) +
             FfiConverterLong.allocationSize(value.`tornBytes`) +
             FfiConverterLong.allocationSize(value.`resets`) +
+            FfiConverterLong.allocationSize(value.`listenerDroppedEvents`) +
+            FfiConverterLong.allocationSize(value.`saturatedWindows`) +
             FfiConverterLong.allocationSize(value.`wakeups`) +
             FfiConverterLong.allocationSize(value.`queueMerges`) +
             FfiConverterLong.allocationSize(value.`writeErrors`) +
@@ -2800,6 +3223,8 @@ public object FfiConverterTypeLoggerStats: FfiConverterRustBuffer<LoggerStats> {
             FfiConverterLong.write(value.`droppedEntries`, buf)
             FfiConverterLong.write(value.`tornBytes`, buf)
             FfiConverterLong.write(value.`resets`, buf)
+            FfiConverterLong.write(value.`listenerDroppedEvents`, buf)
+            FfiConverterLong.write(value.`saturatedWindows`, buf)
             FfiConverterLong.write(value.`wakeups`, buf)
             FfiConverterLong.write(value.`queueMerges`, buf)
             FfiConverterLong.write(value.`writeErrors`, buf)
@@ -3008,6 +3433,221 @@ public object FfiConverterTypeInterfaceKind: FfiConverterRustBuffer<InterfaceKin
 
     override fun write(value: InterfaceKind, buf: ByteBuffer) {
         buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * Something that went wrong in the background. The running totals are in
+ * `stats()`: `writeErrors`, `droppedEntries`, `uploadFailures`,
+ * `listenerDroppedEvents`.
+ */
+sealed class LoggerEvent {
+    
+    /**
+     * Appending to or syncing the log (or committing its read position)
+     * failed; the entries stay pending and are retried. Reported once per
+     * distinct message until a write succeeds again.
+     */
+    data class WriteFailed(
+        /**
+         * The OS error and what was being done.
+         */
+        val `reason`: kotlin.String) : LoggerEvent()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * Entries were given up: longer than the log's line limit, or the
+     * oldest pending ones while the disk failed too long.
+     */
+    data class EntriesDropped(
+        /**
+         * Entries given up now.
+         */
+        val `entries`: kotlin.Long, 
+        /**
+         * Their bytes.
+         */
+        val `bytes`: kotlin.Long, 
+        /**
+         * Why.
+         */
+        val `reason`: kotlin.String) : LoggerEvent()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * An upload attempt failed; it is retried after a backoff. Reported
+     * once per distinct message while failures continue.
+     */
+    data class UploadFailed(
+        /**
+         * HTTP status, timeout or transport error.
+         */
+        val `reason`: kotlin.String, 
+        /**
+         * Failures in a row, this one included.
+         */
+        val `consecutiveFailures`: kotlin.Long) : LoggerEvent()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * An upload succeeded after failures.
+     */
+    data class UploadRecovered(
+        /**
+         * The failures in a row before it.
+         */
+        val `failures`: kotlin.Long) : LoggerEvent()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * The listener fell more than 64 events behind; this many were dropped.
+     */
+    data class EventsMissed(
+        /**
+         * Events dropped since the last such report.
+         */
+        val `count`: kotlin.Long) : LoggerEvent()
+        
+    {
+        
+
+        companion object
+    }
+    
+
+    
+
+    
+    
+
+
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeLoggerEvent : FfiConverterRustBuffer<LoggerEvent>{
+    override fun read(buf: ByteBuffer): LoggerEvent {
+        return when(buf.getInt()) {
+            1 -> LoggerEvent.WriteFailed(
+                FfiConverterString.read(buf),
+                )
+            2 -> LoggerEvent.EntriesDropped(
+                FfiConverterLong.read(buf),
+                FfiConverterLong.read(buf),
+                FfiConverterString.read(buf),
+                )
+            3 -> LoggerEvent.UploadFailed(
+                FfiConverterString.read(buf),
+                FfiConverterLong.read(buf),
+                )
+            4 -> LoggerEvent.UploadRecovered(
+                FfiConverterLong.read(buf),
+                )
+            5 -> LoggerEvent.EventsMissed(
+                FfiConverterLong.read(buf),
+                )
+            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: LoggerEvent): ULong = when(value) {
+        is LoggerEvent.WriteFailed -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`reason`)
+            )
+        }
+        is LoggerEvent.EntriesDropped -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterLong.allocationSize(value.`entries`)
+                + FfiConverterLong.allocationSize(value.`bytes`)
+                + FfiConverterString.allocationSize(value.`reason`)
+            )
+        }
+        is LoggerEvent.UploadFailed -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`reason`)
+                + FfiConverterLong.allocationSize(value.`consecutiveFailures`)
+            )
+        }
+        is LoggerEvent.UploadRecovered -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterLong.allocationSize(value.`failures`)
+            )
+        }
+        is LoggerEvent.EventsMissed -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterLong.allocationSize(value.`count`)
+            )
+        }
+    }
+
+    override fun write(value: LoggerEvent, buf: ByteBuffer) {
+        when(value) {
+            is LoggerEvent.WriteFailed -> {
+                buf.putInt(1)
+                FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+            is LoggerEvent.EntriesDropped -> {
+                buf.putInt(2)
+                FfiConverterLong.write(value.`entries`, buf)
+                FfiConverterLong.write(value.`bytes`, buf)
+                FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+            is LoggerEvent.UploadFailed -> {
+                buf.putInt(3)
+                FfiConverterString.write(value.`reason`, buf)
+                FfiConverterLong.write(value.`consecutiveFailures`, buf)
+                Unit
+            }
+            is LoggerEvent.UploadRecovered -> {
+                buf.putInt(4)
+                FfiConverterLong.write(value.`failures`, buf)
+                Unit
+            }
+            is LoggerEvent.EventsMissed -> {
+                buf.putInt(5)
+                FfiConverterLong.write(value.`count`, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
     }
 }
 
@@ -3253,6 +3893,38 @@ public object FfiConverterOptionalString: FfiConverterRustBuffer<kotlin.String?>
 /**
  * @suppress
  */
+public object FfiConverterOptionalTypeLoggerListener: FfiConverterRustBuffer<LoggerListener?> {
+    override fun read(buf: ByteBuffer): LoggerListener? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeLoggerListener.read(buf)
+    }
+
+    override fun allocationSize(value: LoggerListener?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeLoggerListener.allocationSize(value)
+        }
+    }
+
+    override fun write(value: LoggerListener?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeLoggerListener.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceString: FfiConverterRustBuffer<List<kotlin.String>> {
     override fun read(buf: ByteBuffer): List<kotlin.String> {
         val len = buf.getInt()
@@ -3330,18 +4002,54 @@ public object FfiConverterSequenceTypeHttpHeader: FfiConverterRustBuffer<List<Ht
         }
     }
 }
+
+
+
+
+
+public typealias HostString = String
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeHostString: FfiConverter<HostString, RustBuffer.ByValue> {
+    override fun lift(value: RustBuffer.ByValue): HostString {
+        val builtinValue = FfiConverterByteArray.lift(value)
+        return String(builtinValue, Charsets.UTF_16LE)
+    }
+
+    override fun lower(value: HostString): RustBuffer.ByValue {
+        val builtinValue = value.let { s -> java.nio.ByteBuffer.allocate(s.length * 2).order(java.nio.ByteOrder.LITTLE_ENDIAN).also { it.asCharBuffer().put(s) }.array() }
+        return FfiConverterByteArray.lower(builtinValue)
+    }
+
+    override fun read(buf: ByteBuffer): HostString {
+        val builtinValue = FfiConverterByteArray.read(buf)
+        return String(builtinValue, Charsets.UTF_16LE)
+    }
+
+    override fun allocationSize(value: HostString): ULong {
+        val builtinValue = value.let { s -> java.nio.ByteBuffer.allocate(s.length * 2).order(java.nio.ByteOrder.LITTLE_ENDIAN).also { it.asCharBuffer().put(s) }.array() }
+        return FfiConverterByteArray.allocationSize(builtinValue)
+    }
+
+    override fun write(value: HostString, buf: ByteBuffer) {
+        val builtinValue = value.let { s -> java.nio.ByteBuffer.allocate(s.length * 2).order(java.nio.ByteOrder.LITTLE_ENDIAN).also { it.asCharBuffer().put(s) }.array() }
+        FfiConverterByteArray.write(builtinValue, buf)
+    }
+}
         /**
          * A config with every default for this log directory and node
          * (`backend_public_id` is the node's 64-hex backend public log ID; it is
          * checked when the logger is created).
-         */ fun `defaultLoggerConfig`(`logDir`: kotlin.String, `backendPublicId`: kotlin.String): LoggerConfig {
+         */ fun `defaultLoggerConfig`(`logDir`: HostString, `backendPublicId`: HostString): LoggerConfig {
             return FfiConverterTypeLoggerConfig.lift(
     uniffiRustCall() { _status ->
     UniffiLib.uniffi_sockstatlog_fn_func_default_logger_config(
     
         
-        FfiConverterString.lower(`logDir`),
-        FfiConverterString.lower(`backendPublicId`),_status)
+        FfiConverterTypeHostString.lower(`logDir`),
+        FfiConverterTypeHostString.lower(`backendPublicId`),_status)
 }
     )
     }
@@ -3353,13 +4061,13 @@ public object FfiConverterSequenceTypeHttpHeader: FfiConverterRustBuffer<List<Ht
          * another process's logger holds (an iOS app reading its extension's
          * app-group directory). A line being written right now is left out.
          */
-    @Throws(SockstatException::class) fun `exportLogDir`(`logDir`: kotlin.String): List<kotlin.String> {
+    @Throws(SockstatException::class) fun `exportLogDir`(`logDir`: HostString): List<kotlin.String> {
             return FfiConverterSequenceString.lift(
     uniffiRustCallWithError(SockstatException) { _status ->
     UniffiLib.uniffi_sockstatlog_fn_func_export_log_dir(
     
         
-        FfiConverterString.lower(`logDir`),_status)
+        FfiConverterTypeHostString.lower(`logDir`),_status)
 }
     )
     }
@@ -3369,13 +4077,13 @@ public object FfiConverterSequenceTypeHttpHeader: FfiConverterRustBuffer<List<Ht
          * The sockstat private and public log IDs of a node, from its backend
          * public log ID (64 hex characters).
          */
-    @Throws(SockstatException::class) fun `sockstatLogId`(`backendPublicId`: kotlin.String): SockstatIds {
+    @Throws(SockstatException::class) fun `sockstatLogId`(`backendPublicId`: HostString): SockstatIds {
             return FfiConverterTypeSockstatIds.lift(
     uniffiRustCallWithError(SockstatException) { _status ->
     UniffiLib.uniffi_sockstatlog_fn_func_sockstat_log_id(
     
         
-        FfiConverterString.lower(`backendPublicId`),_status)
+        FfiConverterTypeHostString.lower(`backendPublicId`),_status)
 }
     )
     }

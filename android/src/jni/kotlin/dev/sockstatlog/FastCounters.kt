@@ -24,6 +24,11 @@ object FastCounters {
     /** Reports cumulative totals for a label (a decrease is a reset); true if applied. */
     @JvmStatic external fun setTotals(handle: Long, label: Int, txTotal: Long, rxTotal: Long): Boolean
 
-    /** Adds `tx[i]`, `rx[i]` to `labels[i]` for every i; all-or-nothing; true if applied. */
+    /**
+     * Adds `tx[i]`, `rx[i]` to `labels[i]` for every i; true if applied. All or
+     * nothing: the arrays are copied once, the copy checked in full, then
+     * applied, so a bad element anywhere (or another thread rewriting the
+     * arrays during the call) never leaves part of the batch applied.
+     */
     @JvmStatic external fun addMany(handle: Long, labels: IntArray, tx: LongArray, rx: LongArray): Boolean
 }

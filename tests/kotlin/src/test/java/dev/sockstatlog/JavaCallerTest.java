@@ -31,6 +31,61 @@ class JavaCallerTest {
         }
     }
 
+    /** A listener written in Java: hands each event to the test. */
+    static final class QueueListener implements LoggerListener {
+        final java.util.concurrent.BlockingQueue<LoggerEvent> events = new java.util.concurrent.LinkedBlockingQueue<>();
+
+        @Override
+        public void onEvent(LoggerEvent event) {
+            events.add(event);
+        }
+    }
+
+    @Test
+    void aLoneSurrogateFromJavaIsATypedErrorInNamesAndUFFFDInText() throws Exception {
+        String cut = "VPN \uD83D\uDE00".substring(0, 5); // an emoji cut in half
+        String dir = Files.createTempDirectory("sockstatlog-java").toString();
+        LoggerConfig config = SockstatlogKt.defaultLoggerConfig(dir, TestSupportKt.BACKEND_ID);
+        try (SockstatLogger logger = new SockstatLogger(config)) {
+            SockstatException.InvalidArgument label =
+                    assertThrows(SockstatException.InvalidArgument.class, () -> logger.registerLabel(20, cut));
+            assertTrue(label.getReason().contains("label name has a lone UTF-16 surrogate 0xD83D at index 4"));
+            SockstatException.InvalidArgument iface = assertThrows(
+                    SockstatException.InvalidArgument.class, () -> logger.setInterface(cut, InterfaceKind.WIFI));
+            assertTrue(iface.getReason().contains("interface name has a lone UTF-16 surrogate"));
+            logger.writeText(cut + " end");
+            logger.enable();
+            logger.disable();
+            assertTrue(logger.export().stream().anyMatch(l -> l.contains("VPN \uFFFD end")));
+            logger.shutdown(5_000L);
+        }
+    }
+
+    @Test
+    void aJavaListenerHearsAnUploadFailure() throws Exception {
+        int closedPort;
+        try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
+            closedPort = s.getLocalPort();
+        }
+        String dir = Files.createTempDirectory("sockstatlog-java").toString();
+        LoggerConfig config = SockstatlogKt.defaultLoggerConfig(dir, TestSupportKt.BACKEND_ID);
+        config.setBaseUrl("http://127.0.0.1:" + closedPort);
+        config.setAllowHttp(true);
+        config.setBackoffBaseMs(50L);
+        config.setBackoffCapMs(200L);
+        QueueListener listener = new QueueListener();
+        try (SockstatLogger logger = new SockstatLogger(config)) {
+            logger.setListener(listener);
+            logger.writeText("never delivered");
+            logger.startFlush();
+            LoggerEvent event = listener.events.poll(120, java.util.concurrent.TimeUnit.SECONDS);
+            assertTrue(event instanceof LoggerEvent.UploadFailed, String.valueOf(event));
+            assertTrue(((LoggerEvent.UploadFailed) event).getReason().contains("failed"));
+            logger.setListener(null);
+            logger.shutdown(5_000L);
+        }
+    }
+
     @Test
     void theWholePublicSurfaceIsCallableFromJava() throws Exception {
         String dir = Files.createTempDirectory("sockstatlog-java").toString();

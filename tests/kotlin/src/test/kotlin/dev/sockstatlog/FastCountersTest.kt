@@ -78,6 +78,80 @@ class FastCountersTest {
     }
 
     @Test
+    fun `a bad element anywhere in addMany applies nothing`() {
+        SockstatLogger(testConfig()).use { logger ->
+            val h = logger.fastCountersHandle()
+            logger.enable()
+            for (n in listOf(1, 3, 256, 257, 1_000)) {
+                for (at in setOf(0, n / 2, n - 1)) {
+                    for (bad in listOf("label", "tx", "rx")) {
+                        val labels = IntArray(n) { 20 }
+                        val tx = LongArray(n) { 1 }
+                        val rx = LongArray(n) { 1 }
+                        when (bad) {
+                            "label" -> labels[at] = 256
+                            "tx" -> tx[at] = -1
+                            else -> rx[at] = Long.MIN_VALUE
+                        }
+                        val e = assertFailsWith<IllegalArgumentException>("$bad at $at of $n") {
+                            FastCounters.addMany(h, labels, tx, rx)
+                        }
+                        assertTrue(e.message!!.contains(bad), e.message)
+                    }
+                }
+            }
+            assertTrue(FastCounters.add(h, 21, 1, 1), "the logger still takes pushes")
+            logger.disable()
+            val got = totals(events(logger.export()))
+            assertEquals(null, got[20], "no element of a refused batch landed")
+            assertEquals(1L to 1L, got[21])
+            logger.shutdown(5_000L)
+        }
+    }
+
+    @Test
+    fun `addMany against a thread rewriting its arrays applies each call whole or not at all`() {
+        SockstatLogger(testConfig()).use { logger ->
+            val h = logger.fastCountersHandle()
+            logger.enable()
+            val n = 1_000 // above the native stack chunk, so the large path is covered too
+            val labels = IntArray(n) { 30 }
+            val tx = LongArray(n) { 1 }
+            val rx = LongArray(n) { 0 }
+            val done = java.util.concurrent.atomic.AtomicBoolean(false)
+            // Flips the last element between valid and invalid, and moves the
+            // first between two labels, as fast as it can.
+            val writer = thread {
+                var i = 0
+                while (!done.get()) {
+                    labels[n - 1] = if (i % 2 == 0) 300 else 30
+                    labels[0] = if (i % 3 == 0) 31 else 30
+                    i++
+                }
+            }
+            var applied = 0L
+            var refused = 0L
+            repeat(2_000) {
+                try {
+                    assertTrue(FastCounters.addMany(h, labels, tx, rx))
+                    applied++
+                } catch (e: IllegalArgumentException) {
+                    refused++
+                }
+            }
+            done.set(true)
+            writer.join()
+            logger.disable()
+            val got = totals(events(logger.export()))
+            // Whatever the interleaving: every applied call added exactly n
+            // bytes (to labels 30 and 31), every refused call none.
+            val sent = (got[30]?.first ?: 0L) + (got[31]?.first ?: 0L)
+            assertEquals(applied * n, sent, "applied $applied, refused $refused")
+            logger.shutdown(5_000L)
+        }
+    }
+
+    @Test
     fun `a forged handle returns false and crashes nothing`() {
         SockstatLogger(testConfig()).use { logger ->
             val h = logger.fastCountersHandle().toLong()

@@ -247,6 +247,66 @@ class LoggerTest {
     }
 
     @Test
+    fun `a lone surrogate in a label or interface name is an InvalidArgument saying so`() {
+        val cut = "VPN \uD83D\uDE00".take(5) // an emoji cut in half: "VPN " + a lone high surrogate
+        SockstatLogger(testConfig()).use { logger ->
+            val label = assertFailsWith<SockstatException.InvalidArgument> { logger.registerLabel(20, cut) }
+            assertContains(label.reason, "label name has a lone UTF-16 surrogate 0xD83D at index 4")
+            val iface = assertFailsWith<SockstatException.InvalidArgument> {
+                logger.setInterface("\uDE00rmnet0", InterfaceKind.UNKNOWN)
+            }
+            assertContains(iface.reason, "interface name has a lone UTF-16 surrogate 0xDE00 at index 0")
+            val dir = assertFailsWith<SockstatException.InvalidArgument> { exportLogDir("/tmp/\uD800") }
+            assertContains(dir.reason, "log_dir has a lone UTF-16 surrogate")
+            // A whole emoji is fine.
+            logger.registerLabel(21, "VPN \uD83D\uDE00")
+            logger.enable()
+            logger.disable()
+            assertTrue(logger.export().first().contains("VPN \uD83D\uDE00"))
+            logger.shutdown(5_000L)
+        }
+    }
+
+    @Test
+    fun `writeText stores each lone surrogate as U+FFFD`() {
+        SockstatLogger(testConfig()).use { logger ->
+            logger.writeText("cut \uD83D".plus("|\uDE00 end"))
+            logger.enable()
+            logger.disable()
+            val text = logger.export().single { it.contains("\"text\"") }
+            assertContains(text, "cut \uFFFD|\uFFFD end")
+            logger.shutdown(5_000L)
+        }
+    }
+
+    @Test
+    fun `a Kotlin listener hears a real upload failure on a library thread`() {
+        val closedPort = java.net.ServerSocket(0).use { it.localPort }
+        val events = java.util.concurrent.LinkedBlockingQueue<Pair<LoggerEvent, Thread>>()
+        val listener = object : LoggerListener {
+            override fun onEvent(event: LoggerEvent) {
+                events.put(event to Thread.currentThread())
+            }
+        }
+        SockstatLogger(testConfig(baseUrl = "http://127.0.0.1:$closedPort")).use { logger ->
+            logger.setListener(listener)
+            logger.writeText("never delivered")
+            logger.startFlush()
+            val (event, thread) = events.poll(120, java.util.concurrent.TimeUnit.SECONDS)
+                ?: fail("no event from the listener")
+            assertTrue(event is LoggerEvent.UploadFailed, "$event")
+            assertContains(event.reason, "failed")
+            assertEquals(1L, event.consecutiveFailures)
+            // The library's sockstatlog-listener thread, attached to the JVM by JNA.
+            assertTrue(thread !== Thread.currentThread(), "not called on the caller's thread")
+            assertTrue(logger.stats().uploadFailures >= 1L)
+            assertEquals(0L, logger.stats().listenerDroppedEvents)
+            logger.setListener(null)
+            logger.shutdown(5_000L)
+        }
+    }
+
+    @Test
     fun `a failing Kotlin transport is reported, not thrown`() {
         val transport = object : UploadTransport {
             override fun send(request: UploadRequest): UploadResponse =
