@@ -7,6 +7,7 @@
 
 mod records;
 mod transport;
+mod usage;
 
 pub(crate) use records::{CounterSample, FlushReport, LoggerConfig, LoggerStats, SockstatIds};
 pub(crate) use transport::UploadTransport;

@@ -36,6 +36,7 @@ mod sampler;
 mod sync;
 mod threads;
 mod upload;
+mod usage;
 mod wire;
 mod writer;
 
@@ -48,6 +49,7 @@ pub use filch::log_files_oldest_first;
 pub use interface::InterfaceKind;
 pub use logger::{export_log_dir, CounterSample, Logger, LoggerStats};
 pub use upload::{upload_log_dir, FlushReport, HttpRequest, HttpResponse, Transport};
+pub use usage::LabelUsage;
 
 /// The README's Rust snippets, compiled as doctests so they cannot rot.
 #[cfg(doctest)]

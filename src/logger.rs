@@ -21,6 +21,7 @@ use crate::queue::{default_capacity, Pending};
 use crate::sync::lock;
 use crate::threads::{self, Worker};
 use crate::upload::{FlushReport, Transport, Uploader};
+use crate::usage::LabelUsage;
 use crate::wire;
 use crate::writer::Writer;
 use std::sync::atomic::{AtomicBool, Ordering::*};
@@ -303,6 +304,17 @@ impl Logger {
         let mut report = up.flush(deadline.saturating_duration_since(Instant::now()));
         report.write_error = write_error;
         Ok(report)
+    }
+
+    /// Per-label bytes of the last `window` (1 s to 1 h, else
+    /// `InvalidArgument`), from memory, largest `tx + rx` first: the labels
+    /// that moved, up to the last sampler tick. Windows up to a minute have
+    /// 1 s resolution, longer ones 1 min (docs/contract.md, "Recent usage").
+    /// The record survives `disable`; after `shutdown`, `Closed`.
+    pub fn recent_usage(&self, window: Duration) -> Result<Vec<LabelUsage>> {
+        let h = self.open()?;
+        let named = h.labels.named();
+        h.engine.recent_usage(window, |id| named.iter().find(|(i, _)| *i == id).map(|(_, n)| n.clone()))
     }
 
     /// The sockstat public log ID (hex), under which the server shows the log.

@@ -10,4 +10,5 @@ pub use crate::filch::{export_dir, Batch, Cursor, FilchOptions, FilchStats, LogF
 pub use crate::queue::Pending;
 pub use crate::sampler::Sampler;
 pub use crate::upload::{UploadStats, Uploader};
+pub use crate::usage::Usage;
 pub use crate::writer::{Encoded, Encoder};
