@@ -5,6 +5,7 @@
 //! and maps the rich internal [`crate::Error`] onto [`SockstatError`] in one
 //! place. Nothing here panics: every failure is a typed error.
 
+mod network;
 mod records;
 mod transport;
 mod usage;

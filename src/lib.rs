@@ -31,6 +31,7 @@ mod ffi;
 mod filch;
 #[cfg(not(target_vendor = "apple"))]
 mod jni;
+mod metered;
 mod queue;
 mod sampler;
 mod sync;

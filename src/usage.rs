@@ -23,9 +23,9 @@ use std::mem::size_of;
 use std::time::Duration;
 
 /// Shortest window `recent_usage` answers: one fine bucket.
-pub const MIN_WINDOW: Duration = Duration::from_secs(1);
+pub(crate) const MIN_WINDOW: Duration = Duration::from_secs(1);
 /// Longest window `recent_usage` answers: what the coarse ring covers.
-pub const MAX_WINDOW: Duration = Duration::from_secs(3600);
+pub(crate) const MAX_WINDOW: Duration = Duration::from_secs(3600);
 /// Width of a fine bucket, ms: the resolution of windows up to a minute.
 const FINE_BUCKET_MS: u64 = 1_000;
 /// Longest window the fine ring answers, ms; longer ones use the coarse ring.
@@ -41,9 +41,9 @@ const COARSE_BUCKETS: usize = (MAX_WINDOW.as_millis() as u64 / COARSE_BUCKET_MS)
 /// few dozen; 96 keeps the worst case under 512 KiB. Bytes of a further label
 /// in a full bucket are left out of the record (they are in the log all the
 /// same) and counted; the first time, the log says so.
-pub const MAX_LABELS_PER_BUCKET: usize = 96;
+pub(crate) const MAX_LABELS_PER_BUCKET: usize = 96;
 /// The record's worst-case memory, bytes: every bucket of both rings full.
-pub const MAX_RECORD_BYTES: usize = (FINE_BUCKETS + COARSE_BUCKETS)
+pub(crate) const MAX_RECORD_BYTES: usize = (FINE_BUCKETS + COARSE_BUCKETS)
     * (MAX_LABELS_PER_BUCKET * size_of::<Entry>() + size_of::<Bucket>())
     + 2 * size_of::<Ring>();
 const _: () = assert!(MAX_RECORD_BYTES <= 512 << 10, "the contract promises at most 512 KiB");
