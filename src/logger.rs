@@ -14,7 +14,7 @@ use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::fast_handles::{self, FastHandle};
 use crate::filch::{FilchOptions, LogFiles};
-use crate::interface::{is_cellular, InterfaceKind};
+use crate::interface::InterfaceKind;
 use crate::labels::{label_id, LabelNames};
 use crate::logid::{sockstat_private_id, PrivateId};
 use crate::metered::{NetworkCost, DEFERRED_METERED};
@@ -254,7 +254,7 @@ impl Logger {
     pub fn set_interface(&self, name: &str, kind: InterfaceKind) -> Result<()> {
         let h = self.open()?;
         h.engine.set_interface(name, kind);
-        if h.cost.set_cellular(is_cellular(name, kind)) {
+        if h.cost.set_interface(kind.resolve(name)) {
             self.start_waiting_upload();
         }
         Ok(())

@@ -1,10 +1,11 @@
 //! Whether an upload may use the network now: the data-plan setting
 //! (`UploadConfig::upload_on_metered`) against what the host said of the
-//! current network (cellular, from `set_interface`; metered or expensive,
+//! current network (cellular or none at all, from `set_interface`; metered or expensive,
 //! from `set_network_metered`), and the one upload that waits for an
 //! unmetered network. Pure state behind one short lock: no I/O, no threads;
 //! the logger starts the waiting upload when this says it may.
 
+use crate::interface::InterfaceKind;
 use crate::sync::lock;
 use std::sync::Mutex;
 
@@ -19,6 +20,9 @@ struct State {
     /// The host said the network is metered (Android: no
     /// `NET_CAPABILITY_NOT_METERED`; iOS: `NWPath.isExpensive` or `isConstrained`).
     metered: bool,
+    /// The host said there is no network (`InterfaceKind::None`): a waiting
+    /// upload keeps waiting rather than fail against no network.
+    offline: bool,
     /// An upload was asked for and deferred; it starts once the network is free.
     waiting: bool,
 }
@@ -53,10 +57,14 @@ impl NetworkCost {
         defer
     }
 
-    /// The default interface is now cellular or not. True when a deferred
-    /// upload may start now (it is then forgotten: the caller starts it).
-    pub(crate) fn set_cellular(&self, cellular: bool) -> bool {
-        self.update(|s| s.cellular = cellular)
+    /// The default interface is now of this kind (resolved from its name).
+    /// True when a deferred upload may start now (it is then forgotten: the
+    /// caller starts it).
+    pub(crate) fn set_interface(&self, kind: InterfaceKind) -> bool {
+        self.update(|s| {
+            s.cellular = kind == InterfaceKind::Cellular;
+            s.offline = kind == InterfaceKind::None;
+        })
     }
 
     /// The host says the network is metered or not. True as for `set_cellular`.
@@ -67,7 +75,7 @@ impl NetworkCost {
     fn update(&self, change: impl FnOnce(&mut State)) -> bool {
         let mut s = lock(&self.state);
         change(&mut s);
-        let start = s.waiting && !s.costs();
+        let start = s.waiting && !s.costs() && !s.offline;
         if start {
             s.waiting = false;
         }
@@ -82,6 +90,7 @@ mod tests {
     #[derive(Clone, Copy, Debug)]
     enum Step {
         Cellular(bool),
+        Offline,
         Metered(bool),
         /// An upload is asked for: expect it deferred or not.
         Ask(bool),
@@ -110,13 +119,23 @@ mod tests {
                 &[false, true, false],
             ),
             ("nothing-waiting-nothing-starts", false, &[Cellular(true), Cellular(false)], &[false, false]),
+            (
+                "no-network-keeps-waiting",
+                false,
+                &[Cellular(true), Ask(true), Offline, Cellular(false)],
+                &[false, false, true],
+            ),
         ];
         for (name, on_metered, steps, want) in cases {
             let cost = NetworkCost::new(*on_metered);
             let mut started = Vec::new();
             for step in *steps {
                 match *step {
-                    Cellular(c) => started.push(cost.set_cellular(c)),
+                    Cellular(c) => {
+                        let kind = if c { InterfaceKind::Cellular } else { InterfaceKind::Wifi };
+                        started.push(cost.set_interface(kind))
+                    }
+                    Offline => started.push(cost.set_interface(InterfaceKind::None)),
                     Metered(m) => started.push(cost.set_metered(m)),
                     Ask(deferred) => assert_eq!(cost.defer(), deferred, "{name}: {step:?}"),
                 }
