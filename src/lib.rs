@@ -32,6 +32,7 @@ mod filch;
 #[cfg(not(target_vendor = "apple"))]
 mod jni;
 mod metered;
+mod os_totals;
 mod queue;
 mod sampler;
 mod sync;

@@ -272,6 +272,16 @@ impl Logger {
         Ok(())
     }
 
+    /// Reports the operating system's cumulative byte totals for this app
+    /// (Android: `TrafficStats.getUidTxBytes`/`getUidRxBytes` for its UID),
+    /// at any cadence: the latest is written as an `{"os":{"tx":…,"rx":…}}`
+    /// entry with the log's next write, so a report can show the bytes no
+    /// label counted. A host without such counters (iOS) never calls it.
+    pub fn record_os_totals(&self, tx: u64, rx: u64) -> Result<()> {
+        self.open()?.writer.os_totals().record(tx, rx);
+        Ok(())
+    }
+
     /// Logs a free-form text line (a logtail text entry), cut so that the
     /// encoded line fits the log's 64 KiB line limit (and at upstream's
     /// 16 KiB of text).

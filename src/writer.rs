@@ -13,6 +13,7 @@
 
 use crate::error::{Error, Result};
 use crate::filch::{LogFiles, MAX_LINE_BYTES};
+use crate::os_totals::OsTotals;
 use crate::queue::{Pending, PendingQueue};
 use crate::sync::lock;
 use crate::wire::{self, EntryMeta};
@@ -164,6 +165,8 @@ pub(crate) struct Writer {
     counts: WriterCounts,
     /// The last write error, for `stats()`.
     last_error: Mutex<Option<String>>,
+    /// The host's OS byte totals, written as an `os` entry with each write.
+    os: OsTotals,
     /// Tests make every append fail, as a full disk does.
     #[cfg(test)]
     pub(crate) fail_appends: std::sync::atomic::AtomicBool,
@@ -186,9 +189,15 @@ impl Writer {
             interval,
             counts: WriterCounts::default(),
             last_error: Mutex::new(None),
+            os: OsTotals::default(),
             #[cfg(test)]
             fail_appends: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// The host's OS byte totals (os_totals.rs).
+    pub(crate) fn os_totals(&self) -> &OsTotals {
+        &self.os
     }
 
     /// The on-disk log, shared with the uploader and `export`.
@@ -258,10 +267,11 @@ impl Writer {
     /// and `export`, whose job is to write.
     pub(crate) fn write_pending(&self) -> Result<()> {
         let mut out = lock(&self.output);
-        let (items, waiters) = {
+        let (mut items, waiters) = {
             let mut inbox = lock(&self.inbox);
             (inbox.queue.take(), std::mem::take(&mut inbox.waiters))
         };
+        items.extend(self.os.take_entry().map(Pending::Object));
         let result = self.write_locked(&mut out, &items);
         drop(out);
         for w in waiters {

@@ -690,6 +690,14 @@ public protocol SockstatLoggerProtocol: AnyObject, Sendable {
     func forceFlush(timeoutMs: Int64) throws  -> FlushReport
     
     /**
+     * The OS's cumulative byte totals for this app (Android:
+     * `TrafficStats.getUidTxBytes`/`getUidRxBytes`; not negative: the glue
+     * skips the -1 of "unsupported"), at any cadence; the latest goes into
+     * the log as an `os` entry with each write.
+     */
+    func recordOsTotals(tx: Int64, rx: Int64) throws 
+    
+    /**
      * Whether the current network is metered: Android, it lacks
      * `NET_CAPABILITY_NOT_METERED`; iOS, `NWPath.isExpensive` or
      * `isConstrained`. With `upload_on_metered` off, uploads wait while it
@@ -1001,6 +1009,22 @@ open func forceFlush(timeoutMs: Int64)throws  -> FlushReport  {
         FfiConverterInt64.lower(timeoutMs),uniffiCallStatus
     )
 })
+}
+    
+    /**
+     * The OS's cumulative byte totals for this app (Android:
+     * `TrafficStats.getUidTxBytes`/`getUidRxBytes`; not negative: the glue
+     * skips the -1 of "unsupported"), at any cadence; the latest goes into
+     * the log as an `os` entry with each write.
+     */
+open func recordOsTotals(tx: Int64, rx: Int64)throws   {try rustCallWithError(FfiConverterTypeSockstatError_lift) {
+        uniffiCallStatus in
+    uniffi_sockstatlog_fn_method_sockstatlogger_record_os_totals(
+            self.uniffiCloneHandle(),
+        FfiConverterInt64.lower(tx),
+        FfiConverterInt64.lower(rx),uniffiCallStatus
+    )
+}
 }
     
     /**
@@ -2842,6 +2866,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_sockstatlog_checksum_method_sockstatlogger_force_flush() != 11724) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_sockstatlog_checksum_method_sockstatlogger_record_os_totals() != 3722) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_sockstatlog_checksum_method_sockstatlogger_set_network_metered() != 9412) {

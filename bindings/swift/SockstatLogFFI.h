@@ -364,6 +364,11 @@ void uniffi_sockstatlog_fn_method_sockstatlogger_write_text(uint64_t ptr, RustBu
 RustBuffer uniffi_sockstatlog_fn_method_sockstatlogger_force_flush(uint64_t ptr, int64_t timeout_ms, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SOCKSTATLOG_FN_METHOD_SOCKSTATLOGGER_RECORD_OS_TOTALS
+#define UNIFFI_FFIDEF_UNIFFI_SOCKSTATLOG_FN_METHOD_SOCKSTATLOGGER_RECORD_OS_TOTALS
+void uniffi_sockstatlog_fn_method_sockstatlogger_record_os_totals(uint64_t ptr, int64_t tx, int64_t rx, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_SOCKSTATLOG_FN_METHOD_SOCKSTATLOGGER_SET_NETWORK_METERED
 #define UNIFFI_FFIDEF_UNIFFI_SOCKSTATLOG_FN_METHOD_SOCKSTATLOGGER_SET_NETWORK_METERED
 void uniffi_sockstatlog_fn_method_sockstatlogger_set_network_metered(uint64_t ptr, int8_t metered, RustCallStatus *_Nonnull out_status
@@ -786,6 +791,12 @@ uint16_t uniffi_sockstatlog_checksum_method_sockstatlogger_write_text(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_SOCKSTATLOG_CHECKSUM_METHOD_SOCKSTATLOGGER_FORCE_FLUSH
 #define UNIFFI_FFIDEF_UNIFFI_SOCKSTATLOG_CHECKSUM_METHOD_SOCKSTATLOGGER_FORCE_FLUSH
 uint16_t uniffi_sockstatlog_checksum_method_sockstatlogger_force_flush(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SOCKSTATLOG_CHECKSUM_METHOD_SOCKSTATLOGGER_RECORD_OS_TOTALS
+#define UNIFFI_FFIDEF_UNIFFI_SOCKSTATLOG_CHECKSUM_METHOD_SOCKSTATLOGGER_RECORD_OS_TOTALS
+uint16_t uniffi_sockstatlog_checksum_method_sockstatlogger_record_os_totals(void
     
 );
 #endif

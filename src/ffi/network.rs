@@ -1,4 +1,4 @@
-//! The FFI of the data-plan calls: what the host's network monitor says of
+//! The FFI of the network calls: the OS byte totals (`record_os_totals`), and of the data plan: what the host's network monitor says of
 //! the network's cost (`set_network_metered`) and the upload that ignores it
 //! (`force_flush`). One-line delegations to [`crate::Logger`], in their own
 //! exported block of [`SockstatLogger`] methods.
@@ -20,5 +20,16 @@ impl SockstatLogger {
     /// metered one, until drained or `timeout_ms` (not negative) passes.
     pub(crate) fn force_flush(&self, timeout_ms: i64) -> Result<FlushReport, SockstatError> {
         Ok(self.inner.force_flush(millis("timeout_ms", timeout_ms)?)?.into())
+    }
+}
+
+#[uniffi::export]
+impl SockstatLogger {
+    /// The OS's cumulative byte totals for this app (Android:
+    /// `TrafficStats.getUidTxBytes`/`getUidRxBytes`; not negative: the glue
+    /// skips the -1 of "unsupported"), at any cadence; the latest goes into
+    /// the log as an `os` entry with each write.
+    pub(crate) fn record_os_totals(&self, tx: i64, rx: i64) -> Result<(), SockstatError> {
+        Ok(self.inner.record_os_totals(super::records::unsigned("tx", tx)?, super::records::unsigned("rx", rx)?)?)
     }
 }

@@ -737,6 +737,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_sockstatlog_checksum_method_sockstatlogger_force_flush(
     ): Int
+    external fun uniffi_sockstatlog_checksum_method_sockstatlogger_record_os_totals(
+    ): Int
     external fun uniffi_sockstatlog_checksum_method_sockstatlogger_set_network_metered(
     ): Int
     external fun uniffi_sockstatlog_checksum_method_sockstatlogger_recent_usage(
@@ -810,6 +812,8 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_sockstatlog_fn_method_sockstatlogger_force_flush(`ptr`: Long,`timeoutMs`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_sockstatlog_fn_method_sockstatlogger_record_os_totals(`ptr`: Long,`tx`: Long,`rx`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_sockstatlog_fn_method_sockstatlogger_set_network_metered(`ptr`: Long,`metered`: Byte,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_sockstatlog_fn_method_sockstatlogger_recent_usage(`ptr`: Long,`windowMs`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1005,6 +1009,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_sockstatlog_checksum_method_sockstatlogger_force_flush() and 0xFFFF) != 11724) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_sockstatlog_checksum_method_sockstatlogger_record_os_totals() and 0xFFFF) != 3722) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_sockstatlog_checksum_method_sockstatlogger_set_network_metered() and 0xFFFF) != 9412) {
@@ -1550,6 +1557,14 @@ public interface SockstatLoggerInterface {
     fun `forceFlush`(`timeoutMs`: kotlin.Long): FlushReport
     
     /**
+     * The OS's cumulative byte totals for this app (Android:
+     * `TrafficStats.getUidTxBytes`/`getUidRxBytes`; not negative: the glue
+     * skips the -1 of "unsupported"), at any cadence; the latest goes into
+     * the log as an `os` entry with each write.
+     */
+    fun `recordOsTotals`(`tx`: kotlin.Long, `rx`: kotlin.Long)
+    
+    /**
      * Whether the current network is metered: Android, it lacks
      * `NET_CAPABILITY_NOT_METERED`; iOS, `NWPath.isExpensive` or
      * `isConstrained`. With `upload_on_metered` off, uploads wait while it
@@ -1981,6 +1996,27 @@ open class SockstatLogger: Disposable, AutoCloseable, SockstatLoggerInterface
     }
     )
     }
+    
+
+    
+    /**
+     * The OS's cumulative byte totals for this app (Android:
+     * `TrafficStats.getUidTxBytes`/`getUidRxBytes`; not negative: the glue
+     * skips the -1 of "unsupported"), at any cadence; the latest goes into
+     * the log as an `os` entry with each write.
+     */
+    @Throws(SockstatException::class)override fun `recordOsTotals`(`tx`: kotlin.Long, `rx`: kotlin.Long)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(SockstatException) { _status ->
+    UniffiLib.uniffi_sockstatlog_fn_method_sockstatlogger_record_os_totals(
+        it,
+        
+        FfiConverterLong.lower(`tx`),
+        FfiConverterLong.lower(`rx`),_status)
+}
+    }
+    
     
 
     
