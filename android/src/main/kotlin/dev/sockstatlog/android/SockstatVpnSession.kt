@@ -50,6 +50,8 @@ class SockstatVpnSession @JvmOverloads constructor(
 
     /** Follows the physical network and reports it to [logger]. */
     val monitor = SockstatNetworkMonitor(logger)
+    /** The OS's byte totals for this app, reported at each flush and at close ([OsTrafficTotals]). */
+    val osTotals = OsTrafficTotals(logger)
     private val closed = AtomicBoolean(false)
     private val failureCount = AtomicLong(0)
     private val flusher: ExecutorService = Executors.newSingleThreadExecutor { r ->
@@ -92,6 +94,7 @@ class SockstatVpnSession @JvmOverloads constructor(
         try {
             flusher.execute {
                 try {
+                    osTotals.report()
                     done.complete(logger.flush(timeoutMs))
                 } catch (e: Exception) {
                     done.completeExceptionally(e)
@@ -114,6 +117,7 @@ class SockstatVpnSession @JvmOverloads constructor(
         if (!closed.compareAndSet(false, true)) return
         guard("stop the network monitor") { connectivity?.let(monitor::stop) }
         flusher.shutdownNow()
+        guard("os totals") { osTotals.report() }
         guard("shutdown") { logger.shutdown(SHUTDOWN_TIMEOUT_MS) }
         logger.close()
     }
