@@ -74,6 +74,8 @@ pub struct Trace {
     pub torn_lines: u64,
     /// Label names cut to [`MAX_LABEL_NAME_CHARS`].
     pub clamped_names: u64,
+    /// The `os` entries (the OS's byte totals), in log order.
+    pub os: Vec<super::unattributed::OsSample>,
 }
 
 impl Trace {
@@ -129,6 +131,10 @@ struct Reader {
     /// Lines read so far (all files) and window-seconds they touch.
     lines: u64,
     window_seconds: u64,
+    /// Labels' bytes (tx + rx) read since the last `os` entry.
+    since_os: u64,
+    /// End of the latest window read so far, Unix ms.
+    last_end: Option<i64>,
 }
 
 impl Reader {
@@ -186,8 +192,25 @@ impl Reader {
                     self.window_seconds
                 ));
             }
+            let bytes = window.stats.iter().fold(0u64, |a, &(_, tx, rx)| a.saturating_add(tx).saturating_add(rx));
+            self.since_os = self.since_os.saturating_add(bytes);
+            self.last_end = Some(self.last_end.map_or(window.end(), |e| e.max(window.end())));
             self.trace.windows.push(window);
         }
+        if let Some(os) = entry.get("os") {
+            self.os(os)?;
+        }
+        Ok(())
+    }
+
+    /// An `{"os":{"tx":N,"rx":N}}` entry: the labels' bytes since the last
+    /// one go with it.
+    fn os(&mut self, os: &Value) -> Result<(), String> {
+        let total =
+            |key: &str| os.get(key).and_then(Value::as_u64).ok_or_else(|| format!("os: \"{key}\" is not a byte count"));
+        let (tx, rx) = (total("tx")?, total("rx")?);
+        let label_bytes = std::mem::take(&mut self.since_os);
+        self.trace.os.push(super::unattributed::OsSample { tx, rx, label_bytes, at_ms: self.last_end });
         Ok(())
     }
 
