@@ -36,6 +36,8 @@ pub struct OsSample {
 /// One interval between two `os` entries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Interval {
+    /// Where the interval starts (the earlier entry's `at_ms`), Unix ms.
+    pub start_ms: Option<i64>,
     /// Where the interval ends (the later entry's `at_ms`), Unix ms.
     pub end_ms: Option<i64>,
     /// The OS's bytes (tx + rx) in it.
@@ -85,7 +87,13 @@ pub fn summarise(samples: &[OsSample]) -> Option<Unattributed> {
         }
         let os_bytes = (b.tx - a.tx).saturating_add(b.rx - a.rx);
         let unattributed = signed(os_bytes) - signed(b.label_bytes);
-        intervals.push(Interval { end_ms: b.at_ms, os_bytes, label_bytes: b.label_bytes, unattributed });
+        intervals.push(Interval {
+            start_ms: a.at_ms,
+            end_ms: b.at_ms,
+            os_bytes,
+            label_bytes: b.label_bytes,
+            unattributed,
+        });
     }
     if intervals.is_empty() && resets == 0 {
         return None;
@@ -104,6 +112,20 @@ pub fn summarise(samples: &[OsSample]) -> Option<Unattributed> {
 
 fn signed(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// The chart's line: per interval with a known start and end, `(start,
+/// end, unattributed bytes per second)`, seconds since `origin_ms`; a
+/// negative figure is drawn at 0.
+pub fn chart_steps(u: &Unattributed, origin_ms: i64) -> Vec<(f64, f64, f64)> {
+    let secs = |ms: i64| (ms - origin_ms) as f64 / 1000.0;
+    u.intervals
+        .iter()
+        .filter_map(|iv| {
+            let (a, b) = (iv.start_ms?, iv.end_ms?);
+            (b > a).then(|| (secs(a), secs(b), iv.unattributed.max(0) as f64 * 1000.0 / (b - a) as f64))
+        })
+        .collect()
 }
 
 /// The report's text section.
