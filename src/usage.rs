@@ -267,7 +267,10 @@ mod tests {
         Event { start_ms: end_ms - 100, dur_ms: 100, cellular, stats: stats.to_vec() }
     }
 
-    fn list(u: &Usage, now: u64, window_s: u64) -> Vec<(u32, u64, u64, u64, u64)> {
+    /// `(label, tx, rx, cellular tx, cellular rx)`.
+    type Row = (u32, u64, u64, u64, u64);
+
+    fn list(u: &Usage, now: u64, window_s: u64) -> Vec<Row> {
         let sums = u.totals(now, Duration::from_secs(window_s));
         ranked(&sums, |_| None).iter().map(|l| (l.label, l.tx, l.rx, l.cellular_tx, l.cellular_rx)).collect()
     }
@@ -284,7 +287,7 @@ mod tests {
         }
         let held: usize = [&u.fine, &u.coarse].iter().flat_map(|r| &r.buckets).map(|b| b.entries.capacity()).sum();
         assert!(held * size_of::<Entry>() <= MAX_RECORD_BYTES, "{held} entries");
-        assert!(MAX_RECORD_BYTES <= 512 << 10 && MAX_RECORD_BYTES > 450 << 10, "{MAX_RECORD_BYTES}");
+        const { assert!(MAX_RECORD_BYTES <= 512 << 10 && MAX_RECORD_BYTES > 450 << 10) };
         assert_eq!(u.left_out, 3700 * 2 * (256 - MAX_LABELS_PER_BUCKET as u64));
     }
 
@@ -298,7 +301,7 @@ mod tests {
         u.record(&ev(T0 + 3_725_100, false, &[(2, 40, 40)])); // 0.9 s ago
         let now = T0 + 3_726_000;
         // (case, window in s, expected (label, tx, rx, cell tx, cell rx) by bytes)
-        let cases: &[(&str, u64, &[(u32, u64, u64, u64, u64)])] = &[
+        let cases: &[(&str, u64, &[Row])] = &[
             ("1 s: only the current second", 1, &[(2, 40, 40, 0, 0)]),
             ("6 s: the cellular push too", 6, &[(2, 40, 40, 0, 0), (3, 0, 7, 0, 7), (1, 1, 0, 1, 0)]),
             ("1 min: not the one 65 s ago", 60, &[(2, 40, 40, 0, 0), (3, 0, 7, 0, 7), (1, 1, 0, 1, 0)]),

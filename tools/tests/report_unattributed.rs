@@ -50,7 +50,8 @@ fn the_loggers_own_os_entries_give_the_unattributed_bytes_per_interval() {
 fn a_log_without_os_entries_has_no_unattributed_section() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("log.jsonl");
-    std::fs::write(&file, "{\"logtail\":{\"proc_id\":1,\"proc_seq\":1},\"t\":0,\"d\":100,\"s\":{\"1\":[5,5]}}\n").unwrap();
+    std::fs::write(&file, "{\"logtail\":{\"proc_id\":1,\"proc_seq\":1},\"t\":0,\"d\":100,\"s\":{\"1\":[5,5]}}\n")
+        .unwrap();
     let r = report::build(&file).unwrap();
     assert!(r.unattributed.is_none());
     assert!(!report::render_text(&r).contains("unattributed"));
