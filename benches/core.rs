@@ -10,6 +10,7 @@ use sockstatlog::testing::Counters;
 use sockstatlog::testing::Encoder;
 use sockstatlog::testing::Pending;
 use sockstatlog::testing::Sampler;
+use sockstatlog::testing::Usage;
 use sockstatlog::testing::{FilchOptions, LogFiles};
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -107,11 +108,21 @@ fn push(c: &mut Criterion) {
     g.finish();
 }
 
+/// The sampler tick as the engine runs it: with the recent-usage record fed
+/// each event (`with_usage`), or the tick alone, as before the record existed.
 fn tick(c: &mut Criterion) {
     let mut g = c.benchmark_group("tick");
+    for (name, with_usage) in [("changed_labels", false), ("changed_labels_with_usage", true)] {
+        tick_group(&mut g, name, with_usage);
+    }
+    g.finish();
+}
+
+fn tick_group(g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>, name: &str, with_usage: bool) {
     for changed in [0usize, 1, 16, 256] {
-        g.bench_function(BenchmarkId::new("changed_labels", changed), |b| {
+        g.bench_function(BenchmarkId::new(name, changed), |b| {
             let counters = Counters::default();
+            let mut usage = Usage::default();
             let mut s = Sampler::new(100);
             s.enable(0, &counters);
             let mut now = 0;
@@ -127,14 +138,17 @@ fn tick(c: &mut Criterion) {
                         s.wake(now);
                     }
                     let start = Instant::now();
-                    black_box(s.tick(&counters));
+                    let ev = s.tick(&counters);
+                    if let (true, Some(ev)) = (with_usage, &ev) {
+                        usage.record(ev);
+                    }
+                    black_box(ev);
                     spent += start.elapsed();
                 }
                 spent
             })
         });
     }
-    g.finish();
 }
 
 fn write_batch(c: &mut Criterion) {

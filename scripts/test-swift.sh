@@ -61,6 +61,7 @@ cp ios/Sources/SockstatLog/URLSessionUploadTransport.swift "ios/Sources/Sockstat
   "$stage/pkg/Sources/SockstatLog/"
 mkdir -p "$stage/pkg/Sources/TunnelExample"
 cp ios/Examples/TunnelStats.swift "$stage/pkg/Sources/TunnelExample/"
+cp ios/Examples/UsageDebugScreen.swift "$stage/pkg/Sources/TunnelExample/"
 cp ios/Examples/TunnelStats.swift "$stage/"
 # The two package manifests and the release script, for dump-package and a dummy release.
 mkdir -p "$stage/manifests/ios"

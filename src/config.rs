@@ -113,6 +113,10 @@ pub struct UploadConfig {
     /// Cap of a backoff step and of a server's Retry-After. Default 5 min;
     /// `backoff_base` to 1 h.
     pub backoff_cap: Duration,
+    /// Upload over a cellular or metered network. Default true. When false,
+    /// `start_flush`/`flush` on such a network wait for an unmetered one
+    /// (the report's `deferred` says so) and `force_flush` uploads anyway.
+    pub upload_on_metered: bool,
 }
 
 impl Config {
@@ -140,6 +144,7 @@ impl Default for UploadConfig {
             attempt_timeout: DEFAULT_ATTEMPT_TIMEOUT,
             backoff_base: DEFAULT_BACKOFF_BASE,
             backoff_cap: DEFAULT_BACKOFF_CAP,
+            upload_on_metered: true,
         }
     }
 }

@@ -16,6 +16,7 @@ use crate::labels::LabelNames;
 use crate::queue::Pending;
 use crate::sampler::{Event, Sampler};
 use crate::sync::lock;
+use crate::usage::{self, LabelUsage, Usage};
 use crate::wire;
 use crate::writer::Writer;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
@@ -42,6 +43,10 @@ pub(crate) struct Engine {
     wakeups: AtomicU64,
     /// Tells the sampler thread to exit.
     stop: AtomicBool,
+    /// Per-label bytes of the last hour, fed with every event (usage.rs).
+    usage: Mutex<Usage>,
+    /// The record's overflow was noted in the log.
+    usage_noted: AtomicBool,
 }
 
 impl Engine {
@@ -56,11 +61,17 @@ impl Engine {
             events: AtomicU64::new(0),
             wakeups: AtomicU64::new(0),
             stop: AtomicBool::new(false),
+            usage: Mutex::new(Usage::default()),
+            usage_noted: AtomicBool::new(false),
         }
     }
 
     fn push_event(&self, ev: Event) {
         self.events.fetch_add(1, Relaxed);
+        let left_out = lock(&self.usage).record(&ev);
+        if left_out > 0 {
+            self.note_usage_left_out();
+        }
         self.writer.push(Pending::Event(ev));
     }
 
@@ -84,6 +95,7 @@ impl Engine {
         }
         st.clock.anchor();
         let now = st.clock.now_ms();
+        lock(&self.usage).note_enable(now);
         self.writer.push(Pending::Object(wire::header_object(self.poll_ms, &labels.named())));
         st.sampler.enable(now, &self.counters);
         drop(st);
@@ -115,6 +127,34 @@ impl Engine {
             self.push_event(ev);
         }
         self.writer.note_flip();
+    }
+
+    /// Per-label bytes over the `window` before now, up to the last tick
+    /// (the ticks due are run first), largest first; `name_of` names labels.
+    pub(crate) fn recent_usage(
+        &self,
+        window: Duration,
+        name_of: impl FnMut(u8) -> Option<String>,
+    ) -> crate::Result<Vec<LabelUsage>> {
+        usage::check_window(window)?;
+        let (st, now) = self.catch_up();
+        let sums = lock(&self.usage).totals(now, window);
+        drop(st);
+        Ok(usage::ranked(&sums, name_of))
+    }
+
+    /// The first time a full bucket leaves labels out of the recent-usage
+    /// record, says so once in the log (the count is in the record).
+    #[cold]
+    fn note_usage_left_out(&self) {
+        if !self.usage_noted.swap(true, Relaxed) {
+            let text = format!(
+                "sockstatlog: more than {} labels moved in one recent-usage bucket; \
+                 recent_usage leaves the rest out (the log has them all)",
+                usage::MAX_LABELS_PER_BUCKET
+            );
+            self.writer.push(Pending::Object(wire::text_object(&text)));
+        }
     }
 
     /// Whether sampling is on.

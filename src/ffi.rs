@@ -6,9 +6,11 @@
 //! place. Nothing here panics: every failure is a typed error.
 
 mod listener;
+mod network;
 mod records;
 mod text;
 mod transport;
+mod usage;
 
 pub(crate) use listener::LoggerListener;
 pub(crate) use records::{CounterSample, FlushReport, LoggerConfig, LoggerStats, SockstatIds};

@@ -33,11 +33,14 @@ mod filch;
 #[cfg(not(target_vendor = "apple"))]
 mod jni;
 mod listener;
+mod metered;
+mod os_totals;
 mod queue;
 mod sampler;
 mod sync;
 mod threads;
 mod upload;
+mod usage;
 mod wire;
 mod writer;
 
@@ -53,6 +56,7 @@ pub use logger::{export_log_dir, CounterSample, Logger, LoggerStats};
 pub use upload::{
     upload_log_dir, upload_log_dir_observed, FlushReport, HttpRequest, HttpResponse, Transport, UploadEvent,
 };
+pub use usage::LabelUsage;
 
 /// The README's Rust snippets, compiled as doctests so they cannot rot.
 #[cfg(doctest)]

@@ -19,10 +19,12 @@ use crate::filch::{FilchOptions, LogFiles};
 use crate::interface::InterfaceKind;
 use crate::labels::{label_id, LabelNames};
 use crate::logid::{sockstat_private_id, PrivateId};
+use crate::metered::{NetworkCost, DEFERRED_METERED};
 use crate::queue::{default_capacity, Pending, MAX_PENDING_BYTES};
 use crate::sync::lock;
 use crate::threads::{self, Deadline, Worker};
 use crate::upload::{FlushReport, Transport, Uploader};
+use crate::usage::LabelUsage;
 use crate::wire;
 use crate::writer::{LogService, Writer, WriterLog};
 use std::sync::atomic::{AtomicBool, Ordering::*};
@@ -126,6 +128,8 @@ struct Handle {
     /// The JNI fast path's entry for these counters, made at the first ask;
     /// released at shutdown, and in any case when this is dropped.
     fast: Mutex<Option<FastHandle>>,
+    /// May an upload use the network now (`upload_on_metered`, metered.rs).
+    cost: NetworkCost,
 }
 
 impl Logger {
@@ -171,6 +175,7 @@ impl Logger {
             }
         };
         let handle = Handle {
+            cost: NetworkCost::new(config.upload.upload_on_metered),
             private_id: sockstat_private_id(&config.backend_public_id),
             config,
             counters,
@@ -262,7 +267,33 @@ impl Logger {
     /// the kind is inferred from the name. A change between cellular and
     /// not closes the open window now, so bytes are attributed exactly.
     pub fn set_interface(&self, name: &str, kind: InterfaceKind) -> Result<()> {
-        self.open()?.engine.set_interface(name, kind);
+        let h = self.open()?;
+        h.engine.set_interface(name, kind);
+        if h.cost.set_interface(kind.resolve(name)) {
+            self.start_waiting_upload();
+        }
+        Ok(())
+    }
+
+    /// Says whether the current network is metered (Android: it lacks
+    /// `NET_CAPABILITY_NOT_METERED`; iOS: `NWPath.isExpensive` or
+    /// `isConstrained`). With `upload_on_metered` off, uploads wait while it
+    /// is, or while the interface is cellular; an upload that waited starts
+    /// once neither holds.
+    pub fn set_network_metered(&self, metered: bool) -> Result<()> {
+        if self.open()?.cost.set_metered(metered) {
+            self.start_waiting_upload();
+        }
+        Ok(())
+    }
+
+    /// Reports the operating system's cumulative byte totals for this app
+    /// (Android: `TrafficStats.getUidTxBytes`/`getUidRxBytes` for its UID),
+    /// at any cadence: the latest is written as an `{"os":{"tx":…,"rx":…}}`
+    /// entry with the log's next write, so a report can show the bytes no
+    /// label counted. A host without such counters (iOS) never calls it.
+    pub fn record_os_totals(&self, tx: u64, rx: u64) -> Result<()> {
+        self.open()?.writer.os_totals().record(tx, rx);
         Ok(())
     }
 
@@ -303,8 +334,25 @@ impl Logger {
     }
 
     /// Asks the writer to write what is pending and then wakes the uploader;
-    /// returns at once, never waiting for the disk or the network.
+    /// returns at once, never waiting for the disk or the network. With
+    /// `upload_on_metered` off on a cellular or metered network, the upload
+    /// waits for an unmetered one and starts by itself then.
     pub fn start_flush(&self) -> Result<()> {
+        if self.open()?.cost.defer() {
+            return Ok(());
+        }
+        self.start_upload()
+    }
+
+    /// Starts the upload that waited for an unmetered network. A failure to
+    /// start it (the uploader's thread could not be created, or the logger
+    /// is shutting down) is not the network change's: the next flush
+    /// reports it.
+    fn start_waiting_upload(&self) {
+        let _ = self.start_upload();
+    }
+
+    fn start_upload(&self) -> Result<()> {
         let up = self.uploader()?;
         self.open()?.writer.write_soon(move |_| up.start_flush());
         Ok(())
@@ -314,7 +362,19 @@ impl Logger {
     /// `timeout` passes; the report says which. If writing the newest
     /// entries fails (a full disk), what is already on disk is uploaded all
     /// the same and the report's `write_error` says why the rest is not.
+    /// With `upload_on_metered` off on a cellular or metered network, nothing
+    /// is sent: the report's `deferred` is `"metered"`, and the upload starts
+    /// by itself on an unmetered network.
     pub fn flush(&self, timeout: Duration) -> Result<FlushReport> {
+        if self.open()?.cost.defer() {
+            return Ok(FlushReport { deferred: Some(DEFERRED_METERED.into()), ..FlushReport::default() });
+        }
+        self.force_flush(timeout)
+    }
+
+    /// [`Logger::flush`] whatever the network: uploads now even on a
+    /// cellular or metered one (a user's explicit "send now").
+    pub fn force_flush(&self, timeout: Duration) -> Result<FlushReport> {
         let deadline = Deadline::after(timeout);
         let up = self.uploader()?;
         let (tx, rx) = mpsc::channel();
@@ -328,6 +388,17 @@ impl Logger {
         let mut report = up.flush(deadline.left());
         report.write_error = write_error;
         Ok(report)
+    }
+
+    /// Per-label bytes of the last `window` (1 s to 1 h, else
+    /// `InvalidArgument`), from memory, largest `tx + rx` first: the labels
+    /// that moved, up to the last sampler tick. Windows up to a minute have
+    /// 1 s resolution, longer ones 1 min (docs/contract.md, "Recent usage").
+    /// The record survives `disable`; after `shutdown`, `Closed`.
+    pub fn recent_usage(&self, window: Duration) -> Result<Vec<LabelUsage>> {
+        let h = self.open()?;
+        let named = h.labels.named();
+        h.engine.recent_usage(window, |id| named.iter().find(|(i, _)| *i == id).map(|(_, n)| n.clone()))
     }
 
     /// The sockstat public log ID (hex), under which the server shows the log.

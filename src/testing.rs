@@ -10,6 +10,7 @@ pub use crate::filch::{export_dir, Batch, Cursor, FilchOptions, FilchStats, LogF
 pub use crate::queue::Pending;
 pub use crate::sampler::Sampler;
 pub use crate::upload::{LogSource, UploadStats, Uploader};
+pub use crate::usage::Usage;
 pub use crate::writer::{Encoded, Encoder, OwnedLog};
 
 /// What the JNI methods `FastCounters.add`/`setTotals` run behind a handle

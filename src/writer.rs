@@ -35,6 +35,7 @@ pub use encoder::{Encoded, Encoder};
 use crate::error::{Error, Result};
 use crate::filch::{FilchError, FilchStats, LogFiles};
 use crate::listener::{LoggerEvent, Reporter};
+use crate::os_totals::OsTotals;
 use crate::queue::{Pending, PendingQueue};
 use crate::sync::lock;
 use crate::threads::Deadline;
@@ -147,6 +148,8 @@ pub(crate) struct Writer {
     published: Mutex<Published>,
     /// Failures go to the host's listener through this.
     reporter: Reporter,
+    /// The host's OS byte totals, written as an `os` entry with each write.
+    os: OsTotals,
     /// Tests make every append fail, as a full disk does.
     #[cfg(test)]
     pub(crate) fail_appends: std::sync::atomic::AtomicBool,
@@ -170,9 +173,15 @@ impl Writer {
             counts: WriterCounts::default(),
             published: Mutex::new(Published::default()),
             reporter: Reporter::default(),
+            os: OsTotals::default(),
             #[cfg(test)]
             fail_appends: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// The host's OS byte totals (os_totals.rs).
+    pub(crate) fn os_totals(&self) -> &OsTotals {
+        &self.os
     }
 
     /// Queues an entry; wakes the thread only if it sleeps waiting for one.
@@ -289,10 +298,11 @@ impl Writer {
     /// Writes everything pending now and fsyncs, then answers the waiters
     /// registered before. Runs on the service thread (it needs the log).
     pub(crate) fn write_pending(&self, log: &mut LogService) -> Result<()> {
-        let (items, waiters) = {
+        let (mut items, waiters) = {
             let mut inbox = lock(&self.inbox);
             (inbox.queue.take(), std::mem::take(&mut inbox.waiters))
         };
+        items.extend(self.os.take_entry().map(Pending::Object));
         let result = self.write_batch(log, &items);
         self.publish(log);
         for w in waiters {

@@ -132,3 +132,70 @@ fn concurrent_folds_of_full_packed_halves_count_every_byte_once() {
     let rx_per_thread = PUSHES / 2 * 3 + PUSHES / 2 * (FAST_PUSH_MAX - 1);
     assert_eq!(counters.snapshot().0[1], [2 * PUSHES * (FAST_PUSH_MAX - 1), 2 * rx_per_thread]);
 }
+
+#[test]
+fn recent_usage_read_while_eight_threads_push_never_goes_backwards_and_ends_exact() {
+    use sockstatlog::{logid::PublicId, Config, InterfaceKind, Logger};
+    const THREADS: u64 = 8;
+    const PUSHES: u64 = 50_000;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::new(dir.path(), PublicId([7; 32]));
+    config.poll_interval = Duration::from_millis(1);
+    config.write_interval = Duration::from_millis(50);
+    let logger = Logger::new(config).unwrap();
+    logger.register_label(200, "Pusher0").unwrap();
+    logger.enable().unwrap();
+    let done = Arc::new(AtomicBool::new(false));
+    // The reader: every label's totals only ever grow while pushes land.
+    let reader = {
+        let (l, done) = (logger.clone(), done.clone());
+        thread::spawn(move || {
+            let mut last = Totals::new();
+            let mut reads = 0u64;
+            while !done.load(Ordering::SeqCst) || reads == 0 {
+                for u in l.recent_usage(Duration::from_secs(3600)).unwrap() {
+                    let before = last.insert(u.label as u8, [u.tx, u.rx]).unwrap_or_default();
+                    assert!(u.tx >= before[0] && u.rx >= before[1], "label {} went backwards", u.label);
+                }
+                reads += 1;
+            }
+            reads
+        })
+    };
+    let pushers: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let l = logger.clone();
+            thread::spawn(move || {
+                for i in 0..PUSHES {
+                    l.add(200 + t as u32, 1, i & 1).unwrap();
+                    l.add(7, 2, 0).unwrap(); // one label shared by all
+                    if t == 0 && i == PUSHES / 2 {
+                        l.set_interface("rmnet0", InterfaceKind::Unknown).unwrap();
+                    }
+                }
+            })
+        })
+        .collect();
+    for p in pushers {
+        p.join().unwrap();
+    }
+    logger.disable().unwrap(); // closes the open window: every push is in
+    done.store(true, Ordering::SeqCst);
+    assert!(reader.join().unwrap() > 0);
+
+    let usage = logger.recent_usage(Duration::from_secs(3600)).unwrap();
+    assert_eq!(usage[0].label, 7, "the shared label moved the most bytes");
+    assert_eq!((usage[0].tx, usage[0].rx), (2 * THREADS * PUSHES, 0));
+    for t in 0..THREADS {
+        let u = usage.iter().find(|u| u.label == 200 + t as u32).unwrap();
+        assert_eq!((u.tx, u.rx), (PUSHES, PUSHES / 2), "label {}", u.label);
+        assert!(u.cellular_tx <= u.tx && u.cellular_rx <= u.rx);
+    }
+    let cellular: u64 = usage.iter().map(|u| u.cellular_tx).sum();
+    assert!(cellular > 0 && cellular < 4 * THREADS * PUSHES, "pushes after the switch count as cellular");
+    assert_eq!(usage.len(), 1 + THREADS as usize);
+    assert_eq!(usage.iter().find(|u| u.label == 200).unwrap().name.as_deref(), Some("Pusher0"));
+    assert_eq!(usage.iter().find(|u| u.label == 201).unwrap().name, None);
+    assert_eq!(usage[0].name.as_deref(), Some("PortmapperClient"));
+    logger.shutdown(Duration::from_secs(30)).unwrap();
+}

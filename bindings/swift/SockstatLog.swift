@@ -912,6 +912,35 @@ public protocol SockstatLoggerProtocol: AnyObject, Sendable {
      */
     func writeText(text: HostString) throws 
     
+    /**
+     * `flush` whatever the network: uploads now even on a cellular or
+     * metered one, until drained or `timeout_ms` (not negative) passes.
+     */
+    func forceFlush(timeoutMs: Int64) throws  -> FlushReport
+    
+    /**
+     * The OS's cumulative byte totals for this app (Android:
+     * `TrafficStats.getUidTxBytes`/`getUidRxBytes`; not negative: the glue
+     * skips the -1 of "unsupported"), at any cadence; the latest goes into
+     * the log as an `os` entry with each write.
+     */
+    func recordOsTotals(tx: Int64, rx: Int64) throws 
+    
+    /**
+     * Whether the current network is metered: Android, it lacks
+     * `NET_CAPABILITY_NOT_METERED`; iOS, `NWPath.isExpensive` or
+     * `isConstrained`. With `upload_on_metered` off, uploads wait while it
+     * is (or while the interface is cellular) and start by themselves after.
+     */
+    func setNetworkMetered(metered: Bool) throws 
+    
+    /**
+     * Per-label bytes of the last `window_ms` (1 000 to 3 600 000, else
+     * `InvalidArgument`), from memory, largest `tx + rx` first, up to the
+     * last sampler tick: 1 s resolution up to a minute, 1 min beyond.
+     */
+    func recentUsage(windowMs: Int64) throws  -> [LabelUsage]
+    
 }
 /**
  * A socket-stats logger. Create one per process (per network extension),
@@ -1213,6 +1242,66 @@ open func writeText(text: HostString)throws   {try rustCallWithError(FfiConverte
         FfiConverterTypeHostString_lower(text),uniffiCallStatus
     )
 }
+}
+    
+    /**
+     * `flush` whatever the network: uploads now even on a cellular or
+     * metered one, until drained or `timeout_ms` (not negative) passes.
+     */
+open func forceFlush(timeoutMs: Int64)throws  -> FlushReport  {
+    return try  FfiConverterTypeFlushReport_lift(try rustCallWithError(FfiConverterTypeSockstatError_lift) {
+        uniffiCallStatus in
+    uniffi_sockstatlog_fn_method_sockstatlogger_force_flush(
+            self.uniffiCloneHandle(),
+        FfiConverterInt64.lower(timeoutMs),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The OS's cumulative byte totals for this app (Android:
+     * `TrafficStats.getUidTxBytes`/`getUidRxBytes`; not negative: the glue
+     * skips the -1 of "unsupported"), at any cadence; the latest goes into
+     * the log as an `os` entry with each write.
+     */
+open func recordOsTotals(tx: Int64, rx: Int64)throws   {try rustCallWithError(FfiConverterTypeSockstatError_lift) {
+        uniffiCallStatus in
+    uniffi_sockstatlog_fn_method_sockstatlogger_record_os_totals(
+            self.uniffiCloneHandle(),
+        FfiConverterInt64.lower(tx),
+        FfiConverterInt64.lower(rx),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Whether the current network is metered: Android, it lacks
+     * `NET_CAPABILITY_NOT_METERED`; iOS, `NWPath.isExpensive` or
+     * `isConstrained`. With `upload_on_metered` off, uploads wait while it
+     * is (or while the interface is cellular) and start by themselves after.
+     */
+open func setNetworkMetered(metered: Bool)throws   {try rustCallWithError(FfiConverterTypeSockstatError_lift) {
+        uniffiCallStatus in
+    uniffi_sockstatlog_fn_method_sockstatlogger_set_network_metered(
+            self.uniffiCloneHandle(),
+        FfiConverterBool.lower(metered),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Per-label bytes of the last `window_ms` (1 000 to 3 600 000, else
+     * `InvalidArgument`), from memory, largest `tx + rx` first, up to the
+     * last sampler tick: 1 s resolution up to a minute, 1 min beyond.
+     */
+open func recentUsage(windowMs: Int64)throws  -> [LabelUsage]  {
+    return try  FfiConverterSequenceTypeLabelUsage.lift(try rustCallWithError(FfiConverterTypeSockstatError_lift) {
+        uniffiCallStatus in
+    uniffi_sockstatlog_fn_method_sockstatlogger_recent_usage(
+            self.uniffiCloneHandle(),
+        FfiConverterInt64.lower(windowMs),uniffiCallStatus
+    )
+})
 }
     
 
@@ -1605,6 +1694,12 @@ public struct FlushReport: Equatable, Hashable {
      * this upload: what was on disk was uploaded, these were not.
      */
     public var writeError: String?
+    /**
+     * `"metered"` when nothing was sent because `upload_on_metered` is off
+     * and the network is cellular or metered (the upload starts by itself
+     * on an unmetered network); null when the upload ran.
+     */
+    public var deferred: String?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -1633,7 +1728,12 @@ public struct FlushReport: Equatable, Hashable {
         /**
          * Writing the newest entries failed (or did not finish in time) before
          * this upload: what was on disk was uploaded, these were not.
-         */writeError: String?) {
+         */writeError: String?, 
+        /**
+         * `"metered"` when nothing was sent because `upload_on_metered` is off
+         * and the network is cellular or metered (the upload starts by itself
+         * on an unmetered network); null when the upload ran.
+         */deferred: String?) {
         self.drained = drained
         self.batches = batches
         self.entries = entries
@@ -1642,6 +1742,7 @@ public struct FlushReport: Equatable, Hashable {
         self.attempts = attempts
         self.lastError = lastError
         self.writeError = writeError
+        self.deferred = deferred
     }
 
     
@@ -1667,7 +1768,8 @@ public struct FfiConverterTypeFlushReport: FfiConverterRustBuffer {
                 sentBytes: FfiConverterInt64.read(from: &buf), 
                 attempts: FfiConverterInt64.read(from: &buf), 
                 lastError: FfiConverterOptionString.read(from: &buf), 
-                writeError: FfiConverterOptionString.read(from: &buf)
+                writeError: FfiConverterOptionString.read(from: &buf), 
+                deferred: FfiConverterOptionString.read(from: &buf)
         )
     }
 
@@ -1680,6 +1782,7 @@ public struct FfiConverterTypeFlushReport: FfiConverterRustBuffer {
         FfiConverterInt64.write(value.attempts, into: &buf)
         FfiConverterOptionString.write(value.lastError, into: &buf)
         FfiConverterOptionString.write(value.writeError, into: &buf)
+        FfiConverterOptionString.write(value.deferred, into: &buf)
     }
 }
 
@@ -1769,6 +1872,115 @@ public func FfiConverterTypeHttpHeader_lower(_ value: HttpHeader) -> RustBuffer 
 
 
 /**
+ * Bytes of one label over a window, for an on-device usage screen.
+ */
+public struct LabelUsage: Equatable, Hashable {
+    /**
+     * Label id, 0..=255.
+     */
+    public var label: Int32
+    /**
+     * Its registered or upstream name; null when it has none.
+     */
+    public var name: String?
+    /**
+     * Bytes sent over every network.
+     */
+    public var tx: Int64
+    /**
+     * Bytes received over every network.
+     */
+    public var rx: Int64
+    /**
+     * The part of `tx` sent while the default interface was cellular.
+     */
+    public var cellularTx: Int64
+    /**
+     * The part of `rx` received while it was cellular.
+     */
+    public var cellularRx: Int64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Label id, 0..=255.
+         */label: Int32, 
+        /**
+         * Its registered or upstream name; null when it has none.
+         */name: String?, 
+        /**
+         * Bytes sent over every network.
+         */tx: Int64, 
+        /**
+         * Bytes received over every network.
+         */rx: Int64, 
+        /**
+         * The part of `tx` sent while the default interface was cellular.
+         */cellularTx: Int64, 
+        /**
+         * The part of `rx` received while it was cellular.
+         */cellularRx: Int64) {
+        self.label = label
+        self.name = name
+        self.tx = tx
+        self.rx = rx
+        self.cellularTx = cellularTx
+        self.cellularRx = cellularRx
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension LabelUsage: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeLabelUsage: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> LabelUsage {
+        return
+            try LabelUsage(
+                label: FfiConverterInt32.read(from: &buf), 
+                name: FfiConverterOptionString.read(from: &buf), 
+                tx: FfiConverterInt64.read(from: &buf), 
+                rx: FfiConverterInt64.read(from: &buf), 
+                cellularTx: FfiConverterInt64.read(from: &buf), 
+                cellularRx: FfiConverterInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: LabelUsage, into buf: inout [UInt8]) {
+        FfiConverterInt32.write(value.label, into: &buf)
+        FfiConverterOptionString.write(value.name, into: &buf)
+        FfiConverterInt64.write(value.tx, into: &buf)
+        FfiConverterInt64.write(value.rx, into: &buf)
+        FfiConverterInt64.write(value.cellularTx, into: &buf)
+        FfiConverterInt64.write(value.cellularRx, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLabelUsage_lift(_ buf: RustBuffer) throws -> LabelUsage {
+    return try FfiConverterTypeLabelUsage.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLabelUsage_lower(_ value: LabelUsage) -> RustBuffer {
+    return FfiConverterTypeLabelUsage.lower(value)
+}
+
+
+/**
  * Everything a logger needs; start from `defaultLoggerConfig(...)` and
  * override fields.
  */
@@ -1821,6 +2033,11 @@ public struct LoggerConfig: Equatable, Hashable {
      * Longest backoff step and Retry-After cap, ms. Default 300 000.
      */
     public var backoffCapMs: Int64
+    /**
+     * Upload over a cellular or metered network. Default true; when false,
+     * `startFlush`/`flush` there wait for an unmetered network.
+     */
+    public var uploadOnMetered: Bool
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -1860,7 +2077,11 @@ public struct LoggerConfig: Equatable, Hashable {
          */backoffBaseMs: Int64, 
         /**
          * Longest backoff step and Retry-After cap, ms. Default 300 000.
-         */backoffCapMs: Int64) {
+         */backoffCapMs: Int64, 
+        /**
+         * Upload over a cellular or metered network. Default true; when false,
+         * `startFlush`/`flush` there wait for an unmetered network.
+         */uploadOnMetered: Bool) {
         self.logDir = logDir
         self.backendPublicId = backendPublicId
         self.pollIntervalMs = pollIntervalMs
@@ -1873,6 +2094,7 @@ public struct LoggerConfig: Equatable, Hashable {
         self.attemptTimeoutMs = attemptTimeoutMs
         self.backoffBaseMs = backoffBaseMs
         self.backoffCapMs = backoffCapMs
+        self.uploadOnMetered = uploadOnMetered
     }
 
     
@@ -1902,7 +2124,8 @@ public struct FfiConverterTypeLoggerConfig: FfiConverterRustBuffer {
                 maxBodyBytes: FfiConverterInt64.read(from: &buf), 
                 attemptTimeoutMs: FfiConverterInt64.read(from: &buf), 
                 backoffBaseMs: FfiConverterInt64.read(from: &buf), 
-                backoffCapMs: FfiConverterInt64.read(from: &buf)
+                backoffCapMs: FfiConverterInt64.read(from: &buf), 
+                uploadOnMetered: FfiConverterBool.read(from: &buf)
         )
     }
 
@@ -1919,6 +2142,7 @@ public struct FfiConverterTypeLoggerConfig: FfiConverterRustBuffer {
         FfiConverterInt64.write(value.attemptTimeoutMs, into: &buf)
         FfiConverterInt64.write(value.backoffBaseMs, into: &buf)
         FfiConverterInt64.write(value.backoffCapMs, into: &buf)
+        FfiConverterBool.write(value.uploadOnMetered, into: &buf)
     }
 }
 
@@ -2950,6 +3174,31 @@ fileprivate struct FfiConverterSequenceTypeHttpHeader: FfiConverterRustBuffer {
     }
 }
 
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeLabelUsage: FfiConverterRustBuffer {
+    typealias SwiftType = [LabelUsage]
+
+    public static func write(_ value: [LabelUsage], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeLabelUsage.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [LabelUsage] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [LabelUsage]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeLabelUsage.read(from: &buf))
+        }
+        return seq
+    }
+}
+
 
 
 
@@ -3110,6 +3359,18 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_sockstatlog_checksum_method_sockstatlogger_write_text() != 23330) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_sockstatlog_checksum_method_sockstatlogger_force_flush() != 11724) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_sockstatlog_checksum_method_sockstatlogger_record_os_totals() != 3722) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_sockstatlog_checksum_method_sockstatlogger_set_network_metered() != 9412) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_sockstatlog_checksum_method_sockstatlogger_recent_usage() != 42534) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_sockstatlog_checksum_method_loggerlistener_on_event() != 2275) {

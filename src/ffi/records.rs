@@ -70,6 +70,9 @@ pub struct LoggerConfig {
     pub backoff_base_ms: i64,
     /// Longest backoff step and Retry-After cap, ms. Default 300 000.
     pub backoff_cap_ms: i64,
+    /// Upload over a cellular or metered network. Default true; when false,
+    /// `startFlush`/`flush` there wait for an unmetered network.
+    pub upload_on_metered: bool,
 }
 
 impl LoggerConfig {
@@ -88,6 +91,7 @@ impl LoggerConfig {
             attempt_timeout_ms: ms(up.attempt_timeout),
             backoff_base_ms: ms(up.backoff_base),
             backoff_cap_ms: ms(up.backoff_cap),
+            upload_on_metered: up.upload_on_metered,
         }
     }
 }
@@ -131,6 +135,7 @@ impl TryFrom<LoggerConfig> for Config {
             attempt_timeout: setting_millis("attempt_timeout_ms", c.attempt_timeout_ms)?,
             backoff_base: setting_millis("backoff_base_ms", c.backoff_base_ms)?,
             backoff_cap: setting_millis("backoff_cap_ms", c.backoff_cap_ms)?,
+            upload_on_metered: c.upload_on_metered,
         };
         config.validate()?;
         Ok(config)
@@ -191,6 +196,10 @@ pub(crate) struct FlushReport {
     /// Writing the newest entries failed (or did not finish in time) before
     /// this upload: what was on disk was uploaded, these were not.
     pub write_error: Option<String>,
+    /// `"metered"` when nothing was sent because `upload_on_metered` is off
+    /// and the network is cellular or metered (the upload starts by itself
+    /// on an unmetered network); null when the upload ran.
+    pub deferred: Option<String>,
 }
 
 impl From<crate::FlushReport> for FlushReport {
@@ -204,6 +213,7 @@ impl From<crate::FlushReport> for FlushReport {
             attempts: signed(r.attempts),
             last_error: r.last_error,
             write_error: r.write_error,
+            deferred: r.deferred,
         }
     }
 }

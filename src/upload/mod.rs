@@ -207,6 +207,10 @@ pub struct FlushReport {
     /// before this upload: what was already on disk was uploaded, these were
     /// not. `None` when the write succeeded.
     pub write_error: Option<String>,
+    /// Why nothing was sent: `Some("metered")` when `upload_on_metered` is
+    /// off and the network is cellular or metered (the upload starts by
+    /// itself on an unmetered network); `None` when the upload ran.
+    pub deferred: Option<String>,
 }
 
 /// Totals since the uploader started.
@@ -354,6 +358,7 @@ impl Uploader {
             attempts: s.attempts - before.attempts,
             last_error: if s.failures > before.failures { st.last_error.clone() } else { None },
             write_error: None,
+            deferred: None,
         }
     }
 

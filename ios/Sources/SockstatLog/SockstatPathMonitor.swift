@@ -18,6 +18,10 @@ public final class SockstatPathMonitor: @unchecked Sendable {
     private let queue: DispatchQueue
     private let sink: @Sendable (String, InterfaceKind) -> Void
     private var last: Reported?
+    private var lastMetered: Bool?
+    /// Receives whether the path is metered (``PathCost``), on the monitor's
+    /// queue; set it before ``start()``. The `logger:` initialiser sets it.
+    public var onMetered: (@Sendable (Bool) -> Void)?
 
     private struct Reported: Equatable {
         let name: String
@@ -29,6 +33,7 @@ public final class SockstatPathMonitor: @unchecked Sendable {
         self.init { name, kind in
             _ = try? logger.setInterface(name: name, kind: kind)
         }
+        onMetered = { metered in _ = try? logger.setNetworkMetered(metered: metered) }
     }
 
     /// Reports each change of (interface name, kind) to `sink`, called on `queue`.
@@ -52,6 +57,12 @@ public final class SockstatPathMonitor: @unchecked Sendable {
     }
 
     private func update(_ path: NWPath) {
+        // The cost first, so a waiting upload starts on the new interface.
+        let metered = PathCost.isMetered(path)
+        if metered != lastMetered {
+            lastMetered = metered
+            onMetered?(metered)
+        }
         let kind = Self.kind(of: path)
         let now = Reported(name: Self.interfaceName(of: path, kind: kind), kind: kind)
         guard now != last else { return }

@@ -111,6 +111,8 @@ struct Throughput {
     series: Vec<(String, Vec<f64>)>,
     /// Cellular periods, seconds since the first event.
     cellular: Vec<(f64, f64)>,
+    /// Unattributed bytes/s per interval between `os` entries (unattributed.rs).
+    unattributed: Vec<(f64, f64, f64)>,
 }
 
 impl Throughput {
@@ -141,8 +143,10 @@ impl Throughput {
         if has_other {
             names.push("other".into());
         }
+        let unattributed =
+            report.unattributed.as_ref().map(|u| super::unattributed::chart_steps(u, start)).unwrap_or_default();
         let series = names.into_iter().zip(values).collect();
-        Throughput { start_ms: start, bucket_s, series, cellular: cellular_periods(report) }
+        Throughput { start_ms: start, bucket_s, series, cellular: cellular_periods(report), unattributed }
     }
 }
 
@@ -199,6 +203,7 @@ where
         stacks.push(below.iter().zip(values).map(|(b, v)| b + v).collect());
     }
     let peak = stacks.last().and_then(|s| s.iter().copied().reduce(f64::max)).unwrap_or(0.0).max(1.0);
+    let peak = data.unattributed.iter().map(|u| u.2).fold(peak, f64::max);
     // Axes in whole units (KiB/s, minutes) so that ticks land on round values.
     let (y_scale, y_unit) = binary_unit(peak);
     let y_max = peak / y_scale * 1.1;
@@ -242,6 +247,15 @@ where
             .draw_series(AreaSeries::new(points, 0.0, color.mix(0.85)).border_style(color))?
             .label(data.series[i].0.as_str())
             .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 14, y + 6)], color.filled()));
+    }
+    if !data.unattributed.is_empty() {
+        let line = BLACK.stroke_width(2);
+        chart
+            .draw_series(data.unattributed.iter().map(|&(a, b, rate)| {
+                PathElement::new(vec![(a / x_scale, rate / y_scale), (b / x_scale, rate / y_scale)], line)
+            }))?
+            .label("unattributed (OS − labels)")
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], line));
     }
     chart
         .configure_series_labels()

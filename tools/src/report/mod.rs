@@ -37,6 +37,7 @@ pub mod radio;
 mod style;
 pub mod table;
 pub mod text;
+pub mod unattributed;
 
 pub use charts::{write_charts, ChartOptions};
 pub use parse::{Trace, Window};
@@ -144,6 +145,10 @@ pub struct Report {
     pub labels: Vec<LabelRow>,
     /// The radio summary.
     pub radio: RadioReport,
+    /// Bytes the OS counted and no label did, from the log's `os` entries
+    /// (Android); absent without two of them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unattributed: Option<unattributed::Unattributed>,
     /// The events themselves, for the charts.
     #[serde(skip)]
     pub trace: Trace,
@@ -204,6 +209,7 @@ pub fn summarise(source: &Path, trace: Trace) -> Report {
         totals,
         labels,
         radio,
+        unattributed: unattributed::summarise(&trace.os),
         trace,
     }
 }

@@ -79,6 +79,8 @@ pub struct Trace {
     pub first_corrupt: Option<String>,
     /// Label names cut to [`MAX_LABEL_NAME_CHARS`].
     pub clamped_names: u64,
+    /// The `os` entries (the OS's byte totals), in log order.
+    pub os: Vec<super::unattributed::OsSample>,
 }
 
 impl Trace {
@@ -134,6 +136,10 @@ struct Reader {
     /// Lines read so far (all files) and window-seconds they touch.
     lines: u64,
     window_seconds: u64,
+    /// Labels' bytes (tx + rx) read since the last `os` entry.
+    since_os: u64,
+    /// End of the latest window read so far, Unix ms.
+    last_end: Option<i64>,
 }
 
 impl Reader {
@@ -215,6 +221,8 @@ impl Reader {
             self.trace.duplicates += 1;
             return Ok(());
         }
+        // Read before anything is recorded (a bad `os` entry leaves no trace).
+        let os = entry.get("os").map(os_totals).transpose()?;
         if let Some(header) = entry.get("sockstatlog") {
             self.header(header)?;
         } else if entry.contains_key("s") {
@@ -222,7 +230,15 @@ impl Reader {
             // Seconds it touches (+1 for a boundary): what the radio model
             // and the charts will split it into.
             self.window_seconds += window.d as u64 / 1000 + 2;
+            let bytes = window.stats.iter().fold(0u64, |a, &(_, tx, rx)| a.saturating_add(tx).saturating_add(rx));
+            self.since_os = self.since_os.saturating_add(bytes);
+            self.last_end = Some(self.last_end.map_or(window.end(), |e| e.max(window.end())));
             self.trace.windows.push(window);
+        }
+        if let Some((tx, rx)) = os {
+            // The labels' bytes since the last `os` entry go with this one.
+            let label_bytes = std::mem::take(&mut self.since_os);
+            self.trace.os.push(super::unattributed::OsSample { tx, rx, label_bytes, at_ms: self.last_end });
         }
         if let Some(k) = key {
             self.seen.insert(k);
@@ -274,6 +290,13 @@ impl Reader {
 fn proc_key(entry: &Map<String, Value>) -> Option<(u64, u64)> {
     let logtail = entry.get("logtail")?;
     Some((logtail.get("proc_id")?.as_u64()?, logtail.get("proc_seq")?.as_u64()?))
+}
+
+/// An `{"os":{"tx":N,"rx":N}}` entry's totals.
+fn os_totals(os: &Value) -> Result<(u64, u64), String> {
+    let total =
+        |key: &str| os.get(key).and_then(Value::as_u64).ok_or_else(|| format!("os: \"{key}\" is not a byte count"));
+    Ok((total("tx")?, total("rx")?))
 }
 
 fn event(entry: &Map<String, Value>) -> Result<Window, String> {

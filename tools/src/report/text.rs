@@ -164,6 +164,9 @@ pub fn render_text(report: &Report) -> String {
         r.high_percent_last_hour,
         r.high_percent_whole_log
     );
+    if let Some(u) = &report.unattributed {
+        super::unattributed::render(u, &mut out);
+    }
     out.push_str(&legend());
     out
 }

@@ -759,6 +759,14 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_sockstatlog_checksum_method_sockstatlogger_write_text(
     ): Int
+    external fun uniffi_sockstatlog_checksum_method_sockstatlogger_force_flush(
+    ): Int
+    external fun uniffi_sockstatlog_checksum_method_sockstatlogger_record_os_totals(
+    ): Int
+    external fun uniffi_sockstatlog_checksum_method_sockstatlogger_set_network_metered(
+    ): Int
+    external fun uniffi_sockstatlog_checksum_method_sockstatlogger_recent_usage(
+    ): Int
     external fun uniffi_sockstatlog_checksum_method_loggerlistener_on_event(
     ): Int
     external fun uniffi_sockstatlog_checksum_method_uploadtransport_send(
@@ -831,6 +839,14 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_sockstatlog_fn_method_sockstatlogger_write_text(`ptr`: Long,`text`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_sockstatlog_fn_method_sockstatlogger_force_flush(`ptr`: Long,`timeoutMs`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_sockstatlog_fn_method_sockstatlogger_record_os_totals(`ptr`: Long,`tx`: Long,`rx`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_sockstatlog_fn_method_sockstatlogger_set_network_metered(`ptr`: Long,`metered`: Byte,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_sockstatlog_fn_method_sockstatlogger_recent_usage(`ptr`: Long,`windowMs`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_sockstatlog_fn_clone_loggerlistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_sockstatlog_fn_free_loggerlistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1030,6 +1046,18 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_sockstatlog_checksum_method_sockstatlogger_write_text() and 0xFFFF) != 23330) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_sockstatlog_checksum_method_sockstatlogger_force_flush() and 0xFFFF) != 11724) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_sockstatlog_checksum_method_sockstatlogger_record_os_totals() and 0xFFFF) != 3722) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_sockstatlog_checksum_method_sockstatlogger_set_network_metered() and 0xFFFF) != 9412) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_sockstatlog_checksum_method_sockstatlogger_recent_usage() and 0xFFFF) != 42534) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_sockstatlog_checksum_method_loggerlistener_on_event() and 0xFFFF) != 2275) {
@@ -1907,6 +1935,35 @@ public interface SockstatLoggerInterface {
      */
     fun `writeText`(`text`: HostString)
     
+    /**
+     * `flush` whatever the network: uploads now even on a cellular or
+     * metered one, until drained or `timeout_ms` (not negative) passes.
+     */
+    fun `forceFlush`(`timeoutMs`: kotlin.Long): FlushReport
+    
+    /**
+     * The OS's cumulative byte totals for this app (Android:
+     * `TrafficStats.getUidTxBytes`/`getUidRxBytes`; not negative: the glue
+     * skips the -1 of "unsupported"), at any cadence; the latest goes into
+     * the log as an `os` entry with each write.
+     */
+    fun `recordOsTotals`(`tx`: kotlin.Long, `rx`: kotlin.Long)
+    
+    /**
+     * Whether the current network is metered: Android, it lacks
+     * `NET_CAPABILITY_NOT_METERED`; iOS, `NWPath.isExpensive` or
+     * `isConstrained`. With `upload_on_metered` off, uploads wait while it
+     * is (or while the interface is cellular) and start by themselves after.
+     */
+    fun `setNetworkMetered`(`metered`: kotlin.Boolean)
+    
+    /**
+     * Per-label bytes of the last `window_ms` (1 000 to 3 600 000, else
+     * `InvalidArgument`), from memory, largest `tx + rx` first, up to the
+     * last sampler tick: 1 s resolution up to a minute, 1 min beyond.
+     */
+    fun `recentUsage`(`windowMs`: kotlin.Long): List<LabelUsage>
+    
     companion object
 }
 
@@ -2328,6 +2385,86 @@ open class SockstatLogger: Disposable, AutoCloseable, SockstatLoggerInterface
 }
     }
     
+    
+
+    
+    /**
+     * `flush` whatever the network: uploads now even on a cellular or
+     * metered one, until drained or `timeout_ms` (not negative) passes.
+     */
+    @Throws(SockstatException::class)override fun `forceFlush`(`timeoutMs`: kotlin.Long): FlushReport {
+            return FfiConverterTypeFlushReport.lift(
+    callWithHandle {
+    uniffiRustCallWithError(SockstatException) { _status ->
+    UniffiLib.uniffi_sockstatlog_fn_method_sockstatlogger_force_flush(
+        it,
+        
+        FfiConverterLong.lower(`timeoutMs`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The OS's cumulative byte totals for this app (Android:
+     * `TrafficStats.getUidTxBytes`/`getUidRxBytes`; not negative: the glue
+     * skips the -1 of "unsupported"), at any cadence; the latest goes into
+     * the log as an `os` entry with each write.
+     */
+    @Throws(SockstatException::class)override fun `recordOsTotals`(`tx`: kotlin.Long, `rx`: kotlin.Long)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(SockstatException) { _status ->
+    UniffiLib.uniffi_sockstatlog_fn_method_sockstatlogger_record_os_totals(
+        it,
+        
+        FfiConverterLong.lower(`tx`),
+        FfiConverterLong.lower(`rx`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Whether the current network is metered: Android, it lacks
+     * `NET_CAPABILITY_NOT_METERED`; iOS, `NWPath.isExpensive` or
+     * `isConstrained`. With `upload_on_metered` off, uploads wait while it
+     * is (or while the interface is cellular) and start by themselves after.
+     */
+    @Throws(SockstatException::class)override fun `setNetworkMetered`(`metered`: kotlin.Boolean)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(SockstatException) { _status ->
+    UniffiLib.uniffi_sockstatlog_fn_method_sockstatlogger_set_network_metered(
+        it,
+        
+        FfiConverterBoolean.lower(`metered`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Per-label bytes of the last `window_ms` (1 000 to 3 600 000, else
+     * `InvalidArgument`), from memory, largest `tx + rx` first, up to the
+     * last sampler tick: 1 s resolution up to a minute, 1 min beyond.
+     */
+    @Throws(SockstatException::class)override fun `recentUsage`(`windowMs`: kotlin.Long): List<LabelUsage> {
+            return FfiConverterSequenceTypeLabelUsage.lift(
+    callWithHandle {
+    uniffiRustCallWithError(SockstatException) { _status ->
+    UniffiLib.uniffi_sockstatlog_fn_method_sockstatlogger_recent_usage(
+        it,
+        
+        FfiConverterLong.lower(`windowMs`),_status)
+}
+    }
+    )
+    }
     
 
     
@@ -2826,6 +2963,13 @@ data class FlushReport (
      * this upload: what was on disk was uploaded, these were not.
      */
     var `writeError`: kotlin.String?
+    , 
+    /**
+     * `"metered"` when nothing was sent because `upload_on_metered` is off
+     * and the network is cellular or metered (the upload starts by itself
+     * on an unmetered network); null when the upload ran.
+     */
+    var `deferred`: kotlin.String?
     
 ){
     
@@ -2850,6 +2994,7 @@ public object FfiConverterTypeFlushReport: FfiConverterRustBuffer<FlushReport> {
             FfiConverterLong.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
         )
     }
 
@@ -2861,7 +3006,8 @@ public object FfiConverterTypeFlushReport: FfiConverterRustBuffer<FlushReport> {
             FfiConverterLong.allocationSize(value.`sentBytes`) +
             FfiConverterLong.allocationSize(value.`attempts`) +
             FfiConverterOptionalString.allocationSize(value.`lastError`) +
-            FfiConverterOptionalString.allocationSize(value.`writeError`)
+            FfiConverterOptionalString.allocationSize(value.`writeError`) +
+            FfiConverterOptionalString.allocationSize(value.`deferred`)
     )
 
     override fun write(value: FlushReport, buf: ByteBuffer) {
@@ -2873,6 +3019,7 @@ public object FfiConverterTypeFlushReport: FfiConverterRustBuffer<FlushReport> {
             FfiConverterLong.write(value.`attempts`, buf)
             FfiConverterOptionalString.write(value.`lastError`, buf)
             FfiConverterOptionalString.write(value.`writeError`, buf)
+            FfiConverterOptionalString.write(value.`deferred`, buf)
     }
 }
 
@@ -2920,6 +3067,85 @@ public object FfiConverterTypeHttpHeader: FfiConverterRustBuffer<HttpHeader> {
     override fun write(value: HttpHeader, buf: ByteBuffer) {
             FfiConverterString.write(value.`name`, buf)
             FfiConverterString.write(value.`value`, buf)
+    }
+}
+
+
+
+/**
+ * Bytes of one label over a window, for an on-device usage screen.
+ */
+data class LabelUsage (
+    /**
+     * Label id, 0..=255.
+     */
+    var `label`: kotlin.Int
+    , 
+    /**
+     * Its registered or upstream name; null when it has none.
+     */
+    var `name`: kotlin.String?
+    , 
+    /**
+     * Bytes sent over every network.
+     */
+    var `tx`: kotlin.Long
+    , 
+    /**
+     * Bytes received over every network.
+     */
+    var `rx`: kotlin.Long
+    , 
+    /**
+     * The part of `tx` sent while the default interface was cellular.
+     */
+    var `cellularTx`: kotlin.Long
+    , 
+    /**
+     * The part of `rx` received while it was cellular.
+     */
+    var `cellularRx`: kotlin.Long
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeLabelUsage: FfiConverterRustBuffer<LabelUsage> {
+    override fun read(buf: ByteBuffer): LabelUsage {
+        return LabelUsage(
+            FfiConverterInt.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: LabelUsage) = (
+            FfiConverterInt.allocationSize(value.`label`) +
+            FfiConverterOptionalString.allocationSize(value.`name`) +
+            FfiConverterLong.allocationSize(value.`tx`) +
+            FfiConverterLong.allocationSize(value.`rx`) +
+            FfiConverterLong.allocationSize(value.`cellularTx`) +
+            FfiConverterLong.allocationSize(value.`cellularRx`)
+    )
+
+    override fun write(value: LabelUsage, buf: ByteBuffer) {
+            FfiConverterInt.write(value.`label`, buf)
+            FfiConverterOptionalString.write(value.`name`, buf)
+            FfiConverterLong.write(value.`tx`, buf)
+            FfiConverterLong.write(value.`rx`, buf)
+            FfiConverterLong.write(value.`cellularTx`, buf)
+            FfiConverterLong.write(value.`cellularRx`, buf)
     }
 }
 
@@ -2989,6 +3215,12 @@ data class LoggerConfig (
      * Longest backoff step and Retry-After cap, ms. Default 300 000.
      */
     var `backoffCapMs`: kotlin.Long
+    , 
+    /**
+     * Upload over a cellular or metered network. Default true; when false,
+     * `startFlush`/`flush` there wait for an unmetered network.
+     */
+    var `uploadOnMetered`: kotlin.Boolean
     
 ){
     
@@ -3017,6 +3249,7 @@ public object FfiConverterTypeLoggerConfig: FfiConverterRustBuffer<LoggerConfig>
             FfiConverterLong.read(buf),
             FfiConverterLong.read(buf),
             FfiConverterLong.read(buf),
+            FfiConverterBoolean.read(buf),
         )
     }
 
@@ -3032,7 +3265,8 @@ public object FfiConverterTypeLoggerConfig: FfiConverterRustBuffer<LoggerConfig>
             FfiConverterLong.allocationSize(value.`maxBodyBytes`) +
             FfiConverterLong.allocationSize(value.`attemptTimeoutMs`) +
             FfiConverterLong.allocationSize(value.`backoffBaseMs`) +
-            FfiConverterLong.allocationSize(value.`backoffCapMs`)
+            FfiConverterLong.allocationSize(value.`backoffCapMs`) +
+            FfiConverterBoolean.allocationSize(value.`uploadOnMetered`)
     )
 
     override fun write(value: LoggerConfig, buf: ByteBuffer) {
@@ -3048,6 +3282,7 @@ public object FfiConverterTypeLoggerConfig: FfiConverterRustBuffer<LoggerConfig>
             FfiConverterLong.write(value.`attemptTimeoutMs`, buf)
             FfiConverterLong.write(value.`backoffBaseMs`, buf)
             FfiConverterLong.write(value.`backoffCapMs`, buf)
+            FfiConverterBoolean.write(value.`uploadOnMetered`, buf)
     }
 }
 
@@ -3999,6 +4234,34 @@ public object FfiConverterSequenceTypeHttpHeader: FfiConverterRustBuffer<List<Ht
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeHttpHeader.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeLabelUsage: FfiConverterRustBuffer<List<LabelUsage>> {
+    override fun read(buf: ByteBuffer): List<LabelUsage> {
+        val len = buf.getInt()
+        return List<LabelUsage>(len) {
+            FfiConverterTypeLabelUsage.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<LabelUsage>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeLabelUsage.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<LabelUsage>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeLabelUsage.write(it, buf)
         }
     }
 }

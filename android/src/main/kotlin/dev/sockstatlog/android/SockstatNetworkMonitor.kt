@@ -67,7 +67,14 @@ class SockstatNetworkMonitor(private val sink: InterfaceSink) {
             // Shut down: nothing left to attribute. (A logger already
             // destroyed throws IllegalStateException instead: counted below.)
         }
-    })
+    }) {
+        meteredSink = MeteredNetworks.sinkFor(logger)
+    }
+
+    /** Receives whether the tracked network is metered ([MeteredNetworks]); null: nobody listens. */
+    @Volatile
+    var meteredSink: MeteredNetworks.Sink? = null
+    private var reportedMetered: Boolean? = null
 
     private val failureCount = AtomicLong(0)
     private var stopped = false
@@ -175,7 +182,14 @@ class SockstatNetworkMonitor(private val sink: InterfaceSink) {
         val n = name ?: return
         if (c.hasTransport(NetworkCapabilities.TRANSPORT_VPN)) return // never the tunnel itself
         this.network = network
+        reportMetered(MeteredNetworks.isMetered(c)) // first: a waiting upload starts on the new interface
         report(n, InterfaceKinds.of(c))
+    }
+
+    private fun reportMetered(metered: Boolean) {
+        if (metered == reportedMetered) return
+        reportedMetered = metered
+        meteredSink?.onMetered(metered)
     }
 
     /** Losing the tracked network (not a stale one) means no interface. */

@@ -51,6 +51,8 @@ class SockstatVpnSession @JvmOverloads constructor(
 
     /** Follows the physical network and reports it to [logger]. */
     val monitor = SockstatNetworkMonitor(logger)
+    /** The OS's byte totals for this app, reported at each flush and at close ([OsTrafficTotals]). */
+    val osTotals = OsTrafficTotals(logger)
     private val closed = AtomicBoolean(false)
     private val failureCount = AtomicLong(0)
     /** Flush futures not yet completed: [close] fails each with Closed. */
@@ -120,6 +122,7 @@ class SockstatVpnSession @JvmOverloads constructor(
         try {
             flusher.execute {
                 try {
+                    osTotals.report()
                     done.complete(logger.flush(timeoutMs))
                 } catch (e: Exception) {
                     done.completeExceptionally(e)
@@ -144,6 +147,7 @@ class SockstatVpnSession @JvmOverloads constructor(
         if (!closed.compareAndSet(false, true)) return
         guard("stop the network monitor") { connectivity?.let(monitor::stop) }
         flusher.shutdownNow() // queued flushes never run; the futures are failed below
+        guard("os totals") { osTotals.report() }
         guard("shutdown") { logger.shutdown(SHUTDOWN_TIMEOUT_MS) }
         for (f in pending.toList()) f.completeExceptionally(SockstatException.Closed())
         logger.close()
