@@ -6,8 +6,14 @@
 //! fragment. Loading a stream (first use, or after it went idle) cuts a
 //! torn last line left by a crash and skips unreadable lines, counting both.
 //! Open files are an LRU with a cap; idle streams are dropped from memory.
+//!
+//! One collector per directory: the store holds an exclusive lock on
+//! `DIR/.collector.lock` (flock) for its lifetime, taken when it is opened,
+//! before the collector listens. Two collectors on one directory would each
+//! keep their own dedupe state and store a retried batch twice.
 
 use super::dedupe::{ProcSeen, StreamSeen, HASHED_PROC_ID};
+use super::error::{Error, Result};
 use super::{Batch, Counters, Limits, Refusal, Stored};
 use crate::private_fs;
 use axum::http::StatusCode;
@@ -18,6 +24,10 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
+
+/// The lock file in the store's directory. A collection name never starts
+/// with '.', so it cannot collide with a collection's directory.
+pub const LOCK_FILE: &str = ".collector.lock";
 
 /// Buffer of the stored-file scan.
 const SCAN_BUF_BYTES: usize = 64 << 10;
@@ -77,6 +87,8 @@ pub struct DirStore {
     last_sweep: Mutex<Instant>,
     counters: Arc<Counters>,
     quiet: bool,
+    /// Holds the flock on [`LOCK_FILE`] until the store is dropped.
+    _lock: File,
 }
 
 /// Path of the file holding entries for this collection and ID.
@@ -95,9 +107,12 @@ fn internal(what: &str, e: io::Error) -> Refusal {
 }
 
 impl DirStore {
-    /// A store under `dir` (created 0700 on first use).
-    pub fn new(dir: PathBuf, limits: Limits, counters: Arc<Counters>, quiet: bool) -> DirStore {
-        DirStore {
+    /// Opens the store under `dir`: creates it (0700) if needed and takes
+    /// its lock, which proves it is a writable directory no other collector
+    /// serves. Fails naming the directory otherwise.
+    pub fn open(dir: PathBuf, limits: Limits, counters: Arc<Counters>, quiet: bool) -> Result<DirStore> {
+        let lock = lock_dir(&dir)?;
+        Ok(DirStore {
             dir,
             limits,
             streams: Mutex::default(),
@@ -105,7 +120,8 @@ impl DirStore {
             last_sweep: Mutex::new(Instant::now()),
             counters,
             quiet,
-        }
+            _lock: lock,
+        })
     }
 
     /// Appends the entries of `batch` not stored before; blocking.
@@ -171,8 +187,8 @@ impl DirStore {
                 }
                 self.counters.rolled_back.fetch_add(1, Relaxed);
                 if !self.quiet {
-                    eprintln!(
-                        "sockstatlog collect: writing {} failed ({e}); rolled back to {before} bytes{}",
+                    tracing::error!(
+                        "writing {} failed ({e}); rolled back to {before} bytes{}",
                         path.display(),
                         if cut.is_err() { " failed too, stream will be reloaded" } else { "" }
                     );
@@ -224,15 +240,11 @@ impl DirStore {
             file.set_len(whole)?;
             file.sync_data()?;
             self.counters.torn_tails_cut.fetch_add(1, Relaxed);
-            eprintln!(
-                "sockstatlog collect: cut a torn last line of {} bytes from {} (a crash mid-write)",
-                len - whole,
-                path.display()
-            );
+            tracing::warn!("cut a torn last line of {} bytes from {} (a crash mid-write)", len - whole, path.display());
         }
         if unreadable > 0 {
             self.counters.unreadable_lines.fetch_add(unreadable, Relaxed);
-            eprintln!("sockstatlog collect: skipped {unreadable} unreadable stored lines in {}", path.display());
+            tracing::warn!("skipped {unreadable} unreadable stored lines in {}", path.display());
         }
         Ok(Stream { seen, len: whole, last_used: Instant::now() })
     }
@@ -273,6 +285,29 @@ impl DirStore {
     pub fn gauges(&self) -> (usize, usize) {
         (super::lock(&self.streams).len(), super::lock(&self.files).open.len())
     }
+}
+
+/// Creates `dir` if needed and takes the exclusive lock on its
+/// [`LOCK_FILE`] without waiting.
+fn lock_dir(dir: &Path) -> Result<File> {
+    let name = dir.display();
+    private_fs::create_dir_all(dir).map_err(|e| Error::io(format!("store directory {name}: cannot create it"), e))?;
+    if !dir.is_dir() {
+        return Err(Error::io(format!("store directory {name}"), io::Error::other("not a directory")));
+    }
+    let path = dir.join(LOCK_FILE);
+    let file = private_fs::open_append(&path)
+        .map_err(|e| Error::io(format!("store directory {name}: cannot write in it ({})", path.display()), e))?;
+    use std::os::fd::AsRawFd;
+    // SAFETY: flock on a descriptor this function owns.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        let e = io::Error::last_os_error();
+        return Err(match e.raw_os_error() {
+            Some(libc::EWOULDBLOCK) => Error::DirInUse { dir: dir.to_path_buf(), lock: path },
+            _ => Error::io(format!("store directory {name}: cannot lock {}", path.display()), e),
+        });
+    }
+    Ok(file)
 }
 
 /// Calls `f` with each newline-terminated line (`None` for a line over

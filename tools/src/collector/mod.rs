@@ -25,6 +25,7 @@
 
 pub mod dedupe;
 pub mod dir;
+pub mod error;
 pub mod pg;
 
 use axum::body::Body;
@@ -32,11 +33,11 @@ use axum::extract::{Path as UrlPath, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use axum::Router;
+use axum::{Extension, Router};
+pub use error::{Error, Result};
 use http_body_util::BodyExt;
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use sockstatlog::error::{Error, Result};
 use sockstatlog::logid::PrivateId;
 use std::future::{poll_fn, Future};
 use std::io::Read;
@@ -71,10 +72,20 @@ pub const MAX_CONNECTIONS: usize = 1024;
 pub const HEADER_TIMEOUT: Duration = Duration::from_secs(20);
 /// Time to receive a whole body: a 256 KiB batch at 20 kbit/s fits.
 pub const BODY_TIMEOUT: Duration = Duration::from_secs(120);
-/// Stream files kept open (an LRU): with [`MAX_CONNECTIONS`] sockets this
-/// stays near a default `ulimit -n` of 1024, and `sockstatlog collect` also
-/// raises its soft limit to the hard one at start.
+/// Stream files kept open (an LRU), at most: `sockstatlog collect` raises
+/// its soft open-file limit to the hard one and then lowers this (and the
+/// connection cap) to fit the limit ([`Limits::fit_fd_limit`]).
 pub const MAX_OPEN_FILES: usize = 256;
+/// Descriptors kept out of the connection and open-file caps: stdio, the
+/// runtime's epoll and wakers, the listener, the store's lock file, the
+/// database pool ([`pg::POOL_SIZE`]), a stream file being loaded on each
+/// blocking thread that is between LRU slots, and margin.
+pub const RESERVED_FDS: usize = 32;
+/// How long one database call may take (a pool checkout, each statement,
+/// the commit): a healthy insert of a full batch takes milliseconds; past
+/// this the database is hung or overloaded, and the client is told to come
+/// back (503 + Retry-After) well before its own attempt timeout.
+pub const DB_DEADLINE: Duration = Duration::from_secs(5);
 /// A stream unused this long is dropped from memory (its dedupe state is
 /// reloaded from the file if it comes back).
 pub const STREAM_IDLE: Duration = Duration::from_secs(600);
@@ -89,8 +100,9 @@ pub const MAX_COLLECTION_CHARS: usize = 128;
 const MAX_WINDOW_LOG: u32 = 23;
 /// Decompressed bytes taken from the budget at a time.
 const DECODE_CHUNK_BYTES: usize = 64 << 10;
-/// Hex characters of an ID shown in the per-request log line.
-const ID_PREFIX_CHARS: usize = 8;
+/// Hex characters of the public log ID naming a stream in log lines (the
+/// private ID is the upload credential and is never logged).
+const ID_PREFIX_CHARS: usize = 16;
 /// Pause after accept() fails (out of file descriptors): retrying at once
 /// would spin.
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
@@ -112,6 +124,21 @@ pub struct Limits {
     pub max_open_files: usize,
     /// Idle time after which a stream leaves memory (directory store).
     pub stream_idle: Duration,
+    /// Deadline of each database call (PostgreSQL store).
+    pub db_deadline: Duration,
+}
+
+impl Limits {
+    /// These limits lowered to fit an open-file limit of `nofile`
+    /// descriptors: [`RESERVED_FDS`] kept aside, at most half of the rest
+    /// for connections, and stream files get what connections leave. Each
+    /// cap stays at least 1.
+    pub fn fit_fd_limit(mut self, nofile: u64) -> Limits {
+        let usable = usize::try_from(nofile).unwrap_or(usize::MAX).saturating_sub(RESERVED_FDS).max(2);
+        self.max_connections = self.max_connections.clamp(1, usable / 2);
+        self.max_open_files = self.max_open_files.clamp(1, usable - self.max_connections);
+        self
+    }
 }
 
 impl Default for Limits {
@@ -124,6 +151,7 @@ impl Default for Limits {
             body_timeout: BODY_TIMEOUT,
             max_open_files: MAX_OPEN_FILES,
             stream_idle: STREAM_IDLE,
+            db_deadline: DB_DEADLINE,
         }
     }
 }
@@ -252,7 +280,7 @@ impl App {
         let counters = Arc::new(Counters::default());
         let backend = match store {
             StoreConfig::Dir(d) => {
-                Backend::Dir(Box::new(dir::DirStore::new(d, limits.clone(), counters.clone(), quiet)))
+                Backend::Dir(Box::new(dir::DirStore::open(d, limits.clone(), counters.clone(), quiet)?))
             }
             StoreConfig::Postgres(url) => Backend::Pg(pg::PgStore::connect(&url).await?),
         };
@@ -325,10 +353,12 @@ impl Collector {
                 rt.block_on(async move {
                     match tokio::net::TcpListener::from_std(listener) {
                         Ok(l) => race(accept_loop(l, a), st.notified()).await,
-                        Err(e) => eprintln!("sockstatlog collect: {e}"),
+                        Err(e) => tracing::error!("registering the listener: {e}"),
                     }
                 });
-                rt.shutdown_background();
+                // Waits for blocking store calls, so the store (and a
+                // directory store's lock) is released when this returns.
+                rt.shutdown_timeout(SHUTDOWN_WAIT);
             })
             .map_err(|e| Error::io("starting collector thread", e))?;
         Ok(Collector { addr, app, stop, thread: Some(thread) })
@@ -368,46 +398,54 @@ impl Drop for Collector {
     }
 }
 
-/// Serves `store` on `listener` until the future is dropped (the
-/// `sockstatlog collect` command). Fails only if the store cannot be opened
-/// (e.g. the database is unreachable or its schema cannot be migrated).
-pub async fn serve(listener: tokio::net::TcpListener, store: StoreConfig, limits: Limits) -> Result<()> {
-    let (tx, _rx) = tokio::sync::oneshot::channel();
-    serve_ready(listener, store, limits, tx).await
+/// An opened store with its limits, ready to serve (the `sockstatlog
+/// collect` command opens it before it listens, so a directory it cannot
+/// use or a database it cannot reach fails the command at start).
+pub struct Server {
+    app: Arc<App>,
 }
 
-/// [`serve`], sending on `ready` once the store is open and connections are
-/// being accepted.
-pub async fn serve_ready(
-    listener: tokio::net::TcpListener,
-    store: StoreConfig,
-    limits: Limits,
-    ready: tokio::sync::oneshot::Sender<()>,
-) -> Result<()> {
-    let app = App::new(store, limits, false).await?;
-    let _ = ready.send(());
-    accept_loop(listener, app).await;
-    Ok(())
+impl Server {
+    /// Opens `store`: a directory store is created if needed and locked; a
+    /// database is connected to and its schema migrated.
+    pub async fn open(store: StoreConfig, limits: Limits) -> Result<Server> {
+        Ok(Server { app: App::new(store, limits, false).await? })
+    }
+
+    /// Serves on `listener` until the future is dropped.
+    pub async fn serve(self, listener: tokio::net::TcpListener) {
+        accept_loop(listener, self.app).await
+    }
 }
+
+/// Longest wait for blocking store calls when an in-process collector
+/// stops: a call in flight finishes its write and fsync well within it.
+const SHUTDOWN_WAIT: Duration = Duration::from_secs(10);
+
+/// The remote address of a request's connection, for log lines.
+#[derive(Debug, Clone, Copy)]
+struct Peer(SocketAddr);
 
 /// Accepts connections within the cap and serves each with hyper's HTTP/1
 /// (header read timeout on; the body timeout is the handler's).
 async fn accept_loop(listener: tokio::net::TcpListener, app: Arc<App>) {
-    let service = hyper_util::service::TowerToHyperService::new(router(app.clone()));
+    let routes = router(app.clone());
     loop {
-        let sock = match listener.accept().await {
-            Ok((s, _)) => s,
+        let (sock, peer) = match listener.accept().await {
+            Ok(s) => s,
             Err(e) => {
-                eprintln!("sockstatlog collect: accept: {e}");
+                tracing::warn!("accepting a connection: {e}; pausing {} ms", ACCEPT_ERROR_PAUSE.as_millis());
                 tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;
                 continue;
             }
         };
         let Ok(permit) = app.connections.clone().try_acquire_owned() else {
             app.counters.connections_refused.fetch_add(1, Relaxed);
+            tracing::warn!(peer = %peer, outcome = 503, "connection refused: {} connections open", app.limits.max_connections);
             tokio::spawn(refuse_connection(sock));
             continue;
         };
+        let service = hyper_util::service::TowerToHyperService::new(routes.clone().layer(Extension(Peer(peer))));
         let mut http = hyper::server::conn::http1::Builder::new();
         http.timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(app.limits.header_timeout);
         let conn = http.serve_connection(hyper_util::rt::TokioIo::new(sock), service.clone());
@@ -446,20 +484,24 @@ fn reply(status: StatusCode, reason: impl std::fmt::Display) -> Response {
 
 async fn upload(
     State(app): State<Arc<App>>,
+    Extension(Peer(peer)): Extension<Peer>,
     UrlPath((collection, id)): UrlPath<(String, String)>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
     let res = handle(&app, &collection, &id, &headers, body).await;
     let c = &app.counters;
+    let stream = format_args!("{}/{}", name_prefix(&collection), public_prefix(&id));
     match res {
         Ok(s) => {
             if !app.quiet {
-                println!(
-                    "stored {} entries ({} duplicates dropped) for {collection}/{}",
+                tracing::info!(
+                    peer = %peer,
+                    stream = %stream,
+                    outcome = 200,
+                    "stored {} entries, {} duplicates dropped",
                     s.stored,
-                    s.duplicates,
-                    id_prefix(&id)
+                    s.duplicates
                 );
             }
             c.requests.fetch_add(1, Relaxed);
@@ -474,7 +516,11 @@ async fn upload(
                 c.busy.fetch_add(1, Relaxed);
             }
             if !app.quiet {
-                println!("refused {}/{}: {} {}", name_prefix(&collection), id_prefix(&id), r.status.as_u16(), r.reason);
+                if r.status.is_server_error() {
+                    tracing::warn!(peer = %peer, stream = %stream, outcome = r.status.as_u16(), "refused: {}", r.reason);
+                } else {
+                    tracing::info!(peer = %peer, stream = %stream, outcome = r.status.as_u16(), "refused: {}", r.reason);
+                }
             }
             let mut resp = reply(r.status, r.reason);
             if r.retry_after {
@@ -521,12 +567,13 @@ async fn handle(
 
 type Permit = Option<OwnedSemaphorePermit>;
 
-fn id_prefix(id: &str) -> &str {
-    let mut n = id.len().min(ID_PREFIX_CHARS);
-    while !id.is_char_boundary(n) {
-        n -= 1;
+/// The start of the public ID of a private one in a URL path (or `-` if it
+/// is not a log ID): names the stream in log lines without the credential.
+fn public_prefix(private_hex: &str) -> String {
+    match PrivateId::parse(private_hex) {
+        Ok(id) => id.public().to_hex()[..ID_PREFIX_CHARS].to_string(),
+        Err(_) => "-".to_string(),
     }
-    &id[..n]
 }
 
 fn name_prefix(name: &str) -> &str {

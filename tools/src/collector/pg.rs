@@ -6,11 +6,11 @@
 //! the 200 goes out after it commits. The schema is created and migrated
 //! here, under an advisory lock, one versioned step at a time.
 
+use super::error::{describe, server_name, Error, Result};
 use super::{Batch, Refusal, Stored};
 use axum::http::StatusCode;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use serde::Deserialize;
-use sockstatlog::error::{Error, Result};
 use std::collections::BTreeMap;
 use std::str::FromStr;
 use tokio_postgres::NoTls;
@@ -52,47 +52,55 @@ const INSERT: &str = "INSERT INTO sockstatlog_entries (log_id, collection, proc_
 /// A pool of connections to one database.
 pub struct PgStore {
     pool: Pool,
+    /// `host:port/db`, for log lines.
+    server: String,
 }
 
-fn db_error(what: &str, e: impl std::fmt::Display) -> Error {
-    Error::io(format!("PostgreSQL: {what}: {e}"), std::io::Error::other(e.to_string()))
+/// A failure naming the server, what was being done and the database's own
+/// message.
+fn pg_err(server: &str, what: impl Into<String>, e: impl std::error::Error + 'static) -> Error {
+    Error::Postgres { server: server.to_string(), what: what.into(), message: describe(&e) }
 }
 
 /// Opens a pool on `url` (checked by connecting once) and brings the schema
-/// to the newest version.
-pub async fn connect_pool(url: &str) -> Result<Pool> {
-    let config = tokio_postgres::Config::from_str(url).map_err(|e| db_error("bad URL", e))?;
+/// to the newest version; returns it with the server's name for messages.
+pub async fn connect_pool(url: &str) -> Result<(Pool, String)> {
+    let config = tokio_postgres::Config::from_str(url)
+        .map_err(|e| Error::Invalid(format!("bad PostgreSQL URL: {}", describe(&e))))?;
+    let server = server_name(&config);
     let mgr = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
-    let pool = Pool::builder(mgr).max_size(POOL_SIZE).build().map_err(|e| db_error("building the pool", e))?;
-    migrate(&pool).await?;
-    Ok(pool)
+    let pool = Pool::builder(mgr).max_size(POOL_SIZE).build().map_err(|e| pg_err(&server, "building the pool", e))?;
+    migrate(&pool, &server).await?;
+    Ok((pool, server))
 }
 
 /// Applies the migrations newer than the database's version, each in a
 /// transaction with its version row, under an advisory lock. Idempotent.
-pub async fn migrate(pool: &Pool) -> Result<()> {
-    let mut client = pool.get().await.map_err(|e| db_error("connecting", e))?;
-    let tx = client.transaction().await.map_err(|e| db_error("migrating", e))?;
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await.map_err(|e| db_error("locking", e))?;
+pub async fn migrate(pool: &Pool, server: &str) -> Result<()> {
+    let mut client = pool.get().await.map_err(|e| pg_err(server, "connecting", e))?;
+    let tx = client.transaction().await.map_err(|e| pg_err(server, "migrating", e))?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+        .await
+        .map_err(|e| pg_err(server, "locking", e))?;
     tx.batch_execute(
         "CREATE TABLE IF NOT EXISTS sockstatlog_schema (
             version integer PRIMARY KEY,
             applied_at timestamptz NOT NULL DEFAULT now())",
     )
     .await
-    .map_err(|e| db_error("creating the schema table", e))?;
+    .map_err(|e| pg_err(server, "creating the schema table", e))?;
     let row = tx
         .query_one("SELECT coalesce(max(version), 0) FROM sockstatlog_schema", &[])
         .await
-        .map_err(|e| db_error("reading the schema version", e))?;
+        .map_err(|e| pg_err(server, "reading the schema version", e))?;
     let current: i32 = row.get(0);
     for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
-        tx.batch_execute(sql).await.map_err(|e| db_error(&format!("migration {version}"), e))?;
+        tx.batch_execute(sql).await.map_err(|e| pg_err(server, &format!("migration {version}"), e))?;
         tx.execute("INSERT INTO sockstatlog_schema (version) VALUES ($1)", &[version])
             .await
-            .map_err(|e| db_error("recording the schema version", e))?;
+            .map_err(|e| pg_err(server, "recording the schema version", e))?;
     }
-    tx.commit().await.map_err(|e| db_error("committing the migration", e))
+    tx.commit().await.map_err(|e| pg_err(server, "committing the migration", e))
 }
 
 /// The fields of a sockstat event the schema makes queryable.
@@ -131,7 +139,8 @@ fn columns(raw: &str) -> Columns {
 impl PgStore {
     /// Connects and migrates.
     pub async fn connect(url: &str) -> Result<PgStore> {
-        Ok(PgStore { pool: connect_pool(url).await? })
+        let (pool, server) = connect_pool(url).await?;
+        Ok(PgStore { pool, server })
     }
 
     /// Inserts the batch in one statement; duplicates by key are skipped.
@@ -169,12 +178,13 @@ impl PgStore {
 /// The raw lines stored for one log ID, in the order they were stored, one
 /// per line as in a collector file (for `sockstatlog report --postgres`).
 pub async fn read_log(url: &str, log_id: &str) -> Result<Vec<u8>> {
-    let pool = connect_pool(url).await?;
-    let client = pool.get().await.map_err(|e| db_error("connecting", e))?;
+    let (pool, server) = connect_pool(url).await?;
+    let server = server.as_str();
+    let client = pool.get().await.map_err(|e| pg_err(server, "connecting", e))?;
     let rows = client
         .query("SELECT raw FROM sockstatlog_entries WHERE log_id = $1 ORDER BY id", &[&log_id])
         .await
-        .map_err(|e| db_error("reading entries", e))?;
+        .map_err(|e| pg_err(server, "reading entries", e))?;
     let mut out = Vec::new();
     for row in rows {
         let raw: &str = row.get(0);

@@ -78,6 +78,9 @@ pub enum DemoError {
     /// The logger or the collector failed.
     #[error("{0}")]
     Logger(#[from] sockstatlog::Error),
+    /// The demo's collector could not start.
+    #[error("{0}")]
+    Collector(#[from] crate::collector::Error),
     /// What was received could not be read.
     #[error("reading what was received: {0}")]
     Received(#[from] ReportError),
