@@ -71,6 +71,15 @@ impl FileLru {
         self.open.insert(key, (file, self.tick));
     }
 
+    /// Closes the least recently used half of the open files.
+    fn shrink_to_half(&mut self) {
+        let keep = self.open.len() / 2;
+        while self.open.len() > keep {
+            let Some((_, k)) = self.order.pop_first() else { break };
+            self.open.remove(&k);
+        }
+    }
+
     fn remove(&mut self, key: &Key) {
         if let Some((_, t)) = self.open.remove(key) {
             self.order.remove(&t);
@@ -91,6 +100,57 @@ pub struct DirStore {
     _lock: File,
 }
 
+/// Bytes of lines staged before they are written: bounds the copy a
+/// request makes of its entries (they are fsynced once, at the end).
+const STAGE_BYTES: usize = 256 << 10;
+
+/// Appends lines to a stream file through a bounded buffer.
+struct LineWriter<'f> {
+    file: &'f File,
+    buf: Vec<u8>,
+    /// The file's length once everything pushed is written.
+    len: u64,
+    wrote: bool,
+}
+
+impl<'f> LineWriter<'f> {
+    fn new(file: &'f File, len: u64) -> LineWriter<'f> {
+        LineWriter { file, buf: Vec::new(), len, wrote: false }
+    }
+
+    /// Stages one entry as a line (line breaks removed), writing the buffer
+    /// out when full.
+    fn push(&mut self, raw: &str) -> io::Result<()> {
+        let before = self.buf.len();
+        self.buf.extend(raw.bytes().filter(|b| !matches!(b, b'\n' | b'\r')));
+        self.buf.push(b'\n');
+        self.len += (self.buf.len() - before) as u64;
+        if self.buf.len() >= STAGE_BYTES {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if !self.buf.is_empty() {
+            self.wrote = true;
+            let mut f = self.file;
+            f.write_all(&self.buf)?;
+            self.buf.clear();
+        }
+        Ok(())
+    }
+
+    /// Writes what is staged and makes it durable (if anything was written).
+    fn finish(&mut self) -> io::Result<()> {
+        self.flush()?;
+        if self.wrote {
+            self.file.sync_data()?;
+        }
+        Ok(())
+    }
+}
+
 /// Path of the file holding entries for this collection and ID.
 pub fn stream_path(dir: &Path, collection: &str, private_hex: &str) -> PathBuf {
     dir.join(collection).join(format!("{private_hex}.jsonl"))
@@ -99,8 +159,10 @@ pub fn stream_path(dir: &Path, collection: &str, private_hex: &str) -> PathBuf {
 fn internal(what: &str, e: io::Error) -> Refusal {
     // A full disk (ENOSPC) or a size limit (EFBIG) is the server's condition,
     // not the client's: 507, so the uploader backs off and retries.
+    // Out of descriptors is a resource the collector caps itself: busy, 503.
     let status = match e.raw_os_error() {
         Some(libc::ENOSPC) | Some(libc::EFBIG) | Some(libc::EDQUOT) => StatusCode::INSUFFICIENT_STORAGE,
+        Some(libc::EMFILE) | Some(libc::ENFILE) => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     };
     Refusal::new(status, format!("{what}: {e}")).retry_after()
@@ -152,16 +214,18 @@ impl DirStore {
         // lines are durably stored.
         let mut staged: HashMap<u64, ProcSeen> = HashMap::new();
         let mut staged_hashed: Vec<u64> = Vec::new();
-        let mut out = Vec::with_capacity(batch.bytes);
+        let mut lines = LineWriter::new(&file, stream.len);
         let (mut stored, mut dups, mut unkeyed) = (0u64, 0u64, 0u64);
-        for e in &batch.entries {
-            if let Some((pid, seq)) = e.key.filter(|k| k.0 == HASHED_PROC_ID) {
+        let mut written = Ok(());
+        for i in 0..batch.len() {
+            let key = batch.key(i);
+            if let Some((pid, seq)) = key.filter(|k| k.0 == HASHED_PROC_ID) {
                 if stream.seen.contains(pid, seq) || staged_hashed.contains(&seq) {
                     dups += 1;
                     continue;
                 }
                 staged_hashed.push(seq);
-            } else if let Some((pid, seq)) = e.key {
+            } else if let Some((pid, seq)) = key {
                 let p = staged.entry(pid).or_insert_with(|| stream.seen.get(pid));
                 if p.contains(seq) {
                     dups += 1;
@@ -172,31 +236,31 @@ impl DirStore {
                 unkeyed += 1;
             }
             stored += 1;
-            out.extend(e.raw.bytes().filter(|b| !matches!(b, b'\n' | b'\r')));
-            out.push(b'\n');
-        }
-        if !out.is_empty() {
-            let before = stream.len;
-            if let Err(e) = (&*file).write_all(&out).and_then(|()| file.sync_data()) {
-                // Roll back: cut to the length before this write. If even
-                // that fails, forget the stream; reloading cuts the torn tail.
-                let cut = file.set_len(before).and_then(|()| file.sync_data());
-                if cut.is_err() {
-                    *slot = None;
-                    super::lock(&self.files).remove(key);
-                }
-                self.counters.rolled_back.fetch_add(1, Relaxed);
-                if !self.quiet {
-                    tracing::error!(
-                        "writing {} failed ({e}); rolled back to {before} bytes{}",
-                        path.display(),
-                        if cut.is_err() { " failed too, stream will be reloaded" } else { "" }
-                    );
-                }
-                return Err(internal("storing", e));
+            written = lines.push(batch.raw(i));
+            if written.is_err() {
+                break;
             }
-            stream.len += out.len() as u64;
         }
+        let before = stream.len;
+        if let Err(e) = written.and_then(|()| lines.finish()) {
+            // Roll back: cut to the length before this request. If even
+            // that fails, forget the stream; reloading cuts the torn tail.
+            let cut = file.set_len(before).and_then(|()| file.sync_data());
+            if cut.is_err() {
+                *slot = None;
+                super::lock(&self.files).remove(key);
+            }
+            self.counters.rolled_back.fetch_add(1, Relaxed);
+            if !self.quiet {
+                tracing::error!(
+                    "writing {} failed ({e}); rolled back to {before} bytes{}",
+                    path.display(),
+                    if cut.is_err() { " failed too, stream will be reloaded" } else { "" }
+                );
+            }
+            return Err(internal("storing", e));
+        }
+        stream.len = lines.len;
         for (pid, p) in staged {
             stream.seen.commit(pid, p);
         }
@@ -215,7 +279,16 @@ impl DirStore {
         if let Some(parent) = path.parent() {
             private_fs::create_dir_all(parent).map_err(|e| internal("creating the stream directory", e))?;
         }
-        let f = Arc::new(private_fs::open_append(path).map_err(|e| internal("opening the stream file", e))?);
+        let f = match private_fs::open_append(path) {
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EMFILE) | Some(libc::ENFILE)) => {
+                // Out of descriptors: close the older half of the LRU and
+                // try once more; still out, the caller answers 503.
+                super::lock(&self.files).shrink_to_half();
+                private_fs::open_append(path)
+            }
+            r => r,
+        };
+        let f = Arc::new(f.map_err(|e| internal("opening the stream file", e))?);
         super::lock(&self.files).put(key.clone(), f.clone(), self.limits.max_open_files);
         Ok(f)
     }
@@ -228,7 +301,7 @@ impl DirStore {
         let mut r = BufReader::with_capacity(SCAN_BUF_BYTES, file);
         r.seek(SeekFrom::Start(0))?;
         let whole = scan_lines(&mut r, self.limits.max_body_bytes, |line| match line {
-            Some(l) => match super::entry_key(l) {
+            Some(l) => match super::batch::entry_key(l) {
                 Ok(Some((pid, seq))) => seen.insert(pid, seq),
                 Ok(None) => {}
                 Err(()) => unreadable += 1,

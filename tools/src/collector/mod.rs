@@ -23,10 +23,12 @@
 //! mark per process, see [`dedupe`]); idle streams are let go. File I/O and
 //! decoding run on blocking threads, never on the runtime.
 
+pub mod batch;
 pub mod dedupe;
 pub mod dir;
 pub mod error;
 pub mod pg;
+pub mod schema;
 
 use axum::body::Body;
 use axum::extract::{Path as UrlPath, State};
@@ -36,11 +38,8 @@ use axum::routing::post;
 use axum::{Extension, Router};
 pub use error::{Error, Result};
 use http_body_util::BodyExt;
-use serde::Deserialize;
-use serde_json::value::RawValue;
 use sockstatlog::logid::PrivateId;
 use std::future::{poll_fn, Future};
-use std::io::Read;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::pin::pin;
@@ -52,6 +51,7 @@ use std::time::{Duration, Instant};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+pub use batch::{Batch, MAX_ENTRIES_PER_REQUEST};
 pub use dir::stream_path;
 
 /// Largest request body accepted, compressed or not, and largest body after
@@ -95,11 +95,6 @@ pub const RETRY_AFTER_SECS: u32 = 5;
 /// Longest collection name: a directory name (NAME_MAX is 255) and a
 /// database column; real ones are ~30 characters.
 pub const MAX_COLLECTION_CHARS: usize = 128;
-/// zstd window log the decoder accepts (2^23 = 8 MiB): bounds decoder memory
-/// whatever a frame header claims; real clients use 256 KiB windows.
-const MAX_WINDOW_LOG: u32 = 23;
-/// Decompressed bytes taken from the budget at a time.
-const DECODE_CHUNK_BYTES: usize = 64 << 10;
 /// Hex characters of the public log ID naming a stream in log lines (the
 /// private ID is the upload credential and is never logged).
 const ID_PREFIX_CHARS: usize = 16;
@@ -126,6 +121,8 @@ pub struct Limits {
     pub stream_idle: Duration,
     /// Deadline of each database call (PostgreSQL store).
     pub db_deadline: Duration,
+    /// Entries in one request (more: 413).
+    pub max_entries: usize,
 }
 
 impl Limits {
@@ -152,6 +149,7 @@ impl Default for Limits {
             max_open_files: MAX_OPEN_FILES,
             stream_idle: STREAM_IDLE,
             db_deadline: DB_DEADLINE,
+            max_entries: MAX_ENTRIES_PER_REQUEST,
         }
     }
 }
@@ -232,22 +230,6 @@ impl Refusal {
     }
 }
 
-/// One uploaded entry: its text as the client sent it and its key.
-pub struct Entry {
-    /// The JSON object's text, byte-exact.
-    pub raw: String,
-    /// (`proc_id`, `proc_seq`), if it has both.
-    pub key: Option<(u64, u64)>,
-}
-
-/// A request's entries.
-pub struct Batch {
-    /// In the order sent.
-    pub entries: Vec<Entry>,
-    /// Sum of the entries' lengths.
-    pub bytes: usize,
-}
-
 /// What storing a batch did.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Stored {
@@ -282,7 +264,7 @@ impl App {
             StoreConfig::Dir(d) => {
                 Backend::Dir(Box::new(dir::DirStore::open(d, limits.clone(), counters.clone(), quiet)?))
             }
-            StoreConfig::Postgres(url) => Backend::Pg(pg::PgStore::connect(&url).await?),
+            StoreConfig::Postgres(url) => Backend::Pg(pg::PgStore::connect(&url, limits.db_deadline).await?),
         };
         Ok(Arc::new(App {
             backend,
@@ -541,28 +523,68 @@ async fn handle(
     let id = check_target(collection, id)?;
     let encoding = content_encoding(headers)?;
     let want_len = orig_content_length(headers)?;
-    let (body, permit) = read_body(app, body, headers).await?;
+    let (body, mut permit) = read_body(app, body, headers).await?;
     let joined = |e: tokio::task::JoinError| Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, format!("storing: {e}"));
     let (a, c) = (app.clone(), collection.to_string());
-    match &app.backend {
+    let res = match &app.backend {
         // Decoding and the file I/O on a blocking thread, holding the budget.
         Backend::Dir(_) => tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            let batch = decode(&a, &body, encoding, want_len)?;
+            let batch = decode(&a, body, encoding, want_len, &mut permit)?;
             let Backend::Dir(d) = &a.backend else { unreachable!("matched above") };
-            d.append(&c, &id, &batch)
+            let stored = d.append(&c, &id, &batch);
+            Ok((stored, permit))
         })
         .await
         .map_err(joined)?,
         // Decoding on a blocking thread; the insert is async.
         Backend::Pg(pg) => {
-            let (batch, _permit) =
-                tokio::task::spawn_blocking(move || decode(&a, &body, encoding, want_len).map(|b| (b, permit)))
-                    .await
-                    .map_err(joined)??;
-            pg.append(&c, &id, &batch).await
+            let (batch, permit) = tokio::task::spawn_blocking(move || {
+                decode(&a, body, encoding, want_len, &mut permit).map(|b| (b, permit))
+            })
+            .await
+            .map_err(joined)??;
+            let stored = pg.append(&c, &id, &batch).await;
+            drop(batch);
+            Ok((stored, permit))
         }
+    };
+    let (stored, permit) = res?;
+    give_back(permit);
+    stored
+}
+
+/// Requests charged at least this much hand the freed memory back to the
+/// OS when they end (glibc keeps freed heap in its arenas otherwise, and a
+/// burst of large requests would stay resident for good).
+const GIVE_BACK_BYTES: usize = 1 << 20;
+
+/// Releases a finished request's budget, and its memory to the OS if it
+/// was large.
+fn give_back(permit: Permit) {
+    let charged = permit.as_ref().map_or(0, |p| p.num_permits());
+    drop(permit);
+    if charged >= GIVE_BACK_BYTES {
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        tokio::task::spawn_blocking(|| {
+            // SAFETY: malloc_trim only returns free heap pages to the OS.
+            unsafe { libc::malloc_trim(0) };
+        });
     }
+}
+
+/// Undoes zstd (budgeted, bounded) and indexes the entries, charging them
+/// too; blocking.
+fn decode(app: &App, body: Vec<u8>, zstd: bool, want_len: Option<usize>, held: &mut Permit) -> Result<Batch, Refusal> {
+    let text = if zstd {
+        let text = batch::decompress(&body, app.limits.max_body_bytes, want_len, |n| take_budget(app, held, n))?;
+        drop(body);
+        text
+    } else {
+        body
+    };
+    let batch = batch::parse(text, app.limits.max_entries)?;
+    take_budget(app, held, batch::entry_charge(batch.len()))?;
+    Ok(batch)
 }
 
 type Permit = Option<OwnedSemaphorePermit>;
@@ -686,73 +708,6 @@ async fn read_body(app: &App, mut body: Body, headers: &HeaderMap) -> Result<(Ve
     }
 }
 
-/// Undoes zstd (budgeted, bounded) and parses the array; blocking.
-fn decode(app: &App, body: &[u8], zstd: bool, want_len: Option<usize>) -> Result<Batch, Refusal> {
-    if !zstd {
-        return parse_batch(body);
-    }
-    let max = app.limits.max_body_bytes;
-    let bad = |e: std::io::Error| Refusal::new(StatusCode::BAD_REQUEST, format!("bad zstd body: {e}"));
-    let mut dec = zstd::stream::read::Decoder::new(body).map_err(bad)?;
-    dec.window_log_max(MAX_WINDOW_LOG).map_err(bad)?;
-    let mut held: Permit = None;
-    let mut out = Vec::new();
-    let mut chunk = vec![0u8; DECODE_CHUNK_BYTES];
-    loop {
-        let n = dec.read(&mut chunk).map_err(bad)?;
-        if n == 0 {
-            break;
-        }
-        if out.len() + n > max {
-            return Err(Refusal::new(StatusCode::PAYLOAD_TOO_LARGE, format!("body decompresses to over {max} bytes")));
-        }
-        take_budget(app, &mut held, n)?;
-        out.extend_from_slice(&chunk[..n]);
-    }
-    if let Some(n) = want_len {
-        if n != out.len() {
-            return Err(Refusal::new(
-                StatusCode::BAD_REQUEST,
-                format!("Orig-Content-Length says {n} but the body decompressed to {} bytes", out.len()),
-            ));
-        }
-    }
-    parse_batch(&out)
-}
-
-fn parse_batch(raw: &[u8]) -> Result<Batch, Refusal> {
-    let entries: Vec<&RawValue> = serde_json::from_slice(raw)
-        .map_err(|e| Refusal::new(StatusCode::BAD_REQUEST, format!("body is not a JSON array of objects: {e}")))?;
-    let mut out = Vec::with_capacity(entries.len());
-    let mut bytes = 0;
-    for (i, e) in entries.iter().enumerate() {
-        let text = e.get();
-        if !text.starts_with('{') {
-            return Err(Refusal::new(StatusCode::BAD_REQUEST, format!("entry {i} is not a JSON object")));
-        }
-        let key = entry_key(text.as_bytes()).unwrap_or(None);
-        bytes += text.len() + 1;
-        out.push(Entry { raw: text.to_string(), key });
-    }
-    Ok(Batch { entries: out, bytes })
-}
-
-/// The part of an entry that identifies it (other members are skipped
-/// without being built).
-#[derive(Deserialize)]
-struct EntryMeta {
-    logtail: Option<serde_json::Value>,
-}
-
-/// The entry's (`proc_id`, `proc_seq`); `Ok(None)` if it lacks either (or
-/// they are not unsigned integers), `Err` if it is not a JSON object.
-pub(crate) fn entry_key(entry: &[u8]) -> Result<Option<(u64, u64)>, ()> {
-    let m: EntryMeta = serde_json::from_slice(entry).map_err(|_| ())?;
-    let lt = m.logtail;
-    let field = |name: &str| lt.as_ref().and_then(|l| l.get(name)).and_then(serde_json::Value::as_u64);
-    Ok(field("proc_id").zip(field("proc_seq")))
-}
-
 /// Runs `a` until `b` completes (or `a` ends first).
 async fn race<A: Future, B: Future>(a: A, b: B) {
     let (mut a, mut b) = (pin!(a), pin!(b));
@@ -770,4 +725,24 @@ async fn race<A: Future, B: Future>(a: A, b: B) {
 /// one bad request must not wedge every later one.
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_caps_fit_under_the_open_file_limit_with_room_for_connections() {
+        let cases = [
+            ("ulimit-256", 256, (112, 112)),
+            ("ulimit-64", 64, (16, 16)),
+            ("roomy", 1 << 20, (MAX_CONNECTIONS, MAX_OPEN_FILES)),
+            ("absurdly-low", 10, (1, 1)),
+        ];
+        for (name, nofile, want) in cases {
+            let l = Limits::default().fit_fd_limit(nofile);
+            assert_eq!((l.max_connections, l.max_open_files), want, "{name}");
+            assert!(l.max_connections + l.max_open_files + RESERVED_FDS <= (nofile as usize).max(RESERVED_FDS + 2));
+        }
+    }
 }
