@@ -361,12 +361,12 @@ fn fleet_query(base: &str) {
                   generate_series(0, 19) l;
          INSERT INTO sockstatlog_hours (log_id, hour, entries, first_t, last_t)
            SELECT lpad(to_hex(d), 64, '0'), h0 + h::int8 * 3600000, 360, h0 + h::int8 * 3600000, h0 + h::int8 * 3600000 + 3599000
-           FROM active, (SELECT (extract(epoch FROM date_trunc('hour', now())) * 1000)::int8 - {hours} * 3600000 AS h0) z;
+           FROM active, (SELECT (extract(epoch FROM date_trunc('hour', now())) * 1000)::int8 - {hours}::int8 * 3600000 AS h0) z;
          INSERT INTO sockstatlog_rollup (log_id, hour, label, cellular, tx, rx, windows)
            SELECT lpad(to_hex(d), 64, '0'), h0 + h::int8 * 3600000, (d + k * 7) % 20, c,
                   (random() * 1e6)::int8, (random() * 1e7)::int8, 1 + (random() * 359)::int8
            FROM active, generate_series(1, {FLEET_LABELS}) k, (VALUES (false), (true)) n(c),
-                (SELECT (extract(epoch FROM date_trunc('hour', now())) * 1000)::int8 - {hours} * 3600000 AS h0) z;
+                (SELECT (extract(epoch FROM date_trunc('hour', now())) * 1000)::int8 - {hours}::int8 * 3600000 AS h0) z;
          ANALYZE;"
     );
     rt.block_on(c.batch_execute(&gen)).unwrap();

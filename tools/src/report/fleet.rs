@@ -333,16 +333,22 @@ pub async fn resolve_log_id(pool: &Pool, server: &str, given: &str) -> Result<Re
         )
         .await
         .map_err(|e| pg_err(server, "looking up the log ID", e))?;
-    let found = rows.iter().map(|r| (r.get::<_, String>(0), r.get::<_, String>(1))).find_map(|(private, public)| {
-        let given_as = if private == id {
-            "its sockstat private ID"
-        } else if public == id {
-            "its sockstat public ID"
-        } else {
-            "its node's backend ID"
-        };
-        Some(ResolvedLog { private_hex: private, public_hex: public, given_as })
-    });
+    // The rank of each way to name a log: the private ID (exact) first.
+    let found = rows
+        .iter()
+        .map(|r| {
+            let (private, public): (String, String) = (r.get(0), r.get(1));
+            let (rank, given_as) = if private == id {
+                (0, "its sockstat private ID")
+            } else if public == id {
+                (1, "its sockstat public ID")
+            } else {
+                (2, "its node's backend ID")
+            };
+            (rank, ResolvedLog { private_hex: private, public_hex: public, given_as })
+        })
+        .min_by_key(|(rank, _)| *rank)
+        .map(|(_, log)| log);
     found.ok_or_else(|| {
         Error::Invalid(format!(
             "no log in the database for --log-id {id} (looked for it as a sockstat private ID, a sockstat public \
