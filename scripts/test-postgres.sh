@@ -5,7 +5,9 @@
 # run as root: the server refuses to run as root), runs the tests with
 # SOCKSTATLOG_TEST_POSTGRES_URL set (so they fail, not skip, if the database
 # is unreachable), and stops and removes the cluster on exit. No system
-# service is used or touched.
+# service is used or touched. The postmaster's pid is passed too
+# (SOCKSTATLOG_TEST_POSTGRES_PID): the hung-database test stops the cluster
+# with SIGSTOP, and the cleanup resumes it before stopping it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/common.sh
@@ -24,7 +26,7 @@ mode=${1:-test}
 if [ "$mode" = bench ]; then
   cargo bench -p sockstatlog-tools --bench collector --no-run --quiet
 else
-  cargo test -p sockstatlog-tools --test collector_postgres --no-run --quiet
+  cargo test -p sockstatlog-tools --test collector_postgres --test collector_fleet --test collector_hung_db --no-run --quiet
 fi
 
 as_pg=()
@@ -36,6 +38,11 @@ tmp=$(mktemp -d /tmp/sockstatlog-pg.XXXXXX)
 chmod 0755 "$tmp"
 [ "${#as_pg[@]}" = 0 ] || chown postgres "$tmp"
 cleanup() {
+  # A test that failed while the cluster was stopped must not hang the stop.
+  if [ -f "$tmp/data/postmaster.pid" ]; then
+    pm=$(head -n 1 "$tmp/data/postmaster.pid")
+    kill -CONT "$pm" $(ps -o pid= --ppid "$pm" 2>/dev/null) 2>/dev/null || true
+  fi
   "${as_pg[@]}" "$BIN/pg_ctl" -D "$tmp/data" -m immediate stop >/dev/null 2>&1 || true
   rm -rf "$tmp"
 }
@@ -50,5 +57,6 @@ echo "private PostgreSQL cluster on 127.0.0.1:$port ($tmp)"
 if [ "$mode" = bench ]; then
   SOCKSTATLOG_BENCH_POSTGRES_URL="$url" cargo bench -p sockstatlog-tools --bench collector
 else
-  SOCKSTATLOG_TEST_POSTGRES_URL="$url" cargo test -p sockstatlog-tools --test collector_postgres -- --include-ignored
+  SOCKSTATLOG_TEST_POSTGRES_URL="$url" SOCKSTATLOG_TEST_POSTGRES_PID=$(head -n 1 "$tmp/data/postmaster.pid") \
+    cargo test -p sockstatlog-tools --test collector_postgres --test collector_fleet --test collector_hung_db -- --include-ignored
 fi

@@ -138,6 +138,31 @@ fn bodies_in_flight_are_bounded_by_a_budget_and_over_it_is_a_503_with_retry_afte
     assert_eq!(stored_lines(dir.path()), vec![entry(1, 1)]);
 }
 
+/// A small body of many tiny entries costs what its entries cost: it is
+/// charged per entry, so a budget its bytes fit in but its entries do not
+/// refuses it (503, Retry-After), and past the per-request entry cap it is
+/// a 413 whatever the budget.
+#[test]
+fn a_request_is_charged_for_its_entries_not_only_its_bytes() {
+    use sockstatlog_tools::collector::batch::entry_charge;
+    let n = 10_000;
+    let tiny = format!("[{}{{}}]", "{},".repeat(n - 1));
+    let bytes = tiny.len();
+    let cases = [
+        ("bytes-fit-entries-do-not", bytes * 2, n, 503),
+        ("both-fit", bytes + entry_charge(n), n, 200),
+        ("over-the-entry-cap", bytes * 100 + entry_charge(n), n - 1, 413),
+    ];
+    for (name, budget, max_entries, want) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let col = collector_with(dir.path(), Limits { inflight_body_bytes: budget, max_entries, ..Limits::default() });
+        let r = post(col.addr(), &test_id().to_hex(), &tiny);
+        assert_eq!(r.status, want, "{name}: {}", String::from_utf8_lossy(&r.body));
+        assert_eq!(r.header("retry-after").is_some(), want == 503, "{name}");
+        assert_eq!(col.stats().inflight_body_bytes, 0, "{name}: the charge is given back");
+    }
+}
+
 #[test]
 fn idle_streams_leave_memory_and_their_dedupe_state_comes_back_from_the_file() {
     let dir = tempfile::tempdir().unwrap();
@@ -160,6 +185,29 @@ fn more_streams_than_file_descriptors_all_get_stored() {
     }
     let fds = std::fs::read_dir(format!("/proc/{}/fd", col.child.id())).unwrap().count();
     assert!(fds < 64, "{fds} descriptors open");
+}
+
+/// `ulimit -n 128` set in the child (soft and hard, so it cannot raise it):
+/// the caps fit under it, every stream is stored while connections are
+/// held open, and connections past the fitted cap get 503, never a 500.
+#[test]
+fn under_a_low_fd_limit_the_caps_fit_and_nothing_is_answered_500() {
+    const NOFILE: u64 = 128;
+    let dir = tempfile::tempdir().unwrap();
+    let col = child::start_dir(dir.path(), &[], Setup { nofile: Some(NOFILE), ..Setup::default() });
+    let idle: Vec<TcpStream> = (0..40).map(|_| TcpStream::connect(col.addr).unwrap()).collect();
+    for n in 0..300 {
+        let r = post(col.addr, &id_n(n), &body(1, [1]));
+        assert_eq!(r.status, 200, "stream {n}: {}", String::from_utf8_lossy(&r.body));
+    }
+    // Over the fitted cap (48) even if the first ones had timed out.
+    let more: Vec<TcpStream> = (0..60).map(|_| TcpStream::connect(col.addr).unwrap()).collect();
+    let r = post(col.addr, &id_n(7), &body(1, [2]));
+    assert_eq!(r.status, 503, "{}", String::from_utf8_lossy(&r.body));
+    assert!(r.header("retry-after").is_some());
+    drop((idle, more));
+    let fds = std::fs::read_dir(format!("/proc/{}/fd", col.child.id())).unwrap().count();
+    assert!(fds < NOFILE as usize, "{fds} descriptors open");
 }
 
 /// Reads until the server closes or answers; the client timeout only stops
@@ -236,7 +284,12 @@ fn a_collection_name_too_long_is_a_client_error_with_a_message() {
     let r = raw_request(col.addr(), "POST", &format!("/c/{name}/{}", test_id().to_hex()), &[], body(1, [1]).as_bytes());
     assert_eq!(r.status, 404);
     assert!(String::from_utf8_lossy(&r.body).contains("over 128"), "{:?}", String::from_utf8_lossy(&r.body));
-    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "nothing created");
+    let created: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| n != sockstatlog_tools::collector::dir::LOCK_FILE)
+        .collect();
+    assert!(created.is_empty(), "nothing created: {created:?}");
 }
 
 fn mode(p: &Path) -> u32 {

@@ -1,8 +1,9 @@
 //! `sockstatlog report PATH` (or `--postgres URL --log-id HEX`): summarise a
 //! device log directory, an exported file, a collector file or a device's
 //! entries in the collector's database per label, with radio attribution, as
-//! a table or JSON, and optionally as charts. The work is in
-//! [`crate::report`].
+//! a table or JSON, and optionally as charts; or `--postgres URL --fleet`:
+//! the whole fleet, per label and top devices, computed in the database. The
+//! work is in [`crate::report`] and [`crate::report::fleet`].
 
 use crate::report::{self, ChartOptions};
 use std::path::PathBuf;
@@ -15,12 +16,28 @@ pub struct Args {
     /// A device log directory (sockstats.log1.txt/.log2.txt, read without
     /// modifying it), an exported file, or a collector file (JSON Lines).
     pub path: Option<PathBuf>,
-    /// Read from the collector's PostgreSQL database instead.
-    #[arg(long, value_name = "URL", requires = "log_id")]
+    /// Read from the collector's PostgreSQL database instead (with
+    /// --log-id or --fleet).
+    #[arg(long, value_name = "URL")]
     pub postgres: Option<String>,
-    /// The device's private log ID (64 hex, as in the collector's URL path).
-    #[arg(long, value_name = "HEX", requires = "postgres")]
+    /// The device: its node's backend ID, or its sockstat private ID (as in
+    /// the collector's URL path) or public ID (64 hex each).
+    #[arg(long, value_name = "HEX", requires = "postgres", conflicts_with = "fleet")]
     pub log_id: Option<String>,
+    /// Report on every device in the database: per label and the top devices.
+    #[arg(long, requires = "postgres")]
+    pub fleet: bool,
+    /// With --fleet: count events from this time (RFC 3339, or a duration
+    /// back from now: 24h, 7d); whole hours.
+    #[arg(long, value_name = "TIME", requires = "fleet")]
+    pub since: Option<String>,
+    /// With --fleet: count events up to this time (RFC 3339 or a duration
+    /// back from now); whole hours.
+    #[arg(long, value_name = "TIME", requires = "fleet")]
+    pub until: Option<String>,
+    /// With --fleet: devices listed.
+    #[arg(long, value_name = "N", requires = "fleet", default_value_t = report::fleet::DEFAULT_TOP)]
+    pub top: usize,
     /// Print the report as JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -35,10 +52,13 @@ pub struct Args {
 /// Runs the subcommand: 0 on success, 2 when the input is unreadable or
 /// malformed, 1 when the charts could not be written.
 pub fn run(args: Args) -> ExitCode {
+    if args.fleet {
+        return fleet(&args);
+    }
     let built = match (&args.path, &args.postgres, &args.log_id) {
         (Some(path), None, _) => report::build(path),
-        (None, Some(url), Some(id)) => from_postgres(url, id),
-        _ => Err(report::ReportError::Database("give a PATH, or --postgres URL with --log-id HEX".into())),
+        (None, Some(url), Some(id)) => report::fleet::cli::device_report(url, id),
+        _ => Err(report::ReportError::Database("give a PATH, or --postgres URL with --log-id HEX or --fleet".into())),
     };
     let report = match built {
         Ok(r) => r,
@@ -74,20 +94,33 @@ pub fn run(args: Args) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// The device's entries from the collector's database, read as a collector
-/// file would be.
-fn from_postgres(url: &str, log_id: &str) -> Result<report::Report, report::ReportError> {
-    let id = sockstatlog::logid::PrivateId::parse(log_id)
-        .map_err(|e| report::ReportError::Database(format!("--log-id: {e}")))?
-        .to_hex();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| report::ReportError::Database(format!("starting runtime: {e}")))?;
-    let data = rt
-        .block_on(crate::collector::pg::read_log(url, &id))
-        .map_err(|e| report::ReportError::Database(e.to_string()))?;
-    let name = PathBuf::from(format!("postgres:{id}"));
-    let trace = report::parse::read_trace_bytes(&name, &data)?;
-    Ok(report::summarise(&name, trace))
+/// `--fleet`: 0, or 2 when the input is bad or the database unreadable.
+fn fleet(args: &Args) -> ExitCode {
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+    let time = |flag: &str, v: &Option<String>| {
+        v.as_deref().map(|s| report::fleet::parse_time(s, now_ms).map_err(|e| format!("{flag}: {e}"))).transpose()
+    };
+    let query = match (time("--since", &args.since), time("--until", &args.until)) {
+        (Ok(since_ms), Ok(until_ms)) => report::fleet::FleetQuery { since_ms, until_ms, top: args.top },
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("sockstatlog report: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let url = args.postgres.as_deref().unwrap_or_default();
+    match report::fleet::cli::fleet_report(url, &query) {
+        Ok(f) if args.json => match serde_json::to_string_pretty(&f) {
+            Ok(json) => println!("{json}"),
+            Err(e) => {
+                eprintln!("sockstatlog report: {e}");
+                return ExitCode::from(1);
+            }
+        },
+        Ok(f) => print!("{}", report::fleet::render_text(&f)),
+        Err(e) => {
+            eprintln!("sockstatlog report: {e}");
+            return ExitCode::from(2);
+        }
+    }
+    ExitCode::SUCCESS
 }

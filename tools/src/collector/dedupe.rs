@@ -1,7 +1,10 @@
 //! Exactly-once bookkeeping for one stream in memory that does not grow with
 //! the number of entries: per `proc_id`, the highest `proc_seq` stored (the
 //! uploader sends a process's entries in order) and a short list of the
-//! sequence ranges below it that were skipped and so may still arrive. The
+//! sequence ranges below it that were skipped and so may still arrive. Every
+//! `proc_seq` is a key, 0 included: the PostgreSQL store's unique key treats
+//! 0 like any other value, and so does this (a bit of its own, as the
+//! high-water mark counts from 1, where the uploader's sequences start). The
 //! uploader's own entries (`proc_id` 0, keyed by a hash of their batch, in
 //! no order) are a small exact set instead.
 
@@ -31,6 +34,8 @@ pub const MAX_PROCS_PER_STREAM: usize = 4096;
 pub struct ProcSeen {
     /// Highest `proc_seq` stored (0: none).
     high: u64,
+    /// Whether `proc_seq` 0 is stored.
+    zero: bool,
     /// Inclusive ranges below `high` not stored, ascending.
     gaps: Vec<(u64, u64)>,
     /// Stream-wide counter value when last stored to (for eviction).
@@ -40,6 +45,9 @@ pub struct ProcSeen {
 impl ProcSeen {
     /// True if `seq` is already stored (or is below the remembered window).
     pub fn contains(&self, seq: u64) -> bool {
+        if seq == 0 {
+            return self.zero;
+        }
         if seq > self.high {
             return false;
         }
@@ -50,6 +58,10 @@ impl ProcSeen {
 
     /// Records `seq` as stored (`contains(seq)` must be false).
     pub fn insert(&mut self, seq: u64) {
+        if seq == 0 {
+            self.zero = true;
+            return;
+        }
         if seq > self.high {
             if seq > self.high + 1 {
                 self.gaps.push((self.high + 1, seq - 1));
@@ -165,6 +177,20 @@ mod tests {
         }
         assert_eq!(s.footprint(), 1, "one process, no gaps");
         assert!(s.contains(7, 1) && s.contains(7, 100_000) && !s.contains(7, 100_001) && !s.contains(8, 1));
+    }
+
+    #[test]
+    fn proc_seq_zero_is_a_key_like_any_other_in_any_order() {
+        let mut p = ProcSeen::default();
+        assert!(!p.contains(0));
+        p.insert(0);
+        assert!(p.contains(0) && !p.contains(1));
+        let mut q = ProcSeen::default();
+        q.insert(1);
+        q.insert(2);
+        assert!(!q.contains(0), "0 after 1 still arrives");
+        q.insert(0);
+        assert!(q.contains(0) && q.gap_ranges() == 0);
     }
 
     #[test]

@@ -6,8 +6,14 @@
 //! fragment. Loading a stream (first use, or after it went idle) cuts a
 //! torn last line left by a crash and skips unreadable lines, counting both.
 //! Open files are an LRU with a cap; idle streams are dropped from memory.
+//!
+//! One collector per directory: the store holds an exclusive lock on
+//! `DIR/.collector.lock` (flock) for its lifetime, taken when it is opened,
+//! before the collector listens. Two collectors on one directory would each
+//! keep their own dedupe state and store a retried batch twice.
 
 use super::dedupe::{ProcSeen, StreamSeen, HASHED_PROC_ID};
+use super::error::{Error, Result};
 use super::{Batch, Counters, Limits, Refusal, Stored};
 use crate::private_fs;
 use axum::http::StatusCode;
@@ -18,6 +24,10 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
+
+/// The lock file in the store's directory. A collection name never starts
+/// with '.', so it cannot collide with a collection's directory.
+pub const LOCK_FILE: &str = ".collector.lock";
 
 /// Buffer of the stored-file scan.
 const SCAN_BUF_BYTES: usize = 64 << 10;
@@ -61,6 +71,15 @@ impl FileLru {
         self.open.insert(key, (file, self.tick));
     }
 
+    /// Closes the least recently used half of the open files.
+    fn shrink_to_half(&mut self) {
+        let keep = self.open.len() / 2;
+        while self.open.len() > keep {
+            let Some((_, k)) = self.order.pop_first() else { break };
+            self.open.remove(&k);
+        }
+    }
+
     fn remove(&mut self, key: &Key) {
         if let Some((_, t)) = self.open.remove(key) {
             self.order.remove(&t);
@@ -77,6 +96,59 @@ pub struct DirStore {
     last_sweep: Mutex<Instant>,
     counters: Arc<Counters>,
     quiet: bool,
+    /// Holds the flock on [`LOCK_FILE`] until the store is dropped.
+    _lock: File,
+}
+
+/// Bytes of lines staged before they are written: bounds the copy a
+/// request makes of its entries (they are fsynced once, at the end).
+const STAGE_BYTES: usize = 256 << 10;
+
+/// Appends lines to a stream file through a bounded buffer.
+struct LineWriter<'f> {
+    file: &'f File,
+    buf: Vec<u8>,
+    /// The file's length once everything pushed is written.
+    len: u64,
+    wrote: bool,
+}
+
+impl<'f> LineWriter<'f> {
+    fn new(file: &'f File, len: u64) -> LineWriter<'f> {
+        LineWriter { file, buf: Vec::new(), len, wrote: false }
+    }
+
+    /// Stages one entry as a line (line breaks removed), writing the buffer
+    /// out when full.
+    fn push(&mut self, raw: &str) -> io::Result<()> {
+        let before = self.buf.len();
+        self.buf.extend(raw.bytes().filter(|b| !matches!(b, b'\n' | b'\r')));
+        self.buf.push(b'\n');
+        self.len += (self.buf.len() - before) as u64;
+        if self.buf.len() >= STAGE_BYTES {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if !self.buf.is_empty() {
+            self.wrote = true;
+            let mut f = self.file;
+            f.write_all(&self.buf)?;
+            self.buf.clear();
+        }
+        Ok(())
+    }
+
+    /// Writes what is staged and makes it durable (if anything was written).
+    fn finish(&mut self) -> io::Result<()> {
+        self.flush()?;
+        if self.wrote {
+            self.file.sync_data()?;
+        }
+        Ok(())
+    }
 }
 
 /// Path of the file holding entries for this collection and ID.
@@ -87,17 +159,22 @@ pub fn stream_path(dir: &Path, collection: &str, private_hex: &str) -> PathBuf {
 fn internal(what: &str, e: io::Error) -> Refusal {
     // A full disk (ENOSPC) or a size limit (EFBIG) is the server's condition,
     // not the client's: 507, so the uploader backs off and retries.
+    // Out of descriptors is a resource the collector caps itself: busy, 503.
     let status = match e.raw_os_error() {
         Some(libc::ENOSPC) | Some(libc::EFBIG) | Some(libc::EDQUOT) => StatusCode::INSUFFICIENT_STORAGE,
+        Some(libc::EMFILE) | Some(libc::ENFILE) => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     };
     Refusal::new(status, format!("{what}: {e}")).retry_after()
 }
 
 impl DirStore {
-    /// A store under `dir` (created 0700 on first use).
-    pub fn new(dir: PathBuf, limits: Limits, counters: Arc<Counters>, quiet: bool) -> DirStore {
-        DirStore {
+    /// Opens the store under `dir`: creates it (0700) if needed and takes
+    /// its lock, which proves it is a writable directory no other collector
+    /// serves. Fails naming the directory otherwise.
+    pub fn open(dir: PathBuf, limits: Limits, counters: Arc<Counters>, quiet: bool) -> Result<DirStore> {
+        let lock = lock_dir(&dir)?;
+        Ok(DirStore {
             dir,
             limits,
             streams: Mutex::default(),
@@ -105,7 +182,8 @@ impl DirStore {
             last_sweep: Mutex::new(Instant::now()),
             counters,
             quiet,
-        }
+            _lock: lock,
+        })
     }
 
     /// Appends the entries of `batch` not stored before; blocking.
@@ -136,16 +214,18 @@ impl DirStore {
         // lines are durably stored.
         let mut staged: HashMap<u64, ProcSeen> = HashMap::new();
         let mut staged_hashed: Vec<u64> = Vec::new();
-        let mut out = Vec::with_capacity(batch.bytes);
+        let mut lines = LineWriter::new(&file, stream.len);
         let (mut stored, mut dups, mut unkeyed) = (0u64, 0u64, 0u64);
-        for e in &batch.entries {
-            if let Some((pid, seq)) = e.key.filter(|k| k.0 == HASHED_PROC_ID) {
+        let mut written = Ok(());
+        for i in 0..batch.len() {
+            let key = batch.key(i);
+            if let Some((pid, seq)) = key.filter(|k| k.0 == HASHED_PROC_ID) {
                 if stream.seen.contains(pid, seq) || staged_hashed.contains(&seq) {
                     dups += 1;
                     continue;
                 }
                 staged_hashed.push(seq);
-            } else if let Some((pid, seq)) = e.key {
+            } else if let Some((pid, seq)) = key {
                 let p = staged.entry(pid).or_insert_with(|| stream.seen.get(pid));
                 if p.contains(seq) {
                     dups += 1;
@@ -156,31 +236,31 @@ impl DirStore {
                 unkeyed += 1;
             }
             stored += 1;
-            out.extend(e.raw.bytes().filter(|b| !matches!(b, b'\n' | b'\r')));
-            out.push(b'\n');
-        }
-        if !out.is_empty() {
-            let before = stream.len;
-            if let Err(e) = (&*file).write_all(&out).and_then(|()| file.sync_data()) {
-                // Roll back: cut to the length before this write. If even
-                // that fails, forget the stream; reloading cuts the torn tail.
-                let cut = file.set_len(before).and_then(|()| file.sync_data());
-                if cut.is_err() {
-                    *slot = None;
-                    super::lock(&self.files).remove(key);
-                }
-                self.counters.rolled_back.fetch_add(1, Relaxed);
-                if !self.quiet {
-                    eprintln!(
-                        "sockstatlog collect: writing {} failed ({e}); rolled back to {before} bytes{}",
-                        path.display(),
-                        if cut.is_err() { " failed too, stream will be reloaded" } else { "" }
-                    );
-                }
-                return Err(internal("storing", e));
+            written = lines.push(batch.raw(i));
+            if written.is_err() {
+                break;
             }
-            stream.len += out.len() as u64;
         }
+        let before = stream.len;
+        if let Err(e) = written.and_then(|()| lines.finish()) {
+            // Roll back: cut to the length before this request. If even
+            // that fails, forget the stream; reloading cuts the torn tail.
+            let cut = file.set_len(before).and_then(|()| file.sync_data());
+            if cut.is_err() {
+                *slot = None;
+                super::lock(&self.files).remove(key);
+            }
+            self.counters.rolled_back.fetch_add(1, Relaxed);
+            if !self.quiet {
+                tracing::error!(
+                    "writing {} failed ({e}); rolled back to {before} bytes{}",
+                    path.display(),
+                    if cut.is_err() { " failed too, stream will be reloaded" } else { "" }
+                );
+            }
+            return Err(internal("storing", e));
+        }
+        stream.len = lines.len;
         for (pid, p) in staged {
             stream.seen.commit(pid, p);
         }
@@ -199,7 +279,16 @@ impl DirStore {
         if let Some(parent) = path.parent() {
             private_fs::create_dir_all(parent).map_err(|e| internal("creating the stream directory", e))?;
         }
-        let f = Arc::new(private_fs::open_append(path).map_err(|e| internal("opening the stream file", e))?);
+        let f = match private_fs::open_append(path) {
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EMFILE) | Some(libc::ENFILE)) => {
+                // Out of descriptors: close the older half of the LRU and
+                // try once more; still out, the caller answers 503.
+                super::lock(&self.files).shrink_to_half();
+                private_fs::open_append(path)
+            }
+            r => r,
+        };
+        let f = Arc::new(f.map_err(|e| internal("opening the stream file", e))?);
         super::lock(&self.files).put(key.clone(), f.clone(), self.limits.max_open_files);
         Ok(f)
     }
@@ -212,7 +301,7 @@ impl DirStore {
         let mut r = BufReader::with_capacity(SCAN_BUF_BYTES, file);
         r.seek(SeekFrom::Start(0))?;
         let whole = scan_lines(&mut r, self.limits.max_body_bytes, |line| match line {
-            Some(l) => match super::entry_key(l) {
+            Some(l) => match super::batch::entry_key(l) {
                 Ok(Some((pid, seq))) => seen.insert(pid, seq),
                 Ok(None) => {}
                 Err(()) => unreadable += 1,
@@ -224,15 +313,11 @@ impl DirStore {
             file.set_len(whole)?;
             file.sync_data()?;
             self.counters.torn_tails_cut.fetch_add(1, Relaxed);
-            eprintln!(
-                "sockstatlog collect: cut a torn last line of {} bytes from {} (a crash mid-write)",
-                len - whole,
-                path.display()
-            );
+            tracing::warn!("cut a torn last line of {} bytes from {} (a crash mid-write)", len - whole, path.display());
         }
         if unreadable > 0 {
             self.counters.unreadable_lines.fetch_add(unreadable, Relaxed);
-            eprintln!("sockstatlog collect: skipped {unreadable} unreadable stored lines in {}", path.display());
+            tracing::warn!("skipped {unreadable} unreadable stored lines in {}", path.display());
         }
         Ok(Stream { seen, len: whole, last_used: Instant::now() })
     }
@@ -273,6 +358,29 @@ impl DirStore {
     pub fn gauges(&self) -> (usize, usize) {
         (super::lock(&self.streams).len(), super::lock(&self.files).open.len())
     }
+}
+
+/// Creates `dir` if needed and takes the exclusive lock on its
+/// [`LOCK_FILE`] without waiting.
+fn lock_dir(dir: &Path) -> Result<File> {
+    let name = dir.display();
+    private_fs::create_dir_all(dir).map_err(|e| Error::io(format!("store directory {name}: cannot create it"), e))?;
+    if !dir.is_dir() {
+        return Err(Error::io(format!("store directory {name}"), io::Error::other("not a directory")));
+    }
+    let path = dir.join(LOCK_FILE);
+    let file = private_fs::open_append(&path)
+        .map_err(|e| Error::io(format!("store directory {name}: cannot write in it ({})", path.display()), e))?;
+    use std::os::fd::AsRawFd;
+    // SAFETY: flock on a descriptor this function owns.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        let e = io::Error::last_os_error();
+        return Err(match e.raw_os_error() {
+            Some(libc::EWOULDBLOCK) => Error::DirInUse { dir: dir.to_path_buf(), lock: path },
+            _ => Error::io(format!("store directory {name}: cannot lock {}", path.display()), e),
+        });
+    }
+    Ok(file)
 }
 
 /// Calls `f` with each newline-terminated line (`None` for a line over

@@ -23,23 +23,24 @@
 //! mark per process, see [`dedupe`]); idle streams are let go. File I/O and
 //! decoding run on blocking threads, never on the runtime.
 
+pub mod batch;
 pub mod dedupe;
 pub mod dir;
+pub mod error;
+pub mod limits;
 pub mod pg;
+pub mod schema;
 
 use axum::body::Body;
 use axum::extract::{Path as UrlPath, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use axum::Router;
+use axum::{Extension, Router};
+pub use error::{Error, Result};
 use http_body_util::BodyExt;
-use serde::Deserialize;
-use serde_json::value::RawValue;
-use sockstatlog::error::{Error, Result};
 use sockstatlog::logid::PrivateId;
 use std::future::{poll_fn, Future};
-use std::io::Read;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::pin::pin;
@@ -51,88 +52,16 @@ use std::time::{Duration, Instant};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+pub use batch::{Batch, MAX_ENTRIES_PER_REQUEST};
 pub use dir::stream_path;
+pub use limits::*;
 
-/// The collector's I/O failures as the library's error type, until the tools
-/// have an error type of their own (the library no longer lends `Error::io`).
-pub(crate) fn io_error(context: impl Into<String>, source: std::io::Error) -> Error {
-    Error::Io { context: context.into(), source }
-}
-
-/// Largest request body accepted, compressed or not, and largest body after
-/// decompression: 16x a client's 256 KiB batch, so any well-behaved client
-/// fits and a hostile one cannot make the collector allocate much.
-pub const MAX_BODY_BYTES: usize = 4 << 20;
-/// Bytes of request bodies (received plus decompressed) held across all
-/// connections at once: 16 full-size requests, 2048 typical 256 KiB
-/// batches' worth of headroom for a fleet, and a hard ceiling on what slow
-/// or hostile clients can pin in memory.
-pub const INFLIGHT_BODY_BYTES: usize = 16 * MAX_BODY_BYTES;
-/// Concurrent connections served; more are answered 503 and closed. Each
-/// costs a file descriptor and a few KiB.
-pub const MAX_CONNECTIONS: usize = 1024;
-/// Time to receive a request's headers (also an idle keep-alive
-/// connection's limit): generous for a phone on a bad link, short enough
-/// that a trickling client cannot hold a slot for minutes.
-pub const HEADER_TIMEOUT: Duration = Duration::from_secs(20);
-/// Time to receive a whole body: a 256 KiB batch at 20 kbit/s fits.
-pub const BODY_TIMEOUT: Duration = Duration::from_secs(120);
-/// Stream files kept open (an LRU): with [`MAX_CONNECTIONS`] sockets this
-/// stays near a default `ulimit -n` of 1024, and `sockstatlog collect` also
-/// raises its soft limit to the hard one at start.
-pub const MAX_OPEN_FILES: usize = 256;
-/// A stream unused this long is dropped from memory (its dedupe state is
-/// reloaded from the file if it comes back).
-pub const STREAM_IDLE: Duration = Duration::from_secs(600);
-/// Seconds a client is told to wait (Retry-After) when the collector is
-/// busy or failed to store.
-pub const RETRY_AFTER_SECS: u32 = 5;
-/// Longest collection name: a directory name (NAME_MAX is 255) and a
-/// database column; real ones are ~30 characters.
-pub const MAX_COLLECTION_CHARS: usize = 128;
-/// zstd window log the decoder accepts (2^23 = 8 MiB): bounds decoder memory
-/// whatever a frame header claims; real clients use 256 KiB windows.
-const MAX_WINDOW_LOG: u32 = 23;
-/// Decompressed bytes taken from the budget at a time.
-const DECODE_CHUNK_BYTES: usize = 64 << 10;
-/// Hex characters of an ID shown in the per-request log line.
-const ID_PREFIX_CHARS: usize = 8;
+/// Hex characters of the public log ID naming a stream in log lines (the
+/// private ID is the upload credential and is never logged).
+const ID_PREFIX_CHARS: usize = 16;
 /// Pause after accept() fails (out of file descriptors): retrying at once
 /// would spin.
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
-
-/// The bounds a collector enforces (defaults: the constants above).
-#[derive(Debug, Clone)]
-pub struct Limits {
-    /// Largest body, before and after decompression.
-    pub max_body_bytes: usize,
-    /// Body bytes in flight across all connections.
-    pub inflight_body_bytes: usize,
-    /// Concurrent connections.
-    pub max_connections: usize,
-    /// Header read timeout.
-    pub header_timeout: Duration,
-    /// Whole-body read timeout.
-    pub body_timeout: Duration,
-    /// Open stream files (directory store).
-    pub max_open_files: usize,
-    /// Idle time after which a stream leaves memory (directory store).
-    pub stream_idle: Duration,
-}
-
-impl Default for Limits {
-    fn default() -> Limits {
-        Limits {
-            max_body_bytes: MAX_BODY_BYTES,
-            inflight_body_bytes: INFLIGHT_BODY_BYTES,
-            max_connections: MAX_CONNECTIONS,
-            header_timeout: HEADER_TIMEOUT,
-            body_timeout: BODY_TIMEOUT,
-            max_open_files: MAX_OPEN_FILES,
-            stream_idle: STREAM_IDLE,
-        }
-    }
-}
 
 /// Where entries go.
 #[derive(Debug, Clone)]
@@ -210,22 +139,6 @@ impl Refusal {
     }
 }
 
-/// One uploaded entry: its text as the client sent it and its key.
-pub struct Entry {
-    /// The JSON object's text, byte-exact.
-    pub raw: String,
-    /// (`proc_id`, `proc_seq`), if it has both.
-    pub key: Option<(u64, u64)>,
-}
-
-/// A request's entries.
-pub struct Batch {
-    /// In the order sent.
-    pub entries: Vec<Entry>,
-    /// Sum of the entries' lengths.
-    pub bytes: usize,
-}
-
 /// What storing a batch did.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Stored {
@@ -258,9 +171,9 @@ impl App {
         let counters = Arc::new(Counters::default());
         let backend = match store {
             StoreConfig::Dir(d) => {
-                Backend::Dir(Box::new(dir::DirStore::new(d, limits.clone(), counters.clone(), quiet)))
+                Backend::Dir(Box::new(dir::DirStore::open(d, limits.clone(), counters.clone(), quiet)?))
             }
-            StoreConfig::Postgres(url) => Backend::Pg(pg::PgStore::connect(&url).await?),
+            StoreConfig::Postgres(url) => Backend::Pg(pg::PgStore::connect(&url, limits.db_deadline).await?),
         };
         Ok(Arc::new(App {
             backend,
@@ -308,20 +221,20 @@ pub struct Collector {
 impl Collector {
     /// Binds `addr` (port 0 picks a free port) and serves the directory
     /// store in `dir` with the default limits on a new thread. Per-request
-    /// lines are printed unless `quiet`.
+    /// log lines (`tracing`) are emitted unless `quiet`.
     pub fn start(addr: SocketAddr, dir: impl Into<PathBuf>, quiet: bool) -> Result<Collector> {
         Collector::start_with(addr, StoreConfig::Dir(dir.into()), Limits::default(), quiet)
     }
 
     /// Binds `addr` and serves `store` within `limits` on a new thread.
     pub fn start_with(addr: SocketAddr, store: StoreConfig, limits: Limits, quiet: bool) -> Result<Collector> {
-        let listener = std::net::TcpListener::bind(addr).map_err(|e| io_error(format!("binding {addr}"), e))?;
-        let addr = listener.local_addr().map_err(|e| io_error("reading bound address", e))?;
-        listener.set_nonblocking(true).map_err(|e| io_error("configuring listener", e))?;
+        let listener = std::net::TcpListener::bind(addr).map_err(|e| Error::io(format!("binding {addr}"), e))?;
+        let addr = listener.local_addr().map_err(|e| Error::io("reading bound address", e))?;
+        listener.set_nonblocking(true).map_err(|e| Error::io("configuring listener", e))?;
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .map_err(|e| io_error("starting collector runtime", e))?;
+            .map_err(|e| Error::io("starting collector runtime", e))?;
         let app = rt.block_on(App::new(store, limits, quiet))?;
         let stop = Arc::new(tokio::sync::Notify::new());
         let (a, st) = (app.clone(), stop.clone());
@@ -331,12 +244,14 @@ impl Collector {
                 rt.block_on(async move {
                     match tokio::net::TcpListener::from_std(listener) {
                         Ok(l) => race(accept_loop(l, a), st.notified()).await,
-                        Err(e) => eprintln!("sockstatlog collect: {e}"),
+                        Err(e) => tracing::error!("registering the listener: {e}"),
                     }
                 });
-                rt.shutdown_background();
+                // Waits for blocking store calls, so the store (and a
+                // directory store's lock) is released when this returns.
+                rt.shutdown_timeout(SHUTDOWN_WAIT);
             })
-            .map_err(|e| io_error("starting collector thread", e))?;
+            .map_err(|e| Error::io("starting collector thread", e))?;
         Ok(Collector { addr, app, stop, thread: Some(thread) })
     }
 
@@ -374,46 +289,54 @@ impl Drop for Collector {
     }
 }
 
-/// Serves `store` on `listener` until the future is dropped (the
-/// `sockstatlog collect` command). Fails only if the store cannot be opened
-/// (e.g. the database is unreachable or its schema cannot be migrated).
-pub async fn serve(listener: tokio::net::TcpListener, store: StoreConfig, limits: Limits) -> Result<()> {
-    let (tx, _rx) = tokio::sync::oneshot::channel();
-    serve_ready(listener, store, limits, tx).await
+/// An opened store with its limits, ready to serve (the `sockstatlog
+/// collect` command opens it before it listens, so a directory it cannot
+/// use or a database it cannot reach fails the command at start).
+pub struct Server {
+    app: Arc<App>,
 }
 
-/// [`serve`], sending on `ready` once the store is open and connections are
-/// being accepted.
-pub async fn serve_ready(
-    listener: tokio::net::TcpListener,
-    store: StoreConfig,
-    limits: Limits,
-    ready: tokio::sync::oneshot::Sender<()>,
-) -> Result<()> {
-    let app = App::new(store, limits, false).await?;
-    let _ = ready.send(());
-    accept_loop(listener, app).await;
-    Ok(())
+impl Server {
+    /// Opens `store`: a directory store is created if needed and locked; a
+    /// database is connected to and its schema migrated.
+    pub async fn open(store: StoreConfig, limits: Limits) -> Result<Server> {
+        Ok(Server { app: App::new(store, limits, false).await? })
+    }
+
+    /// Serves on `listener` until the future is dropped.
+    pub async fn serve(self, listener: tokio::net::TcpListener) {
+        accept_loop(listener, self.app).await
+    }
 }
+
+/// Longest wait for blocking store calls when an in-process collector
+/// stops: a call in flight finishes its write and fsync well within it.
+const SHUTDOWN_WAIT: Duration = Duration::from_secs(10);
+
+/// The remote address of a request's connection, for log lines.
+#[derive(Debug, Clone, Copy)]
+struct Peer(SocketAddr);
 
 /// Accepts connections within the cap and serves each with hyper's HTTP/1
 /// (header read timeout on; the body timeout is the handler's).
 async fn accept_loop(listener: tokio::net::TcpListener, app: Arc<App>) {
-    let service = hyper_util::service::TowerToHyperService::new(router(app.clone()));
+    let routes = router(app.clone());
     loop {
-        let sock = match listener.accept().await {
-            Ok((s, _)) => s,
+        let (sock, peer) = match listener.accept().await {
+            Ok(s) => s,
             Err(e) => {
-                eprintln!("sockstatlog collect: accept: {e}");
+                tracing::warn!("accepting a connection: {e}; pausing {} ms", ACCEPT_ERROR_PAUSE.as_millis());
                 tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;
                 continue;
             }
         };
         let Ok(permit) = app.connections.clone().try_acquire_owned() else {
             app.counters.connections_refused.fetch_add(1, Relaxed);
+            tracing::warn!(peer = %peer, outcome = 503, "connection refused: {} connections open", app.limits.max_connections);
             tokio::spawn(refuse_connection(sock));
             continue;
         };
+        let service = hyper_util::service::TowerToHyperService::new(routes.clone().layer(Extension(Peer(peer))));
         let mut http = hyper::server::conn::http1::Builder::new();
         http.timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(app.limits.header_timeout);
         let conn = http.serve_connection(hyper_util::rt::TokioIo::new(sock), service.clone());
@@ -452,20 +375,24 @@ fn reply(status: StatusCode, reason: impl std::fmt::Display) -> Response {
 
 async fn upload(
     State(app): State<Arc<App>>,
+    Extension(Peer(peer)): Extension<Peer>,
     UrlPath((collection, id)): UrlPath<(String, String)>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
     let res = handle(&app, &collection, &id, &headers, body).await;
     let c = &app.counters;
+    let stream = format_args!("{}/{}", name_prefix(&collection), public_prefix(&id));
     match res {
         Ok(s) => {
             if !app.quiet {
-                println!(
-                    "stored {} entries ({} duplicates dropped) for {collection}/{}",
+                tracing::info!(
+                    peer = %peer,
+                    stream = %stream,
+                    outcome = 200,
+                    "stored {} entries, {} duplicates dropped",
                     s.stored,
-                    s.duplicates,
-                    id_prefix(&id)
+                    s.duplicates
                 );
             }
             c.requests.fetch_add(1, Relaxed);
@@ -480,7 +407,11 @@ async fn upload(
                 c.busy.fetch_add(1, Relaxed);
             }
             if !app.quiet {
-                println!("refused {}/{}: {} {}", name_prefix(&collection), id_prefix(&id), r.status.as_u16(), r.reason);
+                if r.status.is_server_error() {
+                    tracing::warn!(peer = %peer, stream = %stream, outcome = r.status.as_u16(), "refused: {}", r.reason);
+                } else {
+                    tracing::info!(peer = %peer, stream = %stream, outcome = r.status.as_u16(), "refused: {}", r.reason);
+                }
             }
             let mut resp = reply(r.status, r.reason);
             if r.retry_after {
@@ -501,38 +432,84 @@ async fn handle(
     let id = check_target(collection, id)?;
     let encoding = content_encoding(headers)?;
     let want_len = orig_content_length(headers)?;
-    let (body, permit) = read_body(app, body, headers).await?;
+    let (body, mut permit) = read_body(app, body, headers).await?;
     let joined = |e: tokio::task::JoinError| Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, format!("storing: {e}"));
     let (a, c) = (app.clone(), collection.to_string());
-    match &app.backend {
+    // Each path hands back its permit, refused or not, so a large request
+    // gives its memory back either way.
+    let (stored, permit) = match &app.backend {
         // Decoding and the file I/O on a blocking thread, holding the budget.
         Backend::Dir(_) => tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            let batch = decode(&a, &body, encoding, want_len)?;
-            let Backend::Dir(d) = &a.backend else { unreachable!("matched above") };
-            d.append(&c, &id, &batch)
+            let stored = decode(&a, body, encoding, want_len, &mut permit).and_then(|batch| {
+                let Backend::Dir(d) = &a.backend else { unreachable!("matched above") };
+                d.append(&c, &id, &batch)
+            });
+            (stored, permit)
         })
         .await
         .map_err(joined)?,
         // Decoding on a blocking thread; the insert is async.
         Backend::Pg(pg) => {
-            let (batch, _permit) =
-                tokio::task::spawn_blocking(move || decode(&a, &body, encoding, want_len).map(|b| (b, permit)))
-                    .await
-                    .map_err(joined)??;
-            pg.append(&c, &id, &batch).await
+            let (batch, permit) = tokio::task::spawn_blocking(move || {
+                let batch = decode(&a, body, encoding, want_len, &mut permit);
+                (batch, permit)
+            })
+            .await
+            .map_err(joined)?;
+            let stored = match batch {
+                Ok(batch) => pg.append(&c, &id, &batch).await,
+                Err(r) => Err(r),
+            };
+            (stored, permit)
         }
+    };
+    give_back(permit);
+    stored
+}
+
+/// Requests charged at least this much hand the freed memory back to the
+/// OS when they end (glibc keeps freed heap in its arenas otherwise, and a
+/// burst of large requests would stay resident for good).
+const GIVE_BACK_BYTES: usize = 1 << 20;
+
+/// Releases a finished request's budget, and its memory to the OS if it
+/// was large.
+fn give_back(permit: Permit) {
+    let charged = permit.as_ref().map_or(0, |p| p.num_permits());
+    drop(permit);
+    if charged >= GIVE_BACK_BYTES {
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        tokio::task::spawn_blocking(|| {
+            // SAFETY: malloc_trim only returns free heap pages to the OS.
+            unsafe { libc::malloc_trim(0) };
+        });
     }
+}
+
+/// Undoes zstd (budgeted, bounded) and indexes the entries, charging them
+/// too; blocking.
+fn decode(app: &App, body: Vec<u8>, zstd: bool, want_len: Option<usize>, held: &mut Permit) -> Result<Batch, Refusal> {
+    let text = if zstd {
+        let text = batch::decompress(&body, app.limits.max_body_bytes, want_len, |n| take_budget(app, held, n))?;
+        drop(body);
+        text
+    } else {
+        body
+    };
+    let batch = batch::parse(text, app.limits.max_entries)?;
+    take_budget(app, held, batch::entry_charge(batch.len()))?;
+    Ok(batch)
 }
 
 type Permit = Option<OwnedSemaphorePermit>;
 
-fn id_prefix(id: &str) -> &str {
-    let mut n = id.len().min(ID_PREFIX_CHARS);
-    while !id.is_char_boundary(n) {
-        n -= 1;
+/// The start of the public ID of a private one in a URL path (or `-` if it
+/// is not a log ID): names the stream in log lines without the credential.
+fn public_prefix(private_hex: &str) -> String {
+    match PrivateId::parse(private_hex) {
+        Ok(id) => id.public().to_hex()[..ID_PREFIX_CHARS].to_string(),
+        Err(_) => "-".to_string(),
     }
-    &id[..n]
 }
 
 fn name_prefix(name: &str) -> &str {
@@ -643,73 +620,6 @@ async fn read_body(app: &App, mut body: Body, headers: &HeaderMap) -> Result<(Ve
             out.extend_from_slice(&data);
         }
     }
-}
-
-/// Undoes zstd (budgeted, bounded) and parses the array; blocking.
-fn decode(app: &App, body: &[u8], zstd: bool, want_len: Option<usize>) -> Result<Batch, Refusal> {
-    if !zstd {
-        return parse_batch(body);
-    }
-    let max = app.limits.max_body_bytes;
-    let bad = |e: std::io::Error| Refusal::new(StatusCode::BAD_REQUEST, format!("bad zstd body: {e}"));
-    let mut dec = zstd::stream::read::Decoder::new(body).map_err(bad)?;
-    dec.window_log_max(MAX_WINDOW_LOG).map_err(bad)?;
-    let mut held: Permit = None;
-    let mut out = Vec::new();
-    let mut chunk = vec![0u8; DECODE_CHUNK_BYTES];
-    loop {
-        let n = dec.read(&mut chunk).map_err(bad)?;
-        if n == 0 {
-            break;
-        }
-        if out.len() + n > max {
-            return Err(Refusal::new(StatusCode::PAYLOAD_TOO_LARGE, format!("body decompresses to over {max} bytes")));
-        }
-        take_budget(app, &mut held, n)?;
-        out.extend_from_slice(&chunk[..n]);
-    }
-    if let Some(n) = want_len {
-        if n != out.len() {
-            return Err(Refusal::new(
-                StatusCode::BAD_REQUEST,
-                format!("Orig-Content-Length says {n} but the body decompressed to {} bytes", out.len()),
-            ));
-        }
-    }
-    parse_batch(&out)
-}
-
-fn parse_batch(raw: &[u8]) -> Result<Batch, Refusal> {
-    let entries: Vec<&RawValue> = serde_json::from_slice(raw)
-        .map_err(|e| Refusal::new(StatusCode::BAD_REQUEST, format!("body is not a JSON array of objects: {e}")))?;
-    let mut out = Vec::with_capacity(entries.len());
-    let mut bytes = 0;
-    for (i, e) in entries.iter().enumerate() {
-        let text = e.get();
-        if !text.starts_with('{') {
-            return Err(Refusal::new(StatusCode::BAD_REQUEST, format!("entry {i} is not a JSON object")));
-        }
-        let key = entry_key(text.as_bytes()).unwrap_or(None);
-        bytes += text.len() + 1;
-        out.push(Entry { raw: text.to_string(), key });
-    }
-    Ok(Batch { entries: out, bytes })
-}
-
-/// The part of an entry that identifies it (other members are skipped
-/// without being built).
-#[derive(Deserialize)]
-struct EntryMeta {
-    logtail: Option<serde_json::Value>,
-}
-
-/// The entry's (`proc_id`, `proc_seq`); `Ok(None)` if it lacks either (or
-/// they are not unsigned integers), `Err` if it is not a JSON object.
-pub(crate) fn entry_key(entry: &[u8]) -> Result<Option<(u64, u64)>, ()> {
-    let m: EntryMeta = serde_json::from_slice(entry).map_err(|_| ())?;
-    let lt = m.logtail;
-    let field = |name: &str| lt.as_ref().and_then(|l| l.get(name)).and_then(serde_json::Value::as_u64);
-    Ok(field("proc_id").zip(field("proc_seq")))
 }
 
 /// Runs `a` until `b` completes (or `a` ends first).

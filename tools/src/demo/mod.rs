@@ -98,9 +98,9 @@ pub enum DemoError {
     /// The logger failed.
     #[error("{0}")]
     Logger(#[from] sockstatlog::Error),
-    /// The in-process collector could not start.
-    #[error("starting the collector: {0}")]
-    Collector(String),
+    /// The demo's collector could not start.
+    #[error("{0}")]
+    Collector(#[from] crate::collector::Error),
     /// The demo's own files could not be created.
     #[error("{context}: {source}")]
     Io {
@@ -173,10 +173,7 @@ pub fn run(opts: &Options, progress: &mut dyn FnMut(Progress)) -> Result<Outcome
         .map_err(|source| DemoError::Io { context: format!("creating {}", opts.dir.display()), source })?;
     let collector = match &opts.url {
         Some(_) => None,
-        None => Some(
-            Collector::start(([127, 0, 0, 1], 0).into(), &collector_dir, true)
-                .map_err(|e| DemoError::Collector(e.to_string()))?,
-        ),
+        None => Some(Collector::start(([127, 0, 0, 1], 0).into(), &collector_dir, true)?),
     };
     let url = opts.url.clone().or(collector.as_ref().map(Collector::url)).unwrap_or_default();
     let mut config = Config::new(&log_dir, opts.backend_log_id);

@@ -32,6 +32,7 @@
 
 mod bars;
 pub mod charts;
+pub mod fleet;
 pub mod parse;
 pub mod radio;
 mod style;

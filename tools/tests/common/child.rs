@@ -1,6 +1,8 @@
 //! `sockstatlog collect` as a child process, for what only a process can
 //! have: resource limits (RLIMIT_FSIZE, RLIMIT_NOFILE), a umask, SIGKILL.
 //! The test waits for its "listening on" line (progress), never a sleep.
+//! Its log lines (stderr) are relayed to the test's stderr and handed to the
+//! test one by one.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
@@ -12,7 +14,7 @@ use std::process::{Child, Command, Stdio};
 pub struct ChildCollector {
     pub child: Child,
     pub addr: SocketAddr,
-    /// Its stdout lines after the first (one per request it answered).
+    /// Its log lines (stderr; one per request it answered, among others).
     pub lines: std::sync::mpsc::Receiver<String>,
 }
 
@@ -59,9 +61,14 @@ pub fn start(args: &[&str], setup: Setup) -> ChildCollector {
         });
     }
     let mut child = cmd.spawn().expect("starting sockstatlog");
-    let mut err = child.stderr.take().unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let (tx, lines) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let _ = std::io::copy(&mut err, &mut std::io::stderr());
+        let mut line = String::new();
+        while err.read_line(&mut line).map(|n| n > 0).unwrap_or(false) {
+            eprint!("{line}");
+            let _ = tx.send(std::mem::take(&mut line));
+        }
     });
     let mut out = BufReader::new(child.stdout.take().unwrap());
     let mut line = String::new();
@@ -72,13 +79,6 @@ pub fn start(args: &[&str], setup: Setup) -> ChildCollector {
         .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
         .parse()
         .unwrap();
-    let (tx, lines) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        while out.read_line(&mut line).map(|n| n > 0).unwrap_or(false) {
-            let _ = tx.send(std::mem::take(&mut line));
-        }
-    });
     ChildCollector { child, addr, lines }
 }
 
