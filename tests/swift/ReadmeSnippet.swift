@@ -3,7 +3,7 @@ import SockstatLog
 // README-SNIPPET-BEGIN
 func runSockstats(logDir: String, backendPublicId: String) throws {
     let config = defaultLoggerConfig(logDir: logDir, backendPublicId: backendPublicId)
-    let logger = try SockstatLogger(config: config)
+    let logger = try SockstatLogger.withURLSession(config: config) // uploads through URLSession
     try logger.registerLabel(label: 20, name: "TunnelUDP")
     try logger.setInterface(name: "pdp_ip0", kind: .unknown) // inferred: cellular
     try logger.enable()
