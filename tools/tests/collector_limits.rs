@@ -164,6 +164,32 @@ fn a_request_is_charged_for_its_entries_not_only_its_bytes() {
 }
 
 #[test]
+fn a_zstd_request_is_charged_the_window_its_frame_declares() {
+    use sockstatlog_tools::collector::batch::{decoder_charge, entry_charge};
+    let text = format!("[{}]", (1..=50).map(|seq| entry(7, seq)).collect::<Vec<_>>().join(","));
+    // An 8 MiB window declared for a tiny body: what a hostile client sends
+    // to make the decoder allocate memory the bytes do not account for.
+    let mut enc = zstd::stream::Encoder::new(Vec::new(), 3).unwrap();
+    enc.window_log(23).unwrap();
+    enc.include_contentsize(false).unwrap();
+    enc.write_all(text.as_bytes()).unwrap();
+    let body = enc.finish().unwrap();
+    let window = decoder_charge(&body);
+    assert!(window > 8 << 20, "the declared window is charged: {window}");
+    let rest = body.len() + text.len() + entry_charge(50);
+    let cases = [("window-does-not-fit", rest * 4, 503), ("window-fits", window + rest, 200)];
+    for (name, budget, want) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let col = collector_with(dir.path(), Limits { inflight_body_bytes: budget, ..Limits::default() });
+        let olen = text.len().to_string();
+        let headers = [("Content-Encoding", "zstd"), ("Orig-Content-Length", olen.as_str())];
+        let r = raw_request(col.addr(), "POST", &path_for(&test_id().to_hex()), &headers, &body);
+        assert_eq!(r.status, want, "{name}: {}", String::from_utf8_lossy(&r.body));
+        assert_eq!(col.stats().inflight_body_bytes, 0, "{name}: the charge is given back");
+    }
+}
+
+#[test]
 fn idle_streams_leave_memory_and_their_dedupe_state_comes_back_from_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let col = collector_with(dir.path(), Limits { stream_idle: Duration::ZERO, ..Limits::default() });

@@ -88,6 +88,55 @@ impl Batch {
     }
 }
 
+/// Largest block a zstd frame may hold (the format's `Block_Maximum_Size`):
+/// the decoder keeps one beside its window.
+const ZSTD_BLOCK_MAX: usize = 128 << 10;
+/// The zstd frame magic number, little-endian on the wire.
+const ZSTD_MAGIC: u32 = 0xFD2F_B528;
+
+/// What decoding a zstd body costs in memory beyond its output: the window
+/// its frame header declares (capped at what the decoder accepts; a larger
+/// one is refused by the decoder anyway) plus one block for input and one
+/// for output. Charged to the in-flight budget before decoding starts, so a
+/// request declaring an 8 MiB window pays for it. A body of more than one
+/// frame, or a header this cannot read, is charged the largest window: the
+/// decoder may need it, and our uploader and upstream's send a single frame.
+pub fn decoder_charge(body: &[u8]) -> usize {
+    let max_window = 1usize << MAX_WINDOW_LOG;
+    let window = match (frame_window(body), zstd::zstd_safe::find_frame_compressed_size(body)) {
+        (Some(w), Ok(len)) if len == body.len() => w.min(max_window as u64) as usize,
+        _ => max_window,
+    };
+    window + 2 * ZSTD_BLOCK_MAX
+}
+
+/// The window size a zstd frame header declares (RFC 8878, 3.1.1.1): from
+/// its Window_Descriptor, or for a single-segment frame its content size;
+/// `None` when `body` does not start with a readable frame header.
+fn frame_window(body: &[u8]) -> Option<u64> {
+    let magic = u32::from_le_bytes(body.get(..4)?.try_into().ok()?);
+    if magic != ZSTD_MAGIC {
+        return None;
+    }
+    let descriptor = *body.get(4)?;
+    let single_segment = descriptor & 0x20 != 0;
+    if !single_segment {
+        let wd = *body.get(5)?;
+        let window_log = 10 + u32::from(wd >> 3);
+        let base = 1u64.checked_shl(window_log)?;
+        return Some(base + (base / 8) * u64::from(wd & 7));
+    }
+    let did_len = [0usize, 1, 2, 4][usize::from(descriptor & 3)];
+    let fcs_len = [1usize, 2, 4, 8][usize::from(descriptor >> 6)];
+    let at = 5 + did_len;
+    let field = body.get(at..at + fcs_len)?;
+    let mut le = [0u8; 8];
+    le[..fcs_len].copy_from_slice(field);
+    let size = u64::from_le_bytes(le);
+    // A 2-byte content size is stored minus 256.
+    Some(if fcs_len == 2 { size + 256 } else { size })
+}
+
 /// Undoes zstd within `max` bytes, calling `charge` with each decompressed
 /// chunk's size before keeping it (so the budget refuses before memory is
 /// taken); blocking.
@@ -212,6 +261,32 @@ pub(crate) fn entry_key(entry: &[u8]) -> Result<Option<(u64, u64)>, ()> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn the_decoder_is_charged_the_window_its_frame_declares() {
+        use super::{decoder_charge, MAX_WINDOW_LOG, ZSTD_BLOCK_MAX};
+        let overhead = 2 * ZSTD_BLOCK_MAX;
+        let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+        let with_window = |log: u32| {
+            let mut enc = zstd::stream::Encoder::new(Vec::new(), 3).unwrap();
+            enc.window_log(log).unwrap();
+            // No content size in the header: the window descriptor is used.
+            enc.include_contentsize(false).unwrap();
+            std::io::Write::write_all(&mut enc, &data).unwrap();
+            enc.finish().unwrap()
+        };
+        let cases: Vec<(&str, Vec<u8>, usize)> = vec![
+            ("window-1-MiB", with_window(20), (1 << 20) + overhead),
+            ("window-8-MiB", with_window(23), (1 << 23) + overhead),
+            // bulk::compress writes a single-segment frame: its content size.
+            ("single-segment", zstd::bulk::compress(b"[{}]", 1).unwrap(), 4 + overhead),
+            ("two-frames", [with_window(20), with_window(20)].concat(), (1 << MAX_WINDOW_LOG) + overhead),
+            ("not-zstd", b"not a frame".to_vec(), (1 << MAX_WINDOW_LOG) + overhead),
+        ];
+        for (name, body, want) in cases {
+            assert_eq!(decoder_charge(&body), want, "{name}");
+        }
+    }
     use super::*;
 
     #[test]

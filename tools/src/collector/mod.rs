@@ -490,8 +490,11 @@ fn give_back(permit: Permit) {
 /// too; blocking.
 fn decode(app: &App, body: Vec<u8>, zstd: bool, want_len: Option<usize>, held: &mut Permit) -> Result<Batch, Refusal> {
     let text = if zstd {
+        // The decoder's window is paid for while it decodes, then given back.
+        let mut window: Permit = None;
+        take_budget(app, &mut window, batch::decoder_charge(&body))?;
         let text = batch::decompress(&body, app.limits.max_body_bytes, want_len, |n| take_budget(app, held, n))?;
-        drop(body);
+        drop((body, window));
         text
     } else {
         body
