@@ -230,7 +230,7 @@ fn the_fleet_report_is_exact_under_re_sent_entries_and_shaped_as_the_contract_sa
     assert_eq!(fleet_json(&f.url, &["--top", "2"]), want);
     // --since inside the second hour keeps that whole hour only.
     let since = format!("{}", H0 + HOUR + 30 * 60_000);
-    let since = sockstatlog_tools::report::fleet::utc(since.parse().unwrap()).replace(' ', "T") + "Z";
+    let since = sockstatlog_tools::report::calendar::datetime(since.parse().unwrap()).replace(' ', "T") + "Z";
     let later = fleet_json(&f.url, &["--since", &since]);
     assert_eq!((later["devices"].clone(), later["entries"].clone()), (json!(2), json!(2)));
     assert_eq!(later["labels"].as_array().unwrap().len(), 2);

@@ -12,6 +12,7 @@
 
 use crate::collector::error::{Error, Result};
 use crate::collector::pg::pg_err;
+use crate::report::calendar;
 use crate::report::text::human_bytes;
 use deadpool_postgres::Pool;
 use serde::Serialize;
@@ -168,7 +169,7 @@ pub async fn fleet(pool: &Pool, server: &str, q: &FleetQuery) -> Result<Fleet> {
 pub fn render_text(f: &Fleet) -> String {
     let mut out = String::new();
     let span = match (f.from, f.to) {
-        (Some(a), Some(b)) => format!("{} to {} UTC", utc(a), utc(b)),
+        (Some(a), Some(b)) => format!("{} to {} UTC", calendar::datetime(a), calendar::datetime(b)),
         _ => "no events".to_string(),
     };
     let _ = writeln!(out, "fleet: {} devices, {} events, {span}", f.devices, f.entries);
@@ -210,38 +211,6 @@ pub fn render_text(f: &Fleet) -> String {
 
 fn truncate(s: &str, n: usize) -> String {
     s.chars().take(n).collect()
-}
-
-/// `YYYY-MM-DD HH:MM:SS` of a time in ms since the epoch, UTC.
-pub fn utc(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let (y, m, d) = civil_from_days(days);
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
-}
-
-/// Howard Hinnant's days-to-civil: (year, month, day) of days since 1970-01-01.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
-/// Days since 1970-01-01 of a civil date (the inverse of [`civil_from_days`]).
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = i64::from(if m > 2 { m - 3 } else { m + 9 });
-    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 /// A `--since`/`--until` value in ms since the epoch: an RFC 3339 time
@@ -309,7 +278,7 @@ fn parse_rfc3339(s: &str) -> Option<i64> {
         }
         _ => return None,
     };
-    let secs = days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + sec - offset_s;
+    let secs = calendar::days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + sec - offset_s;
     Some(secs * 1000 + frac_ms)
 }
 
@@ -383,16 +352,6 @@ mod tests {
         ];
         for (input, want) in cases {
             assert_eq!(parse_time(input, now).ok(), want, "{input}");
-        }
-    }
-
-    #[test]
-    fn utc_text_round_trips_the_civil_calendar() {
-        assert_eq!(utc(1_680_054_284_508), "2023-03-29 01:44:44");
-        assert_eq!(utc(-1000), "1969-12-31 23:59:59");
-        for days in [-800_000, -1, 0, 59, 11_016, 20_000, 2_000_000] {
-            let (y, m, d) = civil_from_days(days);
-            assert_eq!(days_from_civil(y, m, d), days);
         }
     }
 

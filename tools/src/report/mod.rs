@@ -31,6 +31,7 @@
 //!   the same formula to the whole span.
 
 mod bars;
+pub mod calendar;
 pub mod charts;
 pub mod fleet;
 pub mod parse;

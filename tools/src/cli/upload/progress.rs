@@ -3,7 +3,8 @@
 //! failed attempt with its cause and when the next one starts; plain lines
 //! when asked for (`--progress always`) without a terminal; nothing otherwise.
 
-use crate::report::text::{human_bytes, utc_time_of_day};
+use crate::report::calendar::time_of_day;
+use crate::report::text::human_bytes;
 use indicatif::{ProgressBar, ProgressStyle};
 use sockstatlog::UploadEvent;
 use std::io::IsTerminal;
@@ -118,7 +119,7 @@ fn failed_line(attempts: u64, error: &str, retry_in: Duration) -> String {
     format!(
         "attempt {attempts} failed: {error}; next attempt in {:.1} s, at {} UTC",
         retry_in.as_secs_f64(),
-        utc_time_of_day(at_ms)
+        time_of_day(at_ms)
     )
 }
 
