@@ -224,7 +224,7 @@ fn on_a_terminal_each_failed_attempt_is_shown_with_its_cause_and_the_next_try() 
 fn without_a_terminal_progress_is_plain_lines_when_asked_and_absent_otherwise() {
     let (log, server) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     write_log(log.path(), 11, 20);
-    let (_c, proxy) = flaky_server(server.path());
+    let (c, proxy) = flaky_server(server.path());
     let out = upload(log.path(), &proxy.url(), &["--progress", "always"]);
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{err}");
@@ -232,6 +232,9 @@ fn without_a_terminal_progress_is_plain_lines_when_asked_and_absent_otherwise() 
     assert_two_failed_attempts(&err);
     assert!(err.contains("upload: stored batch 1: 20 entries; so far 1 batches, 20 entries, "), "{err}");
 
+    // One collector per directory: the first gives it up before the second.
+    drop(proxy);
+    c.shutdown();
     let (_c2, proxy) = flaky_server(server.path());
     let out = upload(log.path(), &proxy.url(), &["--json"]);
     assert_eq!(out.status.code(), Some(0));
