@@ -258,25 +258,27 @@ final class RealCollector {
         let duplicates: Int
     }
 
-    /// The collector's per-request `stored N entries (M duplicates dropped)`
-    /// lines once they account for at least `entries` stored entries (the
-    /// collector prints before it answers, but its pipe is read asynchronously).
+    /// The collector's per-request `stored N entries, M duplicates dropped`
+    /// log lines (on its stderr) once they account for at least `entries`
+    /// stored entries (the collector logs before it answers, but its pipe is
+    /// read asynchronously).
     func storedRequests(atLeast entries: Int) -> [Stored] {
         let parse = { (lines: [String]) -> [Stored] in
             lines.compactMap { line in
-                // stored N entries (M duplicates dropped) for …
-                let words = line.split(separator: " ")
-                guard words.count >= 5, words[0] == "stored", words[2] == "entries",
-                      let n = Int(words[1]), let m = Int(words[3].dropFirst())
+                // <time>  INFO stored N entries, M duplicates dropped peer=… stream=… outcome=200
+                guard let at = line.range(of: " stored ") else { return nil }
+                let words = line[at.upperBound...].split(separator: " ")
+                guard words.count >= 4, words[1] == "entries,", words[3] == "duplicates",
+                      let n = Int(words[0]), let m = Int(words[2])
                 else { return nil }
                 return Stored(stored: n, duplicates: m)
             }
         }
         let deadline = Date(timeIntervalSinceNow: collectorPatienceSeconds)
-        return stdout.wait(until: deadline) { lines in
+        return stderr.wait(until: deadline) { lines in
             let got = parse(lines)
             return got.reduce(0) { $0 + $1.stored } >= entries ? got : nil
-        } ?? parse(stdout.all)
+        } ?? parse(stderr.all)
     }
 
     /// Stdout lines after startup and stderr, for failure messages.

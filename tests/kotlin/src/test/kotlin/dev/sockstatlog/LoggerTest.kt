@@ -81,8 +81,8 @@ class LoggerTest {
                 assertEquals(1, stored.map { entryKey(parseJsonObject(it))!!.first }.toSet().size, "one proc_id")
                 assertEquals(8L to 10L, totals(events(stored))[42])
                 assertTrue(stored.any { parseJsonObject(it)["text"] == "hello from kotlin" }, "stored: $stored")
-                // Only DIR/<collection>/<private id>.jsonl, nothing else.
-                assertEquals(listOf(COLLECTION), collector.dir.toFile().list()!!.toList())
+                // Only DIR/<collection>/<private id>.jsonl (and the store's lock), nothing else.
+                assertEquals(listOf(COLLECTION), collector.dir.toFile().list()!!.filter { it != ".collector.lock" })
                 assertEquals(listOf("$privateId.jsonl"), collector.dir.resolve(COLLECTION).toFile().list()!!.toList())
                 val stats = logger.stats()
                 assertEquals(stored.size.toLong(), stats.uploadEntries, "stats: $stats")

@@ -74,7 +74,7 @@ class RealCollector : AutoCloseable {
     private val stderr = StringBuffer()
     private val stderrReader: Thread
     private val stdout = LinkedBlockingQueue<String>()
-    /** Every stdout line after the `listening on` line, one per request. */
+    /** The collector's log lines (stderr: one per request, with its outcome). */
     val log: MutableList<String> = Collections.synchronizedList(mutableListOf())
     /** `http://127.0.0.1:PORT`, as the collector printed it. */
     val baseUrl: String
@@ -87,7 +87,10 @@ class RealCollector : AutoCloseable {
             throw AssertionError("starting $bin: $e", e)
         }
         stderrReader = thread(isDaemon = true, name = "collector-stderr") {
-            process.errorStream.bufferedReader().forEachLine { stderr.append(it).append('\n') }
+            process.errorStream.bufferedReader().forEachLine {
+                stderr.append(it).append('\n')
+                log.add(it)
+            }
         }
         thread(isDaemon = true, name = "collector-stdout") {
             // Always drained, so a chatty collector never blocks on a full pipe.
@@ -100,12 +103,9 @@ class RealCollector : AutoCloseable {
             close()
             throw e
         }
-        thread(isDaemon = true, name = "collector-log") {
-            while (true) {
-                val line = stdout.take()
-                if (line === EOF) break
-                log.add(line)
-            }
+        thread(isDaemon = true, name = "collector-stdout-rest") {
+            // Nothing else is printed on stdout; drained all the same.
+            while (stdout.take() !== EOF) Unit
         }
     }
 
@@ -124,7 +124,6 @@ class RealCollector : AutoCloseable {
                 throw AssertionError("sockstatlog collect did not print 'listening on http://…': $state; stderr:\n$stderr")
             }
             LISTENING.find(line)?.let { return it.groupValues[1] }
-            log.add(line)
         }
     }
 
@@ -146,9 +145,9 @@ class RealCollector : AutoCloseable {
     data class Stored(val stored: Int, val duplicates: Int)
 
     /**
-     * The collector's per-request `stored N entries (M duplicates dropped)`
-     * lines, once they account for at least [entries] stored entries (the
-     * collector prints before it answers, but the pipe is read asynchronously).
+     * The collector's per-request `stored N entries, M duplicates dropped`
+     * log lines, once they account for at least [entries] stored entries (the
+     * collector logs before it answers, but the pipe is read asynchronously).
      */
     fun storedRequests(entries: Int, minRequests: Int = 1, timeoutMs: Long = 5_000): List<Stored> {
         val deadline = System.currentTimeMillis() + timeoutMs
@@ -179,7 +178,7 @@ class RealCollector : AutoCloseable {
     companion object {
         private const val STARTUP_TIMEOUT_S = 10L
         private val LISTENING = Regex("^listening on (http://\\S+)$")
-        private val STORED = Regex("^stored (\\d+) entries \\((\\d+) duplicates dropped\\)")
+        private val STORED = Regex(" stored (\\d+) entries, (\\d+) duplicates dropped")
         private val EOF = String(charArrayOf('\u0000'))
 
         fun binary(): File {
